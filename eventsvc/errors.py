@@ -1,0 +1,88 @@
+"""Every error eventsvc raises, in one tree, subclassed by who must react.
+
+    EventsvcError
+    ├── StoreError                   the log could not be opened, read or written
+    │   ├── StoreLockedError         another process already writes this store
+    │   ├── ConcurrencyError         an append's expected version did not hold
+    │   ├── DuplicateEventError      an event id is already stored with other content
+    │   ├── EventDecodeError         a stored event cannot be decoded
+    │   └── SubscriberLaggedError    a live subscriber fell too far behind and was closed
+    └── LimitExceededError           a configured limit would be exceeded
+        └── EventTooLargeError       one encoded event is over the maximum event size
+
+Messages say what was expected and what was found, with values as ``!r``, and never carry a
+DSN or a secret.
+"""
+
+from __future__ import annotations
+
+
+class EventsvcError(Exception):
+    """Base class of every error raised by eventsvc."""
+
+
+class StoreError(EventsvcError):
+    """The event store could not be opened, read or written; the message says which and why."""
+
+
+class StoreLockedError(StoreError):
+    """Raised by a writing open of a store that another process already holds for writing."""
+
+
+class ConcurrencyError(StoreError):
+    """Raised by an append whose expected version did not match the stream's actual version.
+
+    ``position`` is the position of the stream's last stored event (0 when the stream is empty),
+    so a caller can wait until its projections have caught up with the writer that won.
+    """
+
+    def __init__(self, stream: str, expected: object, actual: int | None, position: int) -> None:
+        found = "no stream" if actual is None else f"version {actual}"
+        super().__init__(
+            f"stream {stream!r}: expected version {expected}, found {found} "
+            f"(last event at position {position})"
+        )
+        self.stream = stream
+        self.expected = expected
+        self.actual = actual
+        self.position = position
+
+
+class DuplicateEventError(StoreError):
+    """Raised when an event id is already stored with different content or in another place."""
+
+
+class EventDecodeError(StoreError):
+    """Raised when a stored event (named by position) cannot be decoded or upcast."""
+
+
+class SubscriberLaggedError(StoreError):
+    """Raised to a live subscriber whose buffer overflowed; it resumes with ``after=position``."""
+
+    def __init__(self, position: int, limit: int) -> None:
+        super().__init__(
+            f"subscriber fell more than {limit} commits behind the log and was closed; "
+            f"resume with after={position}"
+        )
+        self.position = position
+        self.limit = limit
+
+
+class LimitExceededError(EventsvcError):
+    """Raised when a request would exceed a configured limit; names it, the asked and allowed."""
+
+    def __init__(self, limit: str, requested: int, allowed: int, detail: str = "") -> None:
+        message = f"{limit}: requested {requested}, allowed {allowed}"
+        super().__init__(f"{message} ({detail})" if detail else message)
+        self.limit = limit
+        self.requested = requested
+        self.allowed = allowed
+
+
+class EventTooLargeError(LimitExceededError):
+    """Raised by an append holding an event whose encoded size is over the maximum."""
+
+    def __init__(self, stream: str, tag: str, size: int, allowed: int) -> None:
+        super().__init__("max_event_bytes", size, allowed, f"event {tag!r} for stream {stream!r}")
+        self.stream = stream
+        self.tag = tag

@@ -1,0 +1,617 @@
+"""The SQLite event store on aiosqlite: the embedded default (DESIGN section 3).
+
+One table holds the log: ``position`` is its AUTOINCREMENT key (never reused, even after the
+tail is deleted), ``(stream, version)`` and ``event_id`` are unique. Payloads are JSON text,
+stored exactly as hashed. The database runs in WAL mode with ``synchronous=FULL`` unless told
+otherwise, and every write transaction is ``BEGIN IMMEDIATE``.
+
+One process writes a file: it holds an exclusive ``flock`` on ``<file>.lock`` (released by the
+kernel if the process dies) and refuses a second writer by name; read-only processes open the
+file alongside it and follow new commits by polling ``PRAGMA data_version``.
+
+Group commit: an append queues its prepared rows; if no commit is in flight its caller becomes
+the leader and commits everything queued, in one transaction, then hands leadership to the
+next caller waiting. No timer, no lock around single appends: appends that arrive while a
+commit is in flight simply go together into the next one. Expected versions are checked per
+append inside the transaction, so one caller's conflict fails only that caller.
+
+Because this process is the only writer, it keeps the log's head (last position, hash and
+recorded_at) in memory, computes positions and hashes before inserting, and hands committed
+events straight to in-process subscribers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import socket
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TextIO
+from urllib.parse import parse_qsl
+
+import aiosqlite
+import anyio
+import msgspec
+
+from eventsvc.chain import GENESIS, StoredRow, chain_hash
+from eventsvc.clock import Clock
+from eventsvc.errors import (
+    ConcurrencyError,
+    DuplicateEventError,
+    EventDecodeError,
+    EventTooLargeError,
+    StoreError,
+    StoreLockedError,
+)
+from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
+from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, ExpectedVersion
+from eventsvc.store import StoreOptions as StoreOptions
+from eventsvc.store.subscription import EventFilter, Fanout, Subscription
+
+log = logging.getLogger("eventsvc.store")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE eventsvc_schema (version INTEGER NOT NULL);
+CREATE TABLE events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
+CREATE UNIQUE INDEX events_event_id ON events (event_id);
+"""
+_COLUMNS = (
+    "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
+)
+_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_MEMORY = ":memory:"
+
+
+@dataclass(slots=True)
+class _Append:
+    """One caller's append, prepared in the caller's task, decided by the commit leader."""
+
+    stream: str
+    expected: ExpectedVersion
+    # (event_id, tag, schema_version, data, metadata, event) per event.
+    items: list[tuple[str, str, int, str, str, Event]]
+    wakeup: anyio.Event = field(default_factory=anyio.Event)
+    result: AppendResult | None = None
+    error: BaseException | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.result is not None or self.error is not None
+
+
+@dataclass(slots=True)
+class _Head:
+    position: int = 0
+    hash: bytes = GENESIS
+    recorded_at: int = 0
+
+
+class SqliteEventStore:
+    """The ``EventStore`` on one SQLite file (or ``:memory:``); open it with ``open_store``."""
+
+    def __init__(
+        self,
+        url: str,
+        path: str,
+        writer: aiosqlite.Connection | None,
+        reader: aiosqlite.Connection,
+        lock: TextIO | None,
+        options: StoreOptions,
+        clock: Clock,
+    ) -> None:
+        self._url = url
+        self._path = path
+        self._writer = writer
+        self._reader = reader
+        self._lock = lock
+        self._options = options
+        self._clock = clock
+        self._head = _Head()
+        self._queue: list[_Append] = []
+        self._committing = False
+        self._closed = False
+        self._fanout = Fanout() if writer is not None else None
+        self._data_version: int | None = None
+
+    # --- opening ------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls, url: str, *, read_only: bool, options: StoreOptions, clock: Clock
+    ) -> SqliteEventStore:
+        path, query = _parse_url(url)
+        options = _apply_query(options, query)
+        if path == _MEMORY:
+            if read_only:
+                raise StoreError("sqlite://:memory: cannot be opened read-only: it holds nothing")
+            conn = await _connect(_MEMORY, options, uri=False)
+            log.warning("sqlite://:memory: store: not durable, everything is lost on close")
+            store = cls(url, path, conn, conn, None, options, clock)
+        elif read_only:
+            if not await anyio.Path(path).exists():
+                raise StoreError(f"no event store at {path!r}")
+            reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
+            store = cls(url, path, None, reader, None, options, clock)
+        else:
+            lock = _acquire_writer_lock(path)
+            try:
+                writer = await _connect(path, options, uri=False)
+                reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
+            except BaseException:
+                lock.close()
+                raise
+            store = cls(url, path, writer, reader, lock, options, clock)
+        try:
+            await store._check_schema()
+            await store._load_head()
+        except BaseException:
+            await store.aclose()
+            raise
+        return store
+
+    async def _check_schema(self) -> None:
+        try:
+            tables = {
+                row[0]
+                for row in await self._reader.execute_fetchall(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'"
+                )
+            }
+            if not tables and self._writer is not None:
+                await self._writer.executescript(
+                    f"BEGIN IMMEDIATE; {_SCHEMA} "
+                    f"INSERT INTO eventsvc_schema VALUES ({SCHEMA_VERSION}); COMMIT;"
+                )
+                return
+            if "eventsvc_schema" not in tables:
+                raise StoreError(f"{self._path!r} is not an eventsvc store (no eventsvc_schema)")
+            rows = list(await self._reader.execute_fetchall("SELECT version FROM eventsvc_schema"))
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self._path!r} is not a readable SQLite database: {exc}") from exc
+        version = rows[0][0] if rows else None
+        if version != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self._path!r} has store schema version {version!r}; this eventsvc reads "
+                f"version {SCHEMA_VERSION} (a newer eventsvc wrote it?)"
+            )
+
+    async def _load_head(self) -> None:
+        rows = list(
+            await self._reader.execute_fetchall(
+                "SELECT seq, (SELECT hash FROM events WHERE position = seq), "
+                "(SELECT max(recorded_at) FROM events) "
+                "FROM sqlite_sequence WHERE name = 'events'"
+            )
+        )
+        if rows:
+            seq, hash_, recorded_at = rows[0]
+            self._head = _Head(seq, hash_ if hash_ is not None else GENESIS, recorded_at or 0)
+
+    # --- the protocol -------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def read_only(self) -> bool:
+        return self._writer is None
+
+    async def head(self) -> int:
+        if self._writer is not None:
+            return self._head.position
+        rows = list(await self._read("SELECT max(position) FROM events", ()))
+        return int(rows[0][0] or 0)
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event | NewEvent],
+        expected_version: ExpectedVersion = ANY,
+    ) -> AppendResult:
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot append")
+        if self._closed:
+            raise StoreError(f"store {self._path!r} is closed")
+        if not events:
+            raise ValueError("append needs at least one event")
+        request = _Append(stream, expected_version, self._prepare(stream, events))
+        # Once queued, the append runs to its end: other callers' events may share its commit.
+        with anyio.CancelScope(shield=True):
+            self._queue.append(request)
+            while not request.done:
+                if self._committing:
+                    await request.wakeup.wait()
+                    request.wakeup = anyio.Event()
+                else:
+                    await self._lead()
+        if request.error is not None:
+            raise request.error
+        assert request.result is not None
+        return request.result
+
+    async def read_stream(
+        self, stream: str, from_version: int = 0, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        rows = await self._read(
+            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version >= ? "
+            "ORDER BY version LIMIT ?",
+            (stream, from_version, -1 if limit is None else limit),
+        )
+        return [_decode(row) for row in rows]
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
+        rows = await self._read(
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [_decode(row) for row in rows]
+
+    async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
+        rows = await self._read(
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            (after, limit),
+        )
+        return [
+            StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
+            for p, s, v, i, t, sv, r, d, m, h in rows
+        ]
+
+    def subscribe(
+        self, after: int = 0, filter: EventFilter | None = None
+    ) -> AbstractAsyncContextManager[Subscription]:
+        return self._subscribe(after, filter)
+
+    @asynccontextmanager
+    async def _subscribe(
+        self, after: int, filter: EventFilter | None
+    ) -> AsyncIterator[Subscription]:
+        yield Subscription(
+            self.read_all,
+            self._fanout,
+            self._wait_for_change,
+            after=after,
+            filter=filter,
+            buffer=self._options.subscriber_buffer,
+        )
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._fanout is not None:
+            self._fanout.close()
+        with anyio.CancelScope(shield=True):
+            for conn in {id(c): c for c in (self._writer, self._reader) if c}.values():
+                await conn.close()
+        if self._lock is not None:
+            self._lock.close()
+
+    # --- group commit -------------------------------------------------------------------
+
+    def _prepare(
+        self, stream: str, events: Sequence[Event | NewEvent]
+    ) -> list[tuple[str, str, int, str, str, Event]]:
+        """Encode and size-check in the caller's task, so a bad event fails only its caller."""
+        limit = self._options.max_event_bytes
+        items = []
+        for item in events:
+            if isinstance(item, NewEvent):
+                event, event_id, metadata = item.event, str(item.event_id), item.metadata
+            else:
+                event, event_id, metadata = item, str(uuid.uuid4()), None
+            tag = event_tag(event)
+            data = CODEC.encode(event)
+            meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
+            if len(data) + len(meta) > limit:
+                raise EventTooLargeError(stream, tag, len(data) + len(meta), limit)
+            items.append(
+                (event_id, tag, type(event).schema_version, data.decode(), meta.decode(), event)
+            )
+        if len({item[0] for item in items}) < len(items):
+            raise DuplicateEventError(f"append to stream {stream!r} holds one event id twice")
+        return items
+
+    async def _lead(self) -> None:
+        """Commit queued appends as one group, then wake their callers and the next leader."""
+        self._committing = True
+        group, self._queue = (
+            self._queue[: self._options.max_group],
+            self._queue[self._options.max_group :],
+        )
+        try:
+            await self._commit(group)
+        finally:
+            self._committing = False
+            for request in group:
+                request.wakeup.set()
+            if self._queue:
+                self._queue[0].wakeup.set()
+
+    async def _commit(self, group: list[_Append]) -> None:
+        assert self._writer is not None
+        try:
+            committed = await self._commit_group(self._writer, group)
+        except sqlite3.IntegrityError:
+            if len(group) == 1:
+                await self._resolve_stored(group[0])
+                return
+            # An event id stored meanwhile by another append of this group: commit one by one,
+            # so the retry resolves against the stored rows and no other caller fails.
+            for request in group:
+                await self._commit([request])
+            return
+        except sqlite3.Error as exc:
+            error = StoreError(f"append to {self._path!r} failed: {exc}")
+            for request in group:
+                request.result, request.error = None, error
+            return
+        for request in group:
+            if not request.done:
+                await self._resolve_stored(request)
+        if committed:
+            assert self._fanout is not None
+            self._fanout.publish(committed)
+
+    async def _commit_group(
+        self, conn: aiosqlite.Connection, group: list[_Append]
+    ) -> list[RecordedEvent]:
+        """One transaction for the whole group; the committed events if anyone listens."""
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            streams, known_ids = await self._lookup(conn, group)
+            rows, events, head = self._plan(group, streams, known_ids)
+            if rows:
+                await conn.executemany(_INSERT, rows)
+            await conn.execute("COMMIT")
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await conn.execute("ROLLBACK")
+            for request in group:
+                request.result = request.error = None
+            raise
+        self._head = head
+        if self._fanout is None or not len(self._fanout):
+            return []
+        return [_record(row, event) for row, event in zip(rows, events, strict=True)]
+
+    async def _resolve_stored(self, request: _Append) -> None:
+        """An append whose ids are stored: the original result if it is the same, else an error."""
+        assert self._writer is not None
+        ids = [item[0] for item in request.items]
+        stored = {
+            row[0]: row
+            for row in await self._writer.execute_fetchall(
+                "SELECT event_id, stream, version, position, tag, data, metadata FROM events "
+                f"WHERE event_id IN ({_marks(ids)})",
+                ids,
+            )
+        }
+        for event_id, tag, _, data, meta, _ in request.items:
+            row = stored.get(event_id)
+            if row is None or row[1] != request.stream or row[4:] != (tag, data, meta):
+                where = "not stored" if row is None else f"stored at position {row[3]}"
+                request.error = DuplicateEventError(
+                    f"append to stream {request.stream!r} repeats event ids of an earlier "
+                    f"append with other content: event {event_id} is {where}"
+                )
+                return
+        first, last = stored[ids[0]], stored[ids[-1]]
+        request.result = AppendResult(request.stream, first[3], last[3], last[2])
+
+    async def _lookup(
+        self, conn: aiosqlite.Connection, group: list[_Append]
+    ) -> tuple[dict[str, tuple[int | None, int]], set[str]]:
+        """Each stream's (version, last position) and which first event ids are stored."""
+        streams = list(dict.fromkeys(request.stream for request in group))
+        first_ids = [request.items[0][0] for request in group]
+        sql = " UNION ALL ".join(
+            ["SELECT 0, ?, max(version), position FROM events WHERE stream = ?"] * len(streams)
+            + [f"SELECT 1, event_id, 0, 0 FROM events WHERE event_id IN ({_marks(first_ids)})"]
+        )
+        params: list[Any] = [p for s in streams for p in (s, s)] + first_ids
+        found: dict[str, tuple[int | None, int]] = {}
+        known: set[str] = set()
+        for kind, key, version, position in await conn.execute_fetchall(sql, params):
+            if kind == 0:
+                found[key] = (version, position or 0)
+            else:
+                known.add(key)
+        return found, known
+
+    def _plan(
+        self,
+        group: list[_Append],
+        streams: dict[str, tuple[int | None, int]],
+        known_ids: set[str],
+    ) -> tuple[list[tuple[Any, ...]], list[Event], _Head]:
+        """Decide each append against the stream versions; positions and hashes for the rest."""
+        head = self._head
+        position, previous = head.position, head.hash
+        recorded_at = max(self._clock.now_us(), head.recorded_at)
+        rows: list[tuple[Any, ...]] = []
+        events: list[Event] = []
+        for request in group:
+            if request.items[0][0] in known_ids:
+                continue  # a retry: resolved after the commit, against the stored rows
+            version, last_position = streams[request.stream]
+            if not _expected_holds(request.expected, version):
+                request.error = ConcurrencyError(
+                    request.stream, request.expected, version, last_position
+                )
+                continue
+            first = position + 1
+            version = -1 if version is None else version
+            for event_id, tag, schema_version, data, meta, event in request.items:
+                position += 1
+                version += 1
+                previous = chain_hash(
+                    previous, position, request.stream, version, event_id, tag,
+                    schema_version, recorded_at, data.encode(), meta.encode(),
+                )  # fmt: skip
+                rows.append(
+                    (position, request.stream, version, event_id, tag, schema_version,
+                     recorded_at, data, meta, previous)
+                )  # fmt: skip
+                events.append(event)
+            streams[request.stream] = (version, position)
+            request.result = AppendResult(request.stream, first, position, version)
+        return rows, events, _Head(position, previous, recorded_at)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def _read(self, sql: str, params: Sequence[Any]) -> Iterable[Any]:
+        if self._closed:
+            raise StoreError(f"store {self._path!r} is closed")
+        try:
+            return await self._reader.execute_fetchall(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading {self._path!r} failed: {exc}") from exc
+
+    async def _wait_for_change(self) -> None:
+        """A read-only process's bounded poll of ``PRAGMA data_version``."""
+        while True:
+            rows = list(await self._read("PRAGMA data_version", ()))
+            version = rows[0][0]
+            if self._data_version is not None and version != self._data_version:
+                self._data_version = version
+                return
+            self._data_version = version
+            await anyio.sleep(self._options.poll_interval)
+
+
+def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
+    if expected is ANY:
+        return True
+    if expected is NO_STREAM:
+        return version is None
+    if expected is STREAM_EXISTS:
+        return version is not None
+    return version == expected
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" * len(values))
+
+
+def _record(row: tuple[Any, ...], event: Event) -> RecordedEvent:
+    """The envelope of an event this process just committed (no decoding needed)."""
+    position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row
+    return RecordedEvent(
+        position=position,
+        stream=stream,
+        version=version,
+        event_id=uuid.UUID(event_id),
+        tag=tag,
+        schema_version=schema_version,
+        data=event,
+        recorded_at=recorded_at,
+        hash=hash_,
+        metadata_json=meta,
+    )
+
+
+def _decode(row: Sequence[Any]) -> RecordedEvent:
+    position, stream, version, event_id, tag, schema_version, recorded_at, data, meta, hash_ = row
+    try:
+        event = CODEC.decode(tag, schema_version, data)
+    except (EventDecodeError, msgspec.MsgspecError) as exc:
+        raise EventDecodeError(
+            f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
+        ) from exc
+    return RecordedEvent(
+        position=position,
+        stream=stream,
+        version=version,
+        event_id=uuid.UUID(event_id),
+        tag=tag,
+        schema_version=schema_version,
+        data=event,
+        recorded_at=recorded_at,
+        hash=hash_,
+        metadata_json=meta,
+    )
+
+
+def _parse_url(url: str) -> tuple[str, list[tuple[str, str]]]:
+    rest = url.removeprefix("sqlite://")
+    path, _, query = rest.partition("?")
+    if not path:
+        raise StoreError(
+            f"no path in store URL {url!r}: expected 'sqlite:///path/to/file.db' "
+            "or 'sqlite://:memory:'"
+        )
+    return path, parse_qsl(query, strict_parsing=False)
+
+
+def _apply_query(options: StoreOptions, query: list[tuple[str, str]]) -> StoreOptions:
+    """``?synchronous=NORMAL`` in the URL overrides the options given in code."""
+    for key, value in query:
+        if key != "synchronous":
+            raise StoreError(f"unknown sqlite store URL option {key!r} (known: 'synchronous')")
+        options = StoreOptions(**{**_as_dict(options), "synchronous": value.upper()})
+    if options.synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+        raise StoreError(
+            f"synchronous must be one of OFF, NORMAL, FULL, EXTRA; got {options.synchronous!r}"
+        )
+    return options
+
+
+def _as_dict(options: StoreOptions) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in options.__dataclass_fields__}
+
+
+async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlite.Connection:
+    try:
+        conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
+        await conn.execute("PRAGMA busy_timeout = 5000")
+        if not target.startswith("file:") or "mode=ro" not in target:
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute(f"PRAGMA synchronous = {options.synchronous}")
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open SQLite database {target!r}: {exc}") from exc
+    return conn
+
+
+def _acquire_writer_lock(path: str) -> TextIO:
+    """Hold ``<path>.lock`` exclusively for this process's lifetime, or name who holds it."""
+    lock_path = f"{path}.lock"
+    try:
+        handle = open(lock_path, "a+")  # noqa: SIM115 (held open until the store closes)
+    except OSError as exc:
+        raise StoreError(f"cannot create the writer lock {lock_path!r}: {exc}") from exc
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise StoreLockedError(
+            f"store {path!r} is already open for writing by {holder}; one process writes a "
+            "SQLite store (open it read-only alongside, or use PostgreSQL to scale out)"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    since = datetime.now(UTC).isoformat(timespec="seconds")
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {since}")
+    handle.flush()
+    return handle
