@@ -68,6 +68,8 @@ class StoreOptions:
     poll_interval: float = 0.05
     # Appends committed together in one transaction at most (group commit).
     max_group: int = 512
+    # Stream versions a writer remembers, sparing a lookup per append to a known stream.
+    stream_cache: int = 65_536
 
 
 class EventStore(Protocol):

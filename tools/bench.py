@@ -1,0 +1,270 @@
+"""Benchmarks: each figure beside a physical floor measured in the same run, through the same driver.
+
+    python tools/bench.py store [--json] [--events N] [--dir DIR]
+
+Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
+the targets are printed for the reader.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+import anyio
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eventsvc.events import CODEC, SessionStarted  # noqa: E402
+from eventsvc.store import StoreOptions, open_store  # noqa: E402
+from eventsvc.store.sqlite import _SCHEMA, SqliteEventStore  # noqa: E402
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    floor: float | None
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.floor else self.value / self.floor
+
+
+def print_table(bench: str, figures: list[Figure], as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "bench": bench,
+                    "figures": {
+                        f.name: {"value": f.value, "unit": f.unit, "floor": f.floor, "ratio": f.ratio}
+                        for f in figures
+                    },
+                }
+            )
+        )
+        return
+    print(f"{'figure':<24} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>7}  target")
+    for f in figures:
+        floor = "-" if f.floor is None else f"{f.floor:,.2f}"
+        ratio = "-" if f.ratio is None else f"{f.ratio:.2f}"
+        print(f"{f.name:<24} {f.value:>12,.2f} {floor:>12} {f.unit:<8} {ratio:>7}  {f.target}")
+
+
+# --- store ----------------------------------------------------------------------------------
+
+
+def sample_event(n: int) -> SessionStarted:
+    return SessionStarted(
+        queue_id="default", batch_id="bench", session_id=f"bench.{n}", worker_id="worker-1"
+    )
+
+
+def raw_rows(count: int) -> list[tuple[object, ...]]:
+    """Rows shaped like the store's, with the same payload bytes, for the raw floors."""
+    rows = []
+    for n in range(count):
+        data = CODEC.encode(sample_event(n)).decode()
+        rows.append(
+            (n + 1, f"s{n % 100}", n // 100, str(uuid.uuid4()), "session.started", 1,
+             1_767_225_600_000_000, data, "{}", os.urandom(32))
+        )  # fmt: skip
+    return rows
+
+
+_RAW_INSERT = (
+    "INSERT INTO events (position, stream, version, event_id, tag, schema_version, recorded_at, "
+    "data, metadata, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def floor_batched_eps(path: Path, rows: list[tuple[object, ...]], per_call: int) -> float:
+    """Raw sqlite3 executemany into the same table and indexes, WAL, synchronous=FULL."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.executescript(_SCHEMA)
+    started = time.perf_counter()
+    for i in range(0, len(rows), per_call):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(_RAW_INSERT, rows[i : i + per_call])
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    conn.close()
+    return len(rows) / elapsed
+
+
+async def raw_connection(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.executescript(_SCHEMA)
+    return conn
+
+
+async def floor_single_commits(path: Path, rows: list[tuple[object, ...]]) -> float:
+    """One durable commit per event from one writer through aiosqlite."""
+    conn = await raw_connection(path)
+    started = time.perf_counter()
+    for row in rows:
+        await conn.execute("BEGIN IMMEDIATE")
+        await conn.execute(_RAW_INSERT, row)
+        await conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return len(rows) / elapsed
+
+
+async def floor_read_eps(path: str, total: int, page: int) -> float:
+    """The same rows read in pages through aiosqlite, not decoded."""
+    async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        started = time.perf_counter()
+        after, seen = 0, 0
+        while rows := list(
+            await conn.execute_fetchall(
+                "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
+                "data, metadata, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, page),
+            )
+        ):
+            after, seen = rows[-1][0], seen + len(rows)
+        elapsed = time.perf_counter() - started
+    assert seen == total
+    return total / elapsed
+
+
+async def floor_wakeup_ms(path: Path, rows: list[tuple[object, ...]]) -> list[float]:
+    """Insert + commit + an in-process wake-up of a waiting task, without the store."""
+    conn = await raw_connection(path)
+    latencies: list[float] = []
+    send, receive = anyio.create_memory_object_stream[float](len(rows))
+
+    async def listener() -> None:
+        async with receive:
+            async for started in receive:
+                latencies.append((time.perf_counter() - started) * 1000)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(listener)
+        async with send:
+            for row in rows:
+                started = time.perf_counter()
+                await conn.execute("BEGIN IMMEDIATE")
+                await conn.execute(_RAW_INSERT, row)
+                await conn.execute("COMMIT")
+                send.send_nowait(started)
+    await conn.close()
+    return latencies
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def timed(work: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+async def bench_store(directory: Path, total: int) -> list[Figure]:
+    per_call, writers, singles, probes = 1000, 64, 3200, 400
+    events = [sample_event(n) for n in range(total)]
+    figures: list[Figure] = []
+
+    # append_batched_eps
+    floor = floor_batched_eps(directory / "raw-batched.db", raw_rows(total), per_call)
+    url = f"sqlite://{directory / 'batched.db'}"
+    async with open_store(url) as store:
+
+        async def append_batches() -> None:
+            for i in range(0, total, per_call):
+                await store.append(f"s{i // per_call}", events[i : i + per_call])
+
+        elapsed = await timed(append_batches)
+    figures.append(Figure("append_batched_eps", total / elapsed, "events/s", floor, ">= 0.6"))
+
+    # read_all_eps, over the log just written
+    floor = await floor_read_eps(str(directory / "batched.db"), total, per_call)
+    async with open_store(url, read_only=True) as store:
+
+        async def read_everything() -> None:
+            after = 0
+            while page := await store.read_all(after=after, limit=per_call):
+                after = page[-1].position
+
+        elapsed = await timed(read_everything)
+    figures.append(Figure("read_all_eps", total / elapsed, "events/s", floor, ">= 0.35"))
+
+    # append_concurrent_eps and events_per_commit
+    floor = await floor_single_commits(directory / "raw-single.db", raw_rows(singles // 4))
+    async with open_store(f"sqlite://{directory / 'concurrent.db'}") as store:
+        assert isinstance(store, SqliteEventStore)
+
+        async def writer(n: int) -> None:
+            for i in range(singles // writers):
+                await store.append(f"w{n}", [events[i]])
+
+        async def all_writers() -> None:
+            async with anyio.create_task_group() as tg:
+                for n in range(writers):
+                    tg.start_soon(writer, n)
+
+        elapsed = await timed(all_writers)
+        commits = store.commits
+    figures.append(Figure("append_concurrent_eps", singles / elapsed, "events/s", floor, ">= 5"))
+    figures.append(Figure("events_per_commit", singles / commits, "events", None))
+
+    # subscribe_p50_ms / subscribe_p99_ms
+    floor_latencies = await floor_wakeup_ms(directory / "raw-wakeup.db", raw_rows(probes))
+    latencies: list[float] = []
+    options = StoreOptions(subscriber_buffer=probes + 1)
+    async with open_store(f"sqlite://{directory / 'subscribe.db'}", options=options) as store:
+        starts: dict[int, float] = {}
+        async with store.subscribe() as subscription, anyio.create_task_group() as tg:
+
+            async def listen() -> None:
+                async for event in subscription:
+                    latencies.append((time.perf_counter() - starts[event.position]) * 1000)
+                    if len(latencies) == probes:
+                        return
+
+            tg.start_soon(listen)
+            await subscription.wait_live()
+            for n in range(probes):
+                starts[n + 1] = time.perf_counter()
+                await store.append("probe", [events[n]])
+    for name, fraction in (("subscribe_p50_ms", 0.5), ("subscribe_p99_ms", 0.99)):
+        value, floor = percentile(latencies, fraction), percentile(floor_latencies, fraction)
+        figures.append(Figure(name, value, "ms", floor, "<= 2"))
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bench", choices=["store"])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
+    parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+        figures = anyio.run(bench_store, Path(directory), args.events)
+    print_table(args.bench, figures, args.json)
+
+
+if __name__ == "__main__":
+    main()
