@@ -283,13 +283,23 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {}
 event is at its first schema version."""
 
 
+def upcaster(tag: str, from_version: int) -> Callable[[Upcaster], Upcaster]:
+    """Register the function that rewrites a ``tag`` payload from ``from_version`` one up."""
+
+    def register(function: Upcaster) -> Upcaster:
+        UPCASTERS[(tag, from_version)] = function
+        return function
+
+    return register
+
+
 class EventCodec:
     """Encodes events to JSON bytes and decodes stored payloads back, upcasting old versions."""
 
     def __init__(self, union: Any, upcasters: Mapping[tuple[str, int], Upcaster]) -> None:
         self._encoder = msgspec.json.Encoder()
         self._decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(union)
-        self._upcasters = dict(upcasters)
+        self._upcasters = upcasters  # a live view: upcasters may register after the codec
         members = union.__args__ if hasattr(union, "__args__") else (union,)
         self.versions: dict[str, int] = {m.__struct_config__.tag: m.schema_version for m in members}
 
@@ -311,7 +321,7 @@ class EventCodec:
                 f"event {tag!r} has schema version {schema_version}, newer than this "
                 f"eventsvc knows ({current}); upgrade eventsvc to read it"
             )
-        payload = msgspec.json.decode(data)
+        payload: dict[str, Any] = msgspec.json.decode(data)
         for version in range(schema_version, current):
             upcaster = self._upcasters.get((tag, version))
             if upcaster is None:

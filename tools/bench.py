@@ -1,4 +1,4 @@
-"""Benchmarks: each figure beside a physical floor measured in the same run, through the same driver.
+"""Benchmarks: each figure beside a physical floor measured in the same run, same driver.
 
     python tools/bench.py store [--json] [--events N] [--dir DIR]
 
@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
@@ -23,11 +22,9 @@ from pathlib import Path
 import aiosqlite
 import anyio
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from eventsvc.events import CODEC, SessionStarted  # noqa: E402
-from eventsvc.store import StoreOptions, open_store  # noqa: E402
-from eventsvc.store.sqlite import _SCHEMA, SqliteEventStore  # noqa: E402
+from eventsvc.events import CODEC, SessionStarted
+from eventsvc.store import StoreOptions, open_store
+from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
 
 
 @dataclass
@@ -50,7 +47,12 @@ def print_table(bench: str, figures: list[Figure], as_json: bool) -> None:
                 {
                     "bench": bench,
                     "figures": {
-                        f.name: {"value": f.value, "unit": f.unit, "floor": f.floor, "ratio": f.ratio}
+                        f.name: {
+                            "value": f.value,
+                            "unit": f.unit,
+                            "floor": f.floor,
+                            "ratio": f.ratio,
+                        }
                         for f in figures
                     },
                 }
@@ -96,7 +98,7 @@ def floor_batched_eps(path: Path, rows: list[tuple[object, ...]], per_call: int)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = FULL")
-    conn.executescript(_SCHEMA)
+    conn.executescript(SCHEMA_SQL)
     started = time.perf_counter()
     for i in range(0, len(rows), per_call):
         conn.execute("BEGIN IMMEDIATE")
@@ -111,7 +113,7 @@ async def raw_connection(path: Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(path, isolation_level=None)
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute("PRAGMA synchronous = FULL")
-    await conn.executescript(_SCHEMA)
+    await conn.executescript(SCHEMA_SQL)
     return conn
 
 

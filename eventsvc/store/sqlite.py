@@ -62,7 +62,7 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 SCHEMA_VERSION = 1
-_SCHEMA = """
+SCHEMA_SQL = """
 CREATE TABLE eventsvc_schema (version INTEGER NOT NULL);
 CREATE TABLE events (
     position INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -187,7 +187,7 @@ class SqliteEventStore:
             }
             if not tables and self._writer is not None:
                 await self._writer.executescript(
-                    f"BEGIN IMMEDIATE; {_SCHEMA} "
+                    f"BEGIN IMMEDIATE; {SCHEMA_SQL} "
                     f"INSERT INTO eventsvc_schema VALUES ({SCHEMA_VERSION}); COMMIT;"
                 )
                 return

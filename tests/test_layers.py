@@ -1,0 +1,74 @@
+"""Imports point down only (DESIGN section 1): this walks every module's imports."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).parent.parent / "eventsvc"
+
+LAYERS = {
+    # L0 domain: pure
+    "errors": 0, "ids": 0, "events": 0, "chain": 0, "invocations": 0, "graph": 0,
+    "execution": 0, "batches": 0, "sessions": 0, "stats": 0,
+    # L1 adapters: disk, network, OS, clocks, process memory
+    "clock": 1, "store": 1, "artifacts": 1, "sampling": 1,
+    # L2 orchestration
+    "service": 2, "executor": 2, "projections": 2,
+    # L3 edges, and the fakes for tests that nothing else imports
+    "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3,
+}  # fmt: skip
+
+
+def concept(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "eventsvc" and len(parts) > 1 else None
+
+
+def modules() -> list[Path]:
+    return sorted(
+        p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE
+    )
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path: Path) -> None:
+    relative = path.relative_to(PACKAGE)
+    own = relative.parts[0].removesuffix(".py")
+    assert own in LAYERS, f"{relative}: classify {own!r} in a layer (DESIGN section 1)"
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported = [node.module]
+        elif isinstance(node, ast.Import):
+            imported = [alias.name for alias in node.names]
+        else:
+            continue
+        for module in imported:
+            target = concept(module)
+            if target is None or target == own:
+                continue
+            assert LAYERS[target] <= LAYERS[own], (
+                f"{relative} (L{LAYERS[own]}) imports {module} (L{LAYERS[target]})"
+            )
+
+
+def test_the_domain_reads_no_clock_and_draws_no_randomness() -> None:
+    banned = {"time", "random", "secrets", "os", "anyio", "asyncio", "uuid.uuid4", "uuid.uuid1",
+              "datetime.now", "datetime.utcnow"}  # fmt: skip
+    for path in modules():
+        own = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        if LAYERS.get(own) != 0:
+            continue
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                names = {node.module or ""} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                names = {f"{node.value.id}.{node.attr}"}
+            else:
+                continue
+            assert not names & banned, f"{path.name} uses {names & banned} in the pure domain"
