@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -7,3 +10,16 @@ import pytest
 def anyio_backend() -> str:
     # uvicorn, aiosqlite and asyncpg need asyncio; anyio would otherwise run every test twice.
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_sqlite_connections() -> Iterator[None]:
+    """An unclosed aiosqlite connection keeps a thread alive that stops the interpreter exiting."""
+    before = set(threading.enumerate())
+    yield
+    started = [t for t in threading.enumerate() if t not in before]
+    leaked = [t for t in started if "_connection_worker_thread" in t.name]
+    for thread in leaked:
+        thread.join(timeout=2)
+    alive = [t.name for t in leaked if t.is_alive()]
+    assert not alive, f"SQLite connections left open by this test: {alive}"

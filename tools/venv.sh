@@ -17,8 +17,11 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
     # The exact torch version first: it is a CPU wheel this machine already holds; the torch
     # extra's range is then satisfied and pulls no multi-GB build.
-    "${pip[@]}" "torch==2.13.0"
-    "${pip[@]}" -e "$root[torch,postgres,dev]"
+    # (Lines about this machine's configured-but-absent local indexes are only noise.)
+    {
+        "${pip[@]}" "torch==2.13.0"
+        "${pip[@]}" -e "$root[torch,postgres,dev]"
+    } 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
     echo "$want" > "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

@@ -162,10 +162,13 @@ class SqliteEventStore:
             store = cls(url, path, None, reader, None, options, clock)
         else:
             lock = _acquire_writer_lock(path)
+            writer = None
             try:
                 writer = await _connect(path, options, uri=False)
                 reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
             except BaseException:
+                if writer is not None:
+                    await writer.close()
                 lock.close()
                 raise
             store = cls(url, path, writer, reader, lock, options, clock)
@@ -615,6 +618,7 @@ def _as_dict(options: StoreOptions) -> dict[str, Any]:
 
 
 async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlite.Connection:
+    conn = None
     try:
         conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
         await conn.execute("PRAGMA busy_timeout = 5000")
@@ -622,6 +626,9 @@ async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlit
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute(f"PRAGMA synchronous = {options.synchronous}")
     except sqlite3.Error as exc:
+        if conn is not None:
+            # Its thread would otherwise keep the process from exiting.
+            await conn.close()
         raise StoreError(f"cannot open SQLite database {target!r}: {exc}") from exc
     return conn
 
