@@ -1,6 +1,10 @@
 """Every error eventsvc raises, in one tree, subclassed by who must react.
 
     EventsvcError
+    ├── GraphValidationError         a graph is invalid; carries every problem found
+    ├── MissingInputError            a node is about to run with a required input unset
+    ├── NodeInputError               a value assigned to a node input failed validation
+    ├── NodeError                    a node body failed with a message meant for the user
     ├── StoreError                   the log could not be opened, read or written
     │   ├── StoreLockedError         another process already writes this store
     │   ├── ConcurrencyError         an append's expected version did not hold
@@ -16,9 +20,63 @@ DSN or a secret.
 
 from __future__ import annotations
 
+from typing import Any
+
+import msgspec
+
+
+class Problem(msgspec.Struct, frozen=True, kw_only=True):
+    """One validation problem, located by node and field where it has a location."""
+
+    code: str
+    message: str
+    node_id: str | None = None
+    field: str | None = None
+
 
 class EventsvcError(Exception):
     """Base class of every error raised by eventsvc."""
+
+
+class GraphValidationError(EventsvcError):
+    """Raised when a graph is invalid; ``problems`` lists every problem, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        lines = "; ".join(_locate(p) for p in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"invalid graph, {len(problems)} problem(s): {lines}{more}")
+        self.problems = problems
+
+
+def _locate(problem: Problem) -> str:
+    where = ".".join(part for part in (problem.node_id, problem.field) if part)
+    return f"{where}: {problem.message}" if where else problem.message
+
+
+class MissingInputError(EventsvcError):
+    """Raised when a node is about to run and a required input got neither a value nor an edge."""
+
+    def __init__(self, node_id: str, field: str) -> None:
+        super().__init__(f"node {node_id!r}: required input {field!r} has no value and no edge")
+        self.node_id = node_id
+        self.field = field
+
+
+class NodeInputError(EventsvcError):
+    """Raised when a value assigned to a node's input (from an edge) fails validation."""
+
+    def __init__(self, node_id: str, field: str, value: Any, reason: str) -> None:
+        shown = repr(value)
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        super().__init__(f"node {node_id!r}, input {field!r}: value {shown} rejected: {reason}")
+        self.node_id = node_id
+        self.field = field
+        self.value = value
+        self.reason = reason
+
+
+class NodeError(EventsvcError):
+    """Raised by a node body to fail its node with a message meant for the user."""
 
 
 class StoreError(EventsvcError):

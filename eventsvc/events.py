@@ -18,22 +18,13 @@ from typing import Any, ClassVar, TypeAlias
 
 import msgspec
 
-from eventsvc.errors import EventDecodeError
+from eventsvc.errors import EventDecodeError, Problem
 
 
 class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     """Base of every event; subclasses set ``tag=`` and may raise ``schema_version``."""
 
     schema_version: ClassVar[int] = 1
-
-
-class Problem(msgspec.Struct, frozen=True, kw_only=True):
-    """One validation problem, located by node and field where it has a location."""
-
-    code: str
-    message: str
-    node_id: str | None = None
-    field: str | None = None
 
 
 class BatchDatum(msgspec.Struct, frozen=True, kw_only=True):

@@ -54,6 +54,11 @@ def test_imports_point_down(path: Path) -> None:
             )
 
 
+# Node and graph ids default to a fresh uuid4 when built by hand in Python (the domain issue
+# asks for it); parsed graphs carry their ids and no pure function draws one.
+ALLOWED = {("invocations/base.py", "uuid.uuid4"), ("graph.py", "uuid.uuid4")}
+
+
 def test_the_domain_reads_no_clock_and_draws_no_randomness() -> None:
     banned = {"time", "random", "secrets", "os", "anyio", "asyncio", "uuid.uuid4", "uuid.uuid1",
               "datetime.now", "datetime.utcnow"}  # fmt: skip
@@ -71,4 +76,6 @@ def test_the_domain_reads_no_clock_and_draws_no_randomness() -> None:
                 names = {f"{node.value.id}.{node.attr}"}
             else:
                 continue
-            assert not names & banned, f"{path.name} uses {names & banned} in the pure domain"
+            relative = str(path.relative_to(PACKAGE))
+            used = {name for name in names & banned if (relative, name) not in ALLOWED}
+            assert not used, f"{relative} uses {used} in the pure domain"

@@ -1,0 +1,75 @@
+"""Where large node values live: content-addressed bytes on disk (L1).
+
+An artifact is named by the sha256 of its content. ``FileArtifactStore.put`` writes to a
+temporary file in the target directory, fsyncs it, renames it into place and fsyncs the
+directory, so an artifact is complete on disk before any event can refer to it and no
+partially written file is ever visible under its name. The media type is kept in a sidecar
+written the same way, before the content. The ``ArtifactStore`` protocol lives in the domain
+(``eventsvc.invocations.context``) so nodes can name it; it is re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+from eventsvc.invocations.context import ArtifactStore
+
+__all__ = ["ArtifactStore", "FileArtifactStore"]
+
+
+class FileArtifactStore:
+    """Artifacts as files under ``root/<first two hex digits>/<sha256>``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    def path(self, sha256: str) -> Path:
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise KeyError(f"not an artifact id (64 lowercase hex digits): {sha256!r}")
+        return self.root / sha256[:2] / sha256
+
+    def put(self, data: bytes, media_type: str) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        target = self.path(sha)
+        if target.exists():
+            return sha
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target.with_suffix(".type"), media_type.encode())
+        _write_atomically(target, data)
+        return sha
+
+    def get(self, sha256: str) -> bytes:
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise KeyError(f"no artifact {sha256!r} in {str(self.root)!r}") from None
+
+    def media_type(self, sha256: str) -> str:
+        try:
+            return self.path(sha256).with_suffix(".type").read_text()
+        except FileNotFoundError:
+            raise KeyError(f"no artifact {sha256!r} in {str(self.root)!r}") from None
+
+    def __contains__(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    directory = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
