@@ -27,7 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from eventsvc.errors import MissingInputError, NodeInputError
 from eventsvc.graph import Edge, Graph, strip_type, topological_order
-from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput, is_orig_required
+from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput, input_specs
 from eventsvc.invocations.collections import COLLECT, ITERATE
 from eventsvc.invocations.registry import REGISTRY, InvocationRegistry
 
@@ -214,6 +214,14 @@ class GraphExecutionState:
     def _instantiate(self, exec_id: str) -> BaseInvocation:
         source_id, indexes = self.prepared_source[exec_id]
         source = self._sources[source_id]
+        if source.kind == ITERATE:
+            # The list stays shared with the output that produced it: an iterate only reads it,
+            # and copying a long list into each of its copies would make expansion quadratic.
+            [edge] = source.incoming
+            items = getattr(self.results[self._sources[edge.source.node_id].executed[indexes[:-1]]],
+                            edge.source.field)  # fmt: skip
+            update = {"id": exec_id, "collection": items, "index": indexes[-1]}
+            return source.node.model_copy(update=update)
         node = source.node.model_copy(update=_fresh_values(source.node) | {"id": exec_id})
         if source.kind == COLLECT:
             _assign(node, "collection", self._collected(source))
@@ -226,10 +234,8 @@ class GraphExecutionState:
             value = getattr(self.results[copy_id], edge.source.field)
             _assign(node, edge.destination.field, copy.deepcopy(value))
             fed.add(edge.destination.field)
-        if source.kind == ITERATE:
-            _assign(node, "index", indexes[-1])
-        for name, info in type(node).input_fields().items():
-            if name not in fed and is_orig_required(info) and getattr(node, name) is None:
+        for name, spec in input_specs(type(node)).items():
+            if name not in fed and spec.orig_required and getattr(node, name) is None:
                 raise MissingInputError(exec_id, name)
         return node
 
@@ -303,7 +309,7 @@ def _fresh_values(node: BaseInvocation) -> dict[str, Any]:
 
 def _assign(node: BaseInvocation, name: str, value: Any) -> None:
     """Assign a value arriving on an edge, converting what the type rules allow."""
-    annotation = strip_type(type(node).model_fields[name].annotation)
+    annotation = strip_type(input_specs(type(node))[name].annotation)
     if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
     elif getattr(annotation, "__origin__", None) is list and not isinstance(value, list):

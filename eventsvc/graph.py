@@ -10,6 +10,7 @@ type of the list feeding it, a collect's collection is a list of the type its it
 
 from __future__ import annotations
 
+import functools
 import heapq
 import types
 import typing
@@ -17,10 +18,18 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from eventsvc.errors import GraphValidationError, Problem
-from eventsvc.invocations.base import BaseInvocation, Input, input_kind
+from eventsvc.invocations.base import BaseInvocation, Input, input_specs, output_specs
 from eventsvc.invocations.collections import COLLECT, ITERATE
 from eventsvc.invocations.registry import REGISTRY, InvocationRegistry
 
@@ -112,14 +121,8 @@ def parse_graph(data: Mapping[str, Any] | Graph, registry: InvocationRegistry = 
         problems: list[Problem] = []
     else:
         nodes, problems = _parse_nodes(data.get("nodes") or {}, registry)
-        edges: list[Edge] = []
-        for index, raw in enumerate(data.get("edges") or []):
-            try:
-                edges.append(Edge.model_validate(raw))
-            except ValidationError as exc:
-                problems.append(
-                    Problem(code="invalid_edge", field=f"edges[{index}]", message=_first_error(exc))
-                )
+        edges, edge_problems = _parse_edges(data.get("edges") or [])
+        problems += edge_problems
         graph = Graph.model_construct(
             id=str(data.get("id") or _new_graph_id()), nodes=nodes, edges=edges
         )
@@ -127,6 +130,26 @@ def parse_graph(data: Mapping[str, Any] | Graph, registry: InvocationRegistry = 
     if problems:
         raise GraphValidationError(problems)
     return graph
+
+
+_EDGES: TypeAdapter[list[Edge]] = TypeAdapter(list[Edge])
+
+
+def _parse_edges(data: Any) -> tuple[list[Edge], list[Problem]]:
+    try:
+        return _EDGES.validate_python(data), []
+    except ValidationError:
+        pass  # find which edges are wrong, one by one
+    edges: list[Edge] = []
+    problems: list[Problem] = []
+    for index, raw in enumerate(data if isinstance(data, list) else [data]):
+        try:
+            edges.append(Edge.model_validate(raw))
+        except ValidationError as exc:
+            problems.append(
+                Problem(code="invalid_edge", field=f"edges[{index}]", message=_first_error(exc))
+            )
+    return edges, problems
 
 
 def _parse_nodes(
@@ -201,7 +224,7 @@ def _endpoint_problems(graph: Graph, edge: Edge) -> list[Problem]:
             problems.append(
                 Problem(code="missing_node", node_id=end.node_id, field=end.field, message=message)
             )
-    if source_node is not None and source.field not in type(source_node).meta.output.model_fields:
+    if source_node is not None and source.field not in output_specs(type(source_node).meta.output):
         problems.append(
             Problem(
                 code="unknown_output",
@@ -210,9 +233,8 @@ def _endpoint_problems(graph: Graph, edge: Edge) -> list[Problem]:
                 message=f"{source_node.node_type!r} has no output {source.field!r}",
             )
         )
-    if (
-        destination_node is not None
-        and destination.field not in type(destination_node).input_fields()
+    if destination_node is not None and destination.field not in input_specs(
+        type(destination_node)
     ):
         problems.append(
             Problem(
@@ -230,7 +252,7 @@ def _input_problems(graph: Graph, edges: list[Edge]) -> Iterator[Problem]:
     for edge in edges:
         node_id, field = edge.destination.node_id, edge.destination.field
         node = graph.nodes[node_id]
-        if input_kind(type(node).model_fields[field]) is Input.DIRECT:
+        if input_specs(type(node))[field].kind is Input.DIRECT:
             yield Problem(
                 code="direct_input",
                 node_id=node_id,
@@ -311,7 +333,7 @@ def _type_problems(graph: Graph, edges: list[Edge], order: list[str]) -> list[Pr
         if key in derived:
             return derived[key]
         output = type(graph.nodes[connection.node_id]).meta.output
-        return output.model_fields[connection.field].annotation
+        return output_specs(output)[connection.field]
 
     for node_id in order:
         node = graph.nodes[node_id]
@@ -321,7 +343,7 @@ def _type_problems(graph: Graph, edges: list[Edge], order: list[str]) -> list[Pr
         elif node.node_type == COLLECT:
             problems += _collect_problems(node_id, edges_in, output_type, derived)
         else:
-            fields = type(node).model_fields
+            fields = input_specs(type(node))
             for edge in edges_in:
                 source_type = output_type(edge.source)
                 target_type = fields[edge.destination.field].annotation
@@ -421,6 +443,7 @@ def element_type(annotation: Any) -> Any | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
 def compatible(source: Any, target: Any) -> bool:
     """Whether a value of type ``source`` may feed an input of type ``target``."""
     source, target = strip_type(source), strip_type(target)

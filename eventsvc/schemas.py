@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from pydantic.json_schema import models_json_schema
 
 from eventsvc.events import AnyEvent
+from eventsvc.invocations.registry import InvocationRegistry, builtin_registry
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -26,9 +28,31 @@ def events_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Event", **schema}
 
 
+def invocations_schema(registry: InvocationRegistry | None = None) -> dict[str, Any]:
+    """Every invocation and output schema under ``$defs``; each invocation points at its output.
+
+    Built from the built-in packs only unless a registry is given, so nodes registered by tests
+    or plugins never reach ``schemas/``.
+    """
+    registry = registry or builtin_registry()
+    models = [*registry.invocations(), *registry.outputs()]
+    _, document = models_json_schema(
+        [(model, "validation") for model in models], ref_template="#/$defs/{model}"
+    )
+    definitions: dict[str, Any] = document["$defs"]
+    for cls in registry.invocations():
+        definitions[cls.__name__]["output"] = {"$ref": f"#/$defs/{cls.meta.output.__name__}"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Invocations",
+        "description": "Node types (class: invocation) and their outputs (class: output).",
+        "$defs": definitions,
+    }
+
+
 def render() -> dict[str, str]:
     """Every generated file, by name, exactly as it is written."""
-    documents = {"events.json": events_schema()}
+    documents = {"events.json": events_schema(), "invocations.json": invocations_schema()}
     return {
         name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in documents.items()
     }

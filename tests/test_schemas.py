@@ -31,3 +31,40 @@ def test_stored_events_validate_against_the_event_schema() -> None:
     schema = json.loads(schemas.render()["events.json"])
     for event in (batch_enqueued(), session_started()):
         jsonschema.validate(json.loads(CODEC.encode(event)), schema)
+
+
+def test_invocation_schemas_carry_class_required_output_and_metadata() -> None:
+    from eventsvc.invocations import builtin_registry
+
+    registry = builtin_registry()
+    definitions = json.loads(schemas.render()["invocations.json"])["$defs"]
+    for cls in registry.invocations():
+        schema = definitions[cls.__name__]
+        assert schema["class"] == "invocation", cls
+        assert {"type", "id"} <= set(schema["required"]), cls
+        assert schema["output"] == {"$ref": f"#/$defs/{cls.meta.output.__name__}"}
+        assert cls.meta.output.__name__ in definitions
+        assert schema["title"] == cls.meta.title
+        assert schema["tags"] == list(cls.meta.tags)
+        assert schema["category"] == cls.meta.category
+        assert schema["version"] == cls.meta.version
+        assert schema["classification"] == cls.meta.classification.value
+        assert schema["properties"]["type"]["const"] == cls.meta.type
+    for output in registry.outputs():
+        schema = definitions[output.__name__]
+        assert schema["class"] == "output", output
+        assert set(schema["required"]) == {"type", *output.output_fields()}, output
+
+
+def test_nodes_registered_elsewhere_stay_out_of_the_schemas() -> None:
+    from eventsvc.invocations import BaseInvocation, invocation
+    from eventsvc.invocations.context import InvocationContext
+    from eventsvc.invocations.primitives import IntegerOutput
+
+    @invocation("test_schema_leak")
+    class Leak(BaseInvocation):
+        def invoke(self, context: InvocationContext) -> IntegerOutput:
+            return IntegerOutput(value=0)
+
+    assert "test_schema_leak" not in schemas.render()["invocations.json"]
+    assert schemas.drifted() == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import enum
+import functools
 import re
 import typing
 import uuid
@@ -83,6 +84,30 @@ def OutputField(
     if ui_hint is not None:
         extra["ui_hint"] = ui_hint
     return Field(description=description, title=title, json_schema_extra=extra)
+
+
+@dataclass(frozen=True, slots=True)
+class InputSpec:
+    """What graph validation and execution need of one input field."""
+
+    annotation: Any
+    kind: Input
+    orig_required: bool
+
+
+@functools.cache
+def input_specs(cls: type[BaseInvocation]) -> dict[str, InputSpec]:
+    """The inputs of a node class (cached: validation asks for them once per edge)."""
+    return {
+        name: InputSpec(info.annotation, input_kind(info), is_orig_required(info))
+        for name, info in cls.input_fields().items()
+    }
+
+
+@functools.cache
+def output_specs(cls: type[BaseInvocationOutput]) -> dict[str, Any]:
+    """The output fields of an output class and their annotations (cached)."""
+    return {name: info.annotation for name, info in cls.output_fields().items()}
 
 
 def input_kind(field: FieldInfo) -> Input:
@@ -260,12 +285,15 @@ def invocation(
 
 def _output_class(cls: type[BaseInvocation], where: str) -> type[BaseInvocationOutput]:
     try:
-        hints = typing.get_type_hints(cls.invoke)
+        output = typing.get_type_hints(cls.invoke).get("return")
     except NameError as exc:
-        raise InvocationError(
-            f"{where}: cannot resolve the return type of invoke(): {exc}"
-        ) from exc
-    output = hints.get("return")
+        # A node defined inside a function names its output in a string that only the
+        # function's scope resolves; a registered output class of that name will do.
+        output = _registered_output(cls.invoke.__annotations__.get("return"))
+        if output is None:
+            raise InvocationError(
+                f"{where}: cannot resolve the return type of invoke(): {exc}"
+            ) from exc
     if not (isinstance(output, type) and issubclass(output, BaseInvocationOutput)):
         raise InvocationError(
             f"{where}: invoke() must be annotated to return a BaseInvocationOutput subclass, "
@@ -274,3 +302,10 @@ def _output_class(cls: type[BaseInvocation], where: str) -> type[BaseInvocationO
     if output is BaseInvocationOutput or not output.output_type:
         raise InvocationError(f"{where}: output class {output.__name__} is not registered")
     return output
+
+
+def _registered_output(name: object) -> type[BaseInvocationOutput] | None:
+    from eventsvc.invocations.registry import REGISTRY
+
+    matches = [o for o in REGISTRY.outputs() if o.__name__ == name]
+    return matches[0] if len(matches) == 1 else None
