@@ -1,0 +1,62 @@
+"""Configuration: settings with safe defaults, overridable from ``EVENTSVC_*`` variables (L1).
+
+Lists are comma-separated (``EVENTSVC_NODES_DENY=noise,blend``). A name in the node allow or
+deny list that no registered node type carries is an error naming it and the closest known
+types, since a typo there would silently allow or deny the wrong thing.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from eventsvc.errors import EventsvcError
+from eventsvc.invocations.registry import REGISTRY, InvocationRegistry
+
+ENV_PREFIX = "EVENTSVC_"
+
+
+class ConfigError(EventsvcError):
+    """Raised when a setting is malformed; names the variable and what was expected."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    store_url: str = Field("sqlite://var/eventsvc.db", description="Where the log lives")
+    artifacts_dir: str = Field("var/artifacts", description="Where large node values live")
+    max_event_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest event")
+    nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")
+    nodes_deny: tuple[str, ...] = Field((), description="Never these node types")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for name in cls.model_fields:
+            raw = environ.get(ENV_PREFIX + name.upper())
+            if raw is None:
+                continue
+            is_list = name.startswith("nodes_")
+            values[name] = tuple(p.strip() for p in raw.split(",") if p.strip()) if is_list else raw
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            variable = ENV_PREFIX + str(error["loc"][0]).upper()
+            raise ConfigError(f"{variable}: {error['msg']}") from None
+
+    def registry(self, registry: InvocationRegistry = REGISTRY) -> InvocationRegistry:
+        """The node types this configuration lets run."""
+        known = set(registry.types())
+        for variable, names in (("NODES_ALLOW", self.nodes_allow or ()),
+                                ("NODES_DENY", self.nodes_deny)):  # fmt: skip
+            for name in names:
+                if name not in known:
+                    near = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+                    hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+                    raise ConfigError(f"{ENV_PREFIX}{variable}: unknown node type {name!r}{hint}")
+        return registry.restricted(allow=self.nodes_allow, deny=self.nodes_deny)
