@@ -214,6 +214,8 @@ class GraphExecutionState:
     def _instantiate(self, exec_id: str) -> BaseInvocation:
         source_id, indexes = self.prepared_source[exec_id]
         source = self._sources[source_id]
+        if source.kind in (ITERATE, COLLECT) and not source.incoming:
+            raise MissingInputError(exec_id, "collection" if source.kind == ITERATE else "item")
         if source.kind == ITERATE:
             # The list stays shared with the output that produced it: an iterate only reads it,
             # and copying a long list into each of its copies would make expansion quadratic.
@@ -271,7 +273,8 @@ class GraphExecutionState:
                 raise KeyError(f"unknown output type {raw['type']!r} of node {exec_id!r}")
             outputs.append((exec_id, output_cls.model_validate(raw)))
         state = cls.rebuild(graph, outputs)
-        state.errors.update(data.get("errors", {}))
+        for exec_id, error in data.get("errors", {}).items():
+            state.fail(exec_id, error)
         return state
 
     @classmethod

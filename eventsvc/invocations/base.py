@@ -19,7 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    create_model,
+    model_serializer,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
@@ -189,6 +196,15 @@ class BaseInvocation(BaseModel):
     id: str = Field(default_factory=_new_node_id, description="The node's id within its graph")
     is_intermediate: bool = Field(default=False, description="Whether the result is transient")
     use_cache: bool = Field(default=True, description="Whether a cached result may be reused")
+
+    @model_serializer(mode="wrap")
+    def _without_unfed_inputs(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave out required inputs still waiting for their edge, so the JSON parses back."""
+        data: dict[str, Any] = handler(self)
+        for name, spec in input_specs(type(self)).items():
+            if spec.orig_required and data.get(name, ...) is None:
+                del data[name]
+        return data
 
     @property
     def node_type(self) -> str:
