@@ -234,7 +234,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     metadata: EventMetadata = NO_METADATA
 
 
-class RecordedEvent(msgspec.Struct, frozen=True, kw_only=True):
+class RecordedEvent(msgspec.Struct, frozen=True):
     """An event as the log holds it.
 
     ``position`` is the dense global sequence (the SSE id); ``version`` counts from 0 within

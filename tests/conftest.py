@@ -4,6 +4,11 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Shared CI machines stall now and then: a property test is judged on its answers, not speed.
+settings.register_profile("eventsvc", deadline=None, print_blob=True)
+settings.load_profile("eventsvc")
 
 
 @pytest.fixture

@@ -269,14 +269,14 @@ class SqliteEventStore:
             "ORDER BY version LIMIT ?",
             (stream, from_version, -1 if limit is None else limit),
         )
-        return [_decode(row) for row in rows]
+        return _decode_rows(rows)
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._read(
             f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
-        return [_decode(row) for row in rows]
+        return _decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._read(
@@ -551,42 +551,40 @@ def _marks(values: Sequence[object]) -> str:
 
 
 def _record(row: tuple[Any, ...], event: Event) -> RecordedEvent:
-    """The envelope of an event this process just committed (no decoding needed)."""
+    """The envelope of a stored row whose event is already at hand."""
     position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row
     return RecordedEvent(
-        position=position,
-        stream=stream,
-        version=version,
-        event_id=uuid.UUID(event_id),
-        tag=tag,
-        schema_version=schema_version,
-        data=event,
-        recorded_at=recorded_at,
-        hash=hash_,
-        metadata_json=meta,
-    )
+        position, stream, version, _uuid(event_id), tag, schema_version, event, recorded_at,
+        hash_, meta,
+    )  # fmt: skip
 
 
-def _decode(row: Sequence[Any]) -> RecordedEvent:
-    position, stream, version, event_id, tag, schema_version, recorded_at, data, meta, hash_ = row
+def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> list[RecordedEvent]:
+    """Decode a page; the hot loop of every read, so it avoids per-row function calls."""
+    decode = CODEC.decode
+    try:
+        return [
+            RecordedEvent(p, s, v, _uuid(i), t, sv, decode(t, sv, d), r, h, m)
+            for p, s, v, i, t, sv, r, d, m, h in rows
+        ]
+    except (EventDecodeError, msgspec.MsgspecError):
+        return [_decode(row) for row in rows]  # raises, naming the first bad position
+
+
+def _decode(row: tuple[Any, ...]) -> RecordedEvent:
+    position, stream, _, _, tag, schema_version, _, data, _, _ = row
     try:
         event = CODEC.decode(tag, schema_version, data)
     except (EventDecodeError, msgspec.MsgspecError) as exc:
         raise EventDecodeError(
             f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
         ) from exc
-    return RecordedEvent(
-        position=position,
-        stream=stream,
-        version=version,
-        event_id=msgspec.convert(event_id, uuid.UUID),
-        tag=tag,
-        schema_version=schema_version,
-        data=event,
-        recorded_at=recorded_at,
-        hash=hash_,
-        metadata_json=meta,
-    )
+    return _record(row, event)
+
+
+def _uuid(value: str) -> uuid.UUID:
+    # msgspec parses a UUID string about four times faster than uuid.UUID().
+    return msgspec.convert(value, uuid.UUID)
 
 
 def _parse_url(url: str) -> tuple[str, list[tuple[str, str]]]:
