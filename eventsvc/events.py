@@ -21,7 +21,10 @@ import msgspec
 from eventsvc.errors import EventDecodeError, Problem
 
 
-class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+# gc=False: events and their envelopes are never part of a reference cycle (they hold JSON-like
+# values only), and untracking them keeps the cyclic GC from rescanning every event a reader
+# holds, which otherwise halves read throughput on long logs.
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag_field="type", gc=False):
     """Base of every event; subclasses set ``tag=`` and may raise ``schema_version``."""
 
     schema_version: ClassVar[int] = 1
@@ -234,7 +237,7 @@ class NewEvent(msgspec.Struct, frozen=True, kw_only=True):
     metadata: EventMetadata = NO_METADATA
 
 
-class RecordedEvent(msgspec.Struct, frozen=True):
+class RecordedEvent(msgspec.Struct, frozen=True, gc=False):
     """An event as the log holds it.
 
     ``position`` is the dense global sequence (the SSE id); ``version`` counts from 0 within
@@ -293,6 +296,10 @@ class EventCodec:
         self._upcasters = upcasters  # a live view: upcasters may register after the codec
         members = union.__args__ if hasattr(union, "__args__") else (union,)
         self.versions: dict[str, int] = {m.__struct_config__.tag: m.schema_version for m in members}
+
+    def decode_current(self, data: str | bytes) -> Event:
+        """Decode a payload known to be at its tag's current schema version."""
+        return self._decoder.decode(data)
 
     def encode(self, event: Event) -> bytes:
         return self._encoder.encode(event)

@@ -204,8 +204,8 @@ async def bench_store(directory: Path, total: int) -> list[Figure]:
         elapsed = await timed(append_batches)
     figures.append(Figure("append_batched_eps", total / elapsed, "events/s", floor, ">= 0.6"))
 
-    # read_all_eps, over the log just written
-    floor = await floor_read_eps(str(directory / "batched.db"), total, per_call)
+    # read_all_eps, over the log just written: best of three, floor and store alternating
+    floors, elapsed_runs = [], []
     async with open_store(url, read_only=True) as store:
 
         async def read_everything() -> None:
@@ -213,8 +213,12 @@ async def bench_store(directory: Path, total: int) -> list[Figure]:
             while page := await store.read_all(after=after, limit=per_call):
                 after = page[-1].position
 
-        elapsed = await timed(read_everything)
-    figures.append(Figure("read_all_eps", total / elapsed, "events/s", floor, ">= 0.35"))
+        for _ in range(3):
+            floors.append(await floor_read_eps(str(directory / "batched.db"), total, per_call))
+            elapsed_runs.append(await timed(read_everything))
+    figures.append(
+        Figure("read_all_eps", total / min(elapsed_runs), "events/s", max(floors), ">= 0.35")
+    )
 
     # append_concurrent_eps and events_per_commit
     floor = await floor_single_commits(directory / "raw-single.db", raw_rows(singles // 4))

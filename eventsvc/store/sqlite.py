@@ -561,10 +561,22 @@ def _record(row: tuple[Any, ...], event: Event) -> RecordedEvent:
 
 def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> list[RecordedEvent]:
     """Decode a page; the hot loop of every read, so it avoids per-row function calls."""
-    decode = CODEC.decode
+    current, decode, upcast = CODEC.versions, CODEC.decode_current, CODEC.decode
+    convert, uuid_type = msgspec.convert, uuid.UUID
     try:
         return [
-            RecordedEvent(p, s, v, _uuid(i), t, sv, decode(t, sv, d), r, h, m)
+            RecordedEvent(
+                p,
+                s,
+                v,
+                convert(i, uuid_type),
+                t,
+                sv,
+                decode(d) if current.get(t) == sv else upcast(t, sv, d),
+                r,
+                h,
+                m,
+            )  # fmt: skip
             for p, s, v, i, t, sv, r, d, m, h in rows
         ]
     except (EventDecodeError, msgspec.MsgspecError):
