@@ -576,7 +576,7 @@ def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> list[RecordedEvent]:
                 r,
                 h,
                 m,
-            )  # fmt: skip
+            )
             for p, s, v, i, t, sv, r, d, m, h in rows
         ]
     except (EventDecodeError, msgspec.MsgspecError):
