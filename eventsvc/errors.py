@@ -5,6 +5,7 @@
     ├── MissingInputError            a node is about to run with a required input unset
     ├── NodeInputError               a value assigned to a node input failed validation
     ├── NodeError                    a node body failed with a message meant for the user
+    ├── IllegalTransitionError       a command the session's current state does not allow
     ├── StoreError                   the log could not be opened, read or written
     │   ├── StoreLockedError         another process already writes this store
     │   ├── ConcurrencyError         an append's expected version did not hold
@@ -77,6 +78,16 @@ class NodeInputError(EventsvcError):
 
 class NodeError(EventsvcError):
     """Raised by a node body to fail its node with a message meant for the user."""
+
+
+class IllegalTransitionError(EventsvcError):
+    """Raised by a session command that the session's current state does not allow."""
+
+    def __init__(self, session_id: str, status: str, command: str) -> None:
+        super().__init__(f"session {session_id!r} is {status}: {command} is not allowed")
+        self.session_id = session_id
+        self.status = status
+        self.command = command
 
 
 class StoreError(EventsvcError):
