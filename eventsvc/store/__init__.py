@@ -134,7 +134,11 @@ async def open_store(
     clock: Clock | None = None,
 ) -> AsyncIterator[EventStore]:
     """Open the store at ``url`` for the duration of the ``async with`` block."""
-    scheme, _, _ = url.partition("://")
+    scheme, separator, _ = url.partition("://")
+    if not separator:
+        raise StoreError(
+            f"not a store URL: {url!r}; expected 'sqlite:///path/to/file.db' or 'sqlite://:memory:'"
+        )
     if scheme == "sqlite":
         from eventsvc.store.sqlite import SqliteEventStore
 

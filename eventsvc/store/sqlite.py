@@ -161,6 +161,7 @@ class SqliteEventStore:
             reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
             store = cls(url, path, None, reader, None, options, clock)
         else:
+            await anyio.Path(path).parent.mkdir(parents=True, exist_ok=True)
             lock = _acquire_writer_lock(path)
             writer = None
             try:

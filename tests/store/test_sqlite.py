@@ -133,9 +133,15 @@ async def test_relative_paths_are_relative_to_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    async with open_store("sqlite://logs.db") as store:
+    async with open_store("sqlite://var/logs.db") as store:
         await store.append("a", [session_started()])
-    assert (tmp_path / "logs.db").exists()
+    assert (tmp_path / "var" / "logs.db").exists()
+
+
+async def test_a_string_that_is_no_url_is_refused() -> None:
+    with pytest.raises(StoreError, match=r"not a store URL: 'events\.db'"):
+        async with open_store("events.db"):
+            pass
 
 
 async def test_a_closed_store_refuses_work(backend: SqliteBackend) -> None:
