@@ -210,9 +210,9 @@ class SqliteEventStore:
     async def _load_head(self) -> None:
         rows = list(
             await self._reader.execute_fetchall(
-                "SELECT seq, (SELECT hash FROM events WHERE position = seq), "
-                "(SELECT max(recorded_at) FROM events) "
-                "FROM sqlite_sequence WHERE name = 'events'"
+                # recorded_at never decreases along positions, so the last row holds the max.
+                "SELECT seq, hash, recorded_at FROM sqlite_sequence "
+                "LEFT JOIN events ON position = seq WHERE name = 'events'"
             )
         )
         if rows:
