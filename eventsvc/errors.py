@@ -6,6 +6,8 @@
     ├── NodeInputError               a value assigned to a node input failed validation
     ├── NodeError                    a node body failed with a message meant for the user
     ├── IllegalTransitionError       a command the session's current state does not allow
+    ├── NotFoundError                a queue, batch or session that does not exist
+    ├── BatchValidationError         a batch is invalid; carries every problem found
     ├── StoreError                   the log could not be opened, read or written
     │   ├── StoreLockedError         another process already writes this store
     │   ├── ConcurrencyError         an append's expected version did not hold
@@ -78,6 +80,18 @@ class NodeInputError(EventsvcError):
 
 class NodeError(EventsvcError):
     """Raised by a node body to fail its node with a message meant for the user."""
+
+
+class NotFoundError(EventsvcError):
+    """Raised when a queue, batch or session named in a request does not exist."""
+
+
+class BatchValidationError(GraphValidationError):
+    """Raised when a batch (its graph or its data) is invalid; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.args = (str(self).replace("invalid graph", "invalid batch", 1),)
 
 
 class IllegalTransitionError(EventsvcError):

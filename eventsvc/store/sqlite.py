@@ -55,6 +55,7 @@ from eventsvc.errors import (
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, ExpectedVersion
 from eventsvc.store import StoreOptions as StoreOptions
+from eventsvc.store.projection import InlineProjection
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
@@ -79,11 +80,40 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
 CREATE UNIQUE INDEX events_event_id ON events (event_id);
 """
+_CHECKPOINTS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
+    "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
+)
 _COLUMNS = (
     "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
 )
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
+_CHECKPOINT = (
+    "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
+)
+
+
+class _Transaction:
+    """A projection's view of the writer's open transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return [tuple(row) for row in await self._conn.execute_fetchall(sql, params)]
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of a DDL script (no semicolons inside them)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 @dataclass(slots=True)
@@ -136,6 +166,7 @@ class SqliteEventStore:
         self._closed = False
         self._fanout = Fanout() if writer is not None else None
         self._data_version: int | None = None
+        self._projections: list[InlineProjection] = []
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
         # The writer's knowledge of stream versions; it is the only writer, so it stays true.
@@ -389,13 +420,21 @@ class SqliteEventStore:
     async def _commit_group(
         self, conn: aiosqlite.Connection, group: list[_Append]
     ) -> list[RecordedEvent]:
-        """One transaction for the whole group; the committed events if anyone listens."""
+        """One transaction for the whole group, projections included; the committed events
+        if anyone listens."""
         await conn.execute("BEGIN IMMEDIATE")
         try:
             versions = await self._stream_versions(conn, group)
             rows, events, head = self._plan(group, versions)
+            wanted = self._projections or (self._fanout is not None and len(self._fanout))
+            records = (
+                [_record(row, event) for row, event in zip(rows, events, strict=True)]
+                if wanted
+                else []
+            )
             if rows:
                 await conn.executemany(_INSERT, rows)
+                await self._apply_projections(conn, records)
             await conn.execute("COMMIT")
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -406,9 +445,101 @@ class SqliteEventStore:
         self._head = head
         self.commits += 1
         self._versions.update(versions)
-        if self._fanout is None or not len(self._fanout):
-            return []
-        return [_record(row, event) for row, event in zip(rows, events, strict=True)]
+        return records if self._fanout is not None and len(self._fanout) else []
+
+    # --- inline projections -------------------------------------------------------------
+
+    async def register(self, projection: InlineProjection) -> None:
+        """Apply ``projection`` in every later append's transaction, catching up first.
+
+        Call it before the store is shared: while it catches up no append may be in flight.
+        """
+        conn = self._exclusive_writer("register a projection")
+        await conn.executescript(
+            f"BEGIN IMMEDIATE; {_CHECKPOINTS_TABLE}; {projection.schema}; COMMIT;"
+        )
+        self._projections.append(projection)
+        await self._catch_up(conn, projection, await self.checkpoint(projection.name))
+
+    async def rebuild(self, name: str) -> int:
+        """Drop projection ``name``'s tables and fold the whole log again, atomically."""
+        conn = self._exclusive_writer("rebuild a projection")
+        named = [p for p in self._projections if p.name == name]
+        if not named:
+            known = ", ".join(repr(p.name) for p in self._projections) or "none"
+            raise StoreError(f"no projection {name!r} is registered (registered: {known})")
+        projection = named[0]
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            for table in projection.tables:
+                await conn.execute(f"DROP TABLE IF EXISTS {table}")
+            await conn.execute("DELETE FROM projection_checkpoints WHERE name = ?", (name,))
+            for statement in _statements(projection.schema):
+                await conn.execute(statement)
+            after = 0
+            while page := await self._read_page_in(conn, after):
+                await projection.apply(_Transaction(conn), page)
+                after = page[-1].position
+            await conn.execute(_CHECKPOINT, (name, after))
+            await conn.execute("COMMIT")
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await conn.execute("ROLLBACK")
+            raise
+        return after
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query on the reader connection (for projection views)."""
+        return [tuple(row) for row in await self._read(sql, params)]
+
+    async def checkpoint(self, name: str) -> int:
+        """The position up to which projection ``name`` has folded the log."""
+        rows = list(
+            await self._read("SELECT position FROM projection_checkpoints WHERE name = ?", (name,))
+        )
+        return int(rows[0][0]) if rows else 0
+
+    async def _catch_up(
+        self, conn: aiosqlite.Connection, projection: InlineProjection, after: int
+    ) -> None:
+        while page := await self.read_all(after=after, limit=1000):
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await projection.apply(_Transaction(conn), page)
+                after = page[-1].position
+                await conn.execute(_CHECKPOINT, (projection.name, after))
+                await conn.execute("COMMIT")
+            except BaseException:
+                with anyio.CancelScope(shield=True):
+                    await conn.execute("ROLLBACK")
+                raise
+
+    async def _apply_projections(
+        self, conn: aiosqlite.Connection, records: list[RecordedEvent]
+    ) -> None:
+        if not self._projections:
+            return
+        transaction = _Transaction(conn)
+        for projection in self._projections:
+            await projection.apply(transaction, records)
+        await conn.executemany(
+            _CHECKPOINT, [(p.name, records[-1].position) for p in self._projections]
+        )
+
+    async def _read_page_in(self, conn: aiosqlite.Connection, after: int) -> list[RecordedEvent]:
+        """A page read inside the writer's own transaction (a rebuild sees its own snapshot)."""
+        rows = await conn.execute_fetchall(
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT 1000",
+            (after,),
+        )
+        return _decode_rows([tuple(row) for row in rows])
+
+    def _exclusive_writer(self, action: str) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
+        if self._committing or self._queue:
+            raise StoreError(f"cannot {action} while appends are in flight")
+        return self._writer
 
     async def _stream_versions(
         self, conn: aiosqlite.Connection, group: list[_Append]
@@ -488,13 +619,31 @@ class SqliteEventStore:
                 position += 1
                 version += 1
                 previous = chain_hash(
-                    previous, position, request.stream, version, event_id, tag,
-                    schema_version, recorded_at, data.encode(), meta.encode(),
-                )  # fmt: skip
+                    previous,
+                    position,
+                    request.stream,
+                    version,
+                    event_id,
+                    tag,
+                    schema_version,
+                    recorded_at,
+                    data.encode(),
+                    meta.encode(),
+                )
                 rows.append(
-                    (position, request.stream, version, event_id, tag, schema_version,
-                     recorded_at, data, meta, previous)
-                )  # fmt: skip
+                    (
+                        position,
+                        request.stream,
+                        version,
+                        event_id,
+                        tag,
+                        schema_version,
+                        recorded_at,
+                        data,
+                        meta,
+                        previous,
+                    )
+                )
                 events.append(event)
             versions[request.stream] = (version, position)
             request.result = AppendResult(request.stream, first, position, version)
@@ -555,9 +704,17 @@ def _record(row: tuple[Any, ...], event: Event) -> RecordedEvent:
     """The envelope of a stored row whose event is already at hand."""
     position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row
     return RecordedEvent(
-        position, stream, version, _uuid(event_id), tag, schema_version, event, recorded_at,
-        hash_, meta,
-    )  # fmt: skip
+        position,
+        stream,
+        version,
+        _uuid(event_id),
+        tag,
+        schema_version,
+        event,
+        recorded_at,
+        hash_,
+        meta,
+    )
 
 
 def _decode_rows(rows: Iterable[tuple[Any, ...]]) -> list[RecordedEvent]:

@@ -1,0 +1,197 @@
+"""The service: the composition root that owns the store and its projections (L2).
+
+Commands append events and return the position of their last one; because the SQLite queue
+projection is applied inside the append's transaction, a query made after a command returns
+already sees its effect (read-your-writes). Limits are checked against the projection at the
+command's read position, so two processes enqueueing at once may each pass the check and
+overshoot the queue limit by one batch each; one writing process per SQLite file makes that
+impossible there, and the PostgreSQL store will document its bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from eventsvc import events as ev
+from eventsvc.batches import Batch, validate_batch
+from eventsvc.clock import Clock
+from eventsvc.config import Settings
+from eventsvc.errors import (
+    BatchValidationError,
+    ConcurrencyError,
+    IllegalTransitionError,
+    LimitExceededError,
+    NotFoundError,
+    StoreError,
+)
+from eventsvc.ids import batch_stream, queue_stream, session_stream
+from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
+from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
+from eventsvc.store.sqlite import SqliteEventStore
+from eventsvc.store.sqlite_queue import SqliteQueueProjection, SqliteQueueView
+
+TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    queue_id: str
+    batch_id: str
+    requested: int
+    enqueued: int
+    priority: int
+    session_count: int
+    position: int
+
+
+class Service:
+    """Commands and queries over one event store."""
+
+    def __init__(
+        self, store: SqliteEventStore, settings: Settings, registry: InvocationRegistry
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.registry = registry
+        self.queue = SqliteQueueView(store)
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, settings: Settings | None = None, *, clock: Clock | None = None
+    ) -> AsyncIterator[Service]:
+        settings = settings or Settings.from_env()
+        registry = settings.registry()
+        options = StoreOptions(max_event_bytes=settings.max_event_bytes)
+        async with open_store(settings.store_url, options=options, clock=clock) as store:
+            if not isinstance(store, SqliteEventStore):
+                raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")
+            await store.register(SqliteQueueProjection())
+            yield cls(store, settings, registry)
+
+    # --- batches ------------------------------------------------------------------------
+
+    async def enqueue_batch(
+        self, queue_id: str, batch: Batch, prepend: bool = False
+    ) -> EnqueueResult:
+        """Validate, check the limits, and append one ``batch.enqueued``; nothing else."""
+        problems = validate_batch(batch, self.registry)
+        if problems:
+            raise BatchValidationError(problems)
+        count = batch.session_count
+        if count > self.settings.max_batch_sessions:
+            raise LimitExceededError("max_batch_sessions", count, self.settings.max_batch_sessions)
+        await self._check_queue_room(queue_id, count)
+        priority = await self._priority(queue_id) if prepend else 0
+        event = ev.BatchEnqueued(
+            queue_id=queue_id,
+            batch_id=batch.batch_id,
+            graph=batch.graph.model_dump(mode="json"),
+            data=[
+                [
+                    ev.BatchDatum(node_path=d.node_path, field_name=d.field_name, items=d.items)
+                    for d in group
+                ]
+                for group in batch.data
+            ],
+            runs=batch.runs,
+            priority=priority,
+            session_count=count,
+            origin=batch.origin,
+            destination=batch.destination,
+        )
+        try:
+            result = await self.store.append(batch_stream(batch.batch_id), [event], NO_STREAM)
+        except ConcurrencyError:
+            raise IllegalTransitionError(batch.batch_id, "already enqueued", "enqueue") from None
+        return EnqueueResult(
+            queue_id, batch.batch_id, count, count, priority, count, result.last_position
+        )
+
+    async def _check_queue_room(self, queue_id: str, count: int) -> None:
+        waiting = (await self.queue.queue_status(queue_id)).counts.uninitialized
+        allowed = self.settings.max_queue_uninitialized
+        if waiting + count > allowed:
+            raise LimitExceededError(
+                "max_queue_uninitialized",
+                waiting + count,
+                allowed,
+                f"queue {queue_id!r} already holds {waiting} uninitialized sessions",
+            )
+
+    async def _priority(self, queue_id: str) -> int:
+        """One above the highest priority among batches with sessions still to start."""
+        rows = await self.store.query(
+            "SELECT max(priority) FROM queue_batches WHERE queue_id = ? "
+            "AND canceled_at IS NULL AND cursor < session_count",
+            (queue_id,),
+        )
+        highest = rows[0][0]
+        return 0 if highest is None else highest + 1
+
+    async def cancel_batches(self, queue_id: str, batch_ids: Sequence[str]) -> int:
+        position = 0
+        for batch_id in batch_ids:
+            await self._batch_in(queue_id, batch_id)
+            event = ev.BatchCanceled(queue_id=queue_id, batch_id=batch_id, reason="canceled")
+            result = await self.store.append(batch_stream(batch_id), [event], STREAM_EXISTS)
+            position = result.last_position
+        return position
+
+    async def reprioritize_batch(self, queue_id: str, batch_id: str, priority: int) -> int:
+        await self._batch_in(queue_id, batch_id)
+        event = ev.BatchReprioritized(queue_id=queue_id, batch_id=batch_id, priority=priority)
+        return (await self.store.append(batch_stream(batch_id), [event])).last_position
+
+    async def _batch_in(self, queue_id: str, batch_id: str) -> None:
+        status = await self.queue.batch_status(batch_id)
+        if status.queue_id != queue_id:
+            raise NotFoundError(f"no batch {batch_id!r} in queue {queue_id!r}")
+
+    # --- sessions -----------------------------------------------------------------------
+
+    async def cancel_session(self, session_id: str, reason: str = "canceled") -> int:
+        return await self._session_command(session_id, Cancel(reason))
+
+    async def retry_sessions(self, session_ids: Sequence[str]) -> int:
+        position = 0
+        for session_id in session_ids:
+            position = await self._session_command(session_id, Retry())
+        return position
+
+    async def _session_command(self, session_id: str, command: Command) -> int:
+        view = await self.queue.get_session(session_id)
+        state, version = await self.session_state(view.queue_id, session_id)
+        if state.status.value != view.state and view.state in TERMINAL_STATES:
+            # A virtual session of a canceled batch has no event of its own yet.
+            raise IllegalTransitionError(session_id, view.state, type(command).__name__)
+        events = decide(command, state)
+        result = await self.store.append(session_stream(session_id), events, version)
+        return result.last_position
+
+    async def session_state(
+        self, queue_id: str, session_id: str
+    ) -> tuple[SessionState, ExpectedVersion]:
+        """The session's state folded from its own stream, and the version to append at."""
+        recorded = await self.store.read_stream(session_stream(session_id))
+        state = fold(
+            SessionState.new(queue_id, session_id), [(r.data, r.position) for r in recorded]
+        )
+        return state, recorded[-1].version if recorded else NO_STREAM
+
+    # --- queues -------------------------------------------------------------------------
+
+    async def pause_queue(self, queue_id: str) -> int:
+        return await self._queue_event(ev.QueuePaused(queue_id=queue_id))
+
+    async def resume_queue(self, queue_id: str) -> int:
+        return await self._queue_event(ev.QueueResumed(queue_id=queue_id))
+
+    async def prune_queue(self, queue_id: str) -> int:
+        return await self._queue_event(ev.QueuePruned(queue_id=queue_id))
+
+    async def _queue_event(self, event: ev.QueuePaused | ev.QueueResumed | ev.QueuePruned) -> int:
+        return (await self.store.append(queue_stream(event.queue_id), [event])).last_position

@@ -1,0 +1,497 @@
+"""The queue projection on SQLite: batches, their virtual sessions, and the queue's state.
+
+Sessions are virtual until they start (DESIGN section 2): a batch is one row with counters per
+state and a cursor, the lowest index never materialized. A session gets a row only when it is
+started, canceled or retried on its own; a session without a row is ``uninitialized``, or
+``canceled`` once its batch is. Every query answers as if all sessions existed, at a cost that
+does not grow with the batch: the next session is the best batch's cursor or the best retried
+row; a page of a listing walks indexes from its cursor and fetches only the rows in its window.
+
+Folding happens inside the append's transaction (``eventsvc.store.projection``); times come
+only from events' ``recorded_at``, so a rebuild from position 0 equals the live tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from eventsvc.batches import BatchDatum, session_values
+from eventsvc.errors import NotFoundError
+from eventsvc.events import (
+    BatchCanceled,
+    BatchEnqueued,
+    BatchReprioritized,
+    QueuePaused,
+    QueuePruned,
+    QueueResumed,
+    RecordedEvent,
+    SessionEvent,
+    SessionFailed,
+)
+from eventsvc.ids import batch_stream, parse_session_id, session_id
+from eventsvc.store.projection import ProjectionTransaction
+from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView, counts_from
+
+if TYPE_CHECKING:
+    from eventsvc.store.sqlite import SqliteEventStore
+
+log = logging.getLogger("eventsvc.projections")
+
+STATES = ("uninitialized", "in_progress", "completed", "failed", "canceled")
+NEW_STATUS = {
+    "session.started": "in_progress",
+    "session.resumed": "in_progress",
+    "session.completed": "completed",
+    "session.failed": "failed",
+    "session.canceled": "canceled",
+    "session.retried": "uninitialized",
+}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_state (
+    queue_id TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    pruned_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS queue_batches (
+    batch_id TEXT PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    session_count INTEGER NOT NULL,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    canceled_at INTEGER,
+    origin TEXT,
+    destination TEXT,
+    enqueued_at INTEGER NOT NULL,
+    pruned INTEGER NOT NULL DEFAULT 0,
+    n_uninitialized INTEGER NOT NULL,
+    n_in_progress INTEGER NOT NULL DEFAULT 0,
+    n_completed INTEGER NOT NULL DEFAULT 0,
+    n_failed INTEGER NOT NULL DEFAULT 0,
+    n_canceled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_batches_order ON queue_batches (queue_id, position);
+CREATE INDEX IF NOT EXISTS queue_batches_runnable
+    ON queue_batches (queue_id, priority DESC, position)
+    WHERE canceled_at IS NULL AND cursor < session_count;
+CREATE TABLE IF NOT EXISTS queue_sessions (
+    session_id TEXT PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    queue_id TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    batch_position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker_id TEXT,
+    updated_position INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    error_type TEXT,
+    error_message TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_sessions_index ON queue_sessions (batch_id, idx);
+CREATE INDEX IF NOT EXISTS queue_sessions_runnable
+    ON queue_sessions (queue_id, priority DESC, batch_position, idx)
+    WHERE status = 'uninitialized'
+"""
+
+_UPSERT_SESSION = """
+INSERT INTO queue_sessions (session_id, batch_id, idx, queue_id, priority, batch_position, status,
+    attempt, worker_id, updated_position, started_at, finished_at, error_type, error_message)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (session_id) DO UPDATE SET
+    status = excluded.status, attempt = excluded.attempt,
+    worker_id = coalesce(excluded.worker_id, worker_id),
+    updated_position = excluded.updated_position,
+    started_at = coalesce(excluded.started_at, started_at),
+    finished_at = excluded.finished_at,
+    error_type = excluded.error_type, error_message = excluded.error_message
+"""
+
+
+class SqliteQueueProjection:
+    """Folds batch, session and queue events into the queue tables."""
+
+    name = "queue"
+    schema = SCHEMA
+    tables = ("queue_state", "queue_batches", "queue_sessions")
+
+    def __init__(self) -> None:
+        self._handlers: dict[
+            str, Callable[[ProjectionTransaction, Any, RecordedEvent], Awaitable[None]]
+        ] = {
+            "batch.enqueued": self._batch_enqueued,
+            "batch.canceled": self._batch_canceled,
+            "batch.reprioritized": self._batch_reprioritized,
+            "queue.paused": self._queue_paused,
+            "queue.resumed": self._queue_paused,
+            "queue.pruned": self._queue_pruned,
+            **dict.fromkeys(NEW_STATUS, self._session_changed),
+        }
+
+    async def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        for record in events:
+            handler = self._handlers.get(record.tag)
+            if handler is not None:
+                await handler(tx, record.data, record)
+
+    async def _batch_enqueued(
+        self, tx: ProjectionTransaction, event: BatchEnqueued, record: RecordedEvent
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO queue_batches (batch_id, queue_id, position, priority, session_count, "
+            "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.batch_id,
+                event.queue_id,
+                record.position,
+                event.priority,
+                event.session_count,
+                event.origin,
+                event.destination,
+                record.recorded_at,
+                event.session_count,
+            ),
+        )
+        await tx.execute(
+            "INSERT OR IGNORE INTO queue_state (queue_id) VALUES (?)", (event.queue_id,)
+        )
+
+    async def _batch_canceled(
+        self, tx: ProjectionTransaction, event: BatchCanceled, record: RecordedEvent
+    ) -> None:
+        # Every session not started yet, virtual or retried, is canceled; running ones stop
+        # when their worker sees the cancel and appends session.canceled.
+        await tx.execute(
+            "UPDATE queue_batches SET canceled_at = ?, n_canceled = n_canceled + n_uninitialized, "
+            "n_uninitialized = 0 WHERE batch_id = ?",
+            (record.position, event.batch_id),
+        )
+        await tx.execute(
+            "UPDATE queue_sessions SET status = 'canceled', updated_position = ?, "
+            "finished_at = ? WHERE batch_id = ? AND status = 'uninitialized'",
+            (record.position, record.recorded_at, event.batch_id),
+        )
+
+    async def _batch_reprioritized(
+        self, tx: ProjectionTransaction, event: BatchReprioritized, record: RecordedEvent
+    ) -> None:
+        for table in ("queue_batches", "queue_sessions"):
+            await tx.execute(
+                f"UPDATE {table} SET priority = ? WHERE batch_id = ?",
+                (event.priority, event.batch_id),
+            )
+
+    async def _queue_paused(
+        self, tx: ProjectionTransaction, event: QueuePaused | QueueResumed, record: RecordedEvent
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO queue_state (queue_id, paused) VALUES (?, ?) "
+            "ON CONFLICT (queue_id) DO UPDATE SET paused = excluded.paused",
+            (event.queue_id, int(isinstance(event, QueuePaused))),
+        )
+
+    async def _queue_pruned(
+        self, tx: ProjectionTransaction, event: QueuePruned, record: RecordedEvent
+    ) -> None:
+        await tx.execute(
+            "UPDATE queue_batches SET pruned = 1 WHERE queue_id = ? AND pruned = 0 "
+            "AND n_uninitialized = 0 AND n_in_progress = 0",
+            (event.queue_id,),
+        )
+        await tx.execute(
+            "INSERT INTO queue_state (queue_id, pruned_at) VALUES (?, ?) "
+            "ON CONFLICT (queue_id) DO UPDATE SET pruned_at = excluded.pruned_at",
+            (event.queue_id, record.position),
+        )
+
+    async def _session_changed(
+        self, tx: ProjectionTransaction, event: SessionEvent, record: RecordedEvent
+    ) -> None:
+        _, index = parse_session_id(event.session_id)
+        rows = await tx.fetchall(
+            "SELECT b.canceled_at, b.cursor, b.priority, b.position, s.status "
+            "FROM queue_batches b LEFT JOIN queue_sessions s ON s.session_id = ? "
+            "WHERE b.batch_id = ?",
+            (event.session_id, event.batch_id),
+        )
+        if not rows:
+            log.warning(
+                "%s at position %d: no batch %r", record.tag, record.position, event.batch_id
+            )
+            return
+        canceled_at, cursor, priority, batch_position, stored = rows[0]
+        previous = stored or ("canceled" if canceled_at is not None else "uninitialized")
+        status = NEW_STATUS[record.tag]
+        terminal = status in ("completed", "failed", "canceled")
+        error = (
+            (event.error_type, event.error_message)
+            if isinstance(event, SessionFailed)
+            else (None, None)
+        )
+        worker = getattr(event, "worker_id", None)
+        started = record.recorded_at if record.tag == "session.started" else None
+        await tx.execute(
+            _UPSERT_SESSION,
+            (
+                event.session_id,
+                event.batch_id,
+                index,
+                event.queue_id,
+                priority,
+                batch_position,
+                status,
+                event.attempt,
+                worker,
+                record.position,
+                started,
+                record.recorded_at if terminal else None,
+                *error,
+            ),
+        )
+        if previous != status:
+            await tx.execute(
+                f"UPDATE queue_batches SET n_{previous} = n_{previous} - 1, "
+                f"n_{status} = n_{status} + 1 WHERE batch_id = ?",
+                (event.batch_id,),
+            )
+        if stored is None and index == cursor:
+            await self._advance_cursor(tx, event.batch_id, cursor + 1)
+
+    async def _advance_cursor(self, tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
+        """Move the cursor past every materialized index (usually none)."""
+        while await tx.fetchall(
+            "SELECT 1 FROM queue_sessions WHERE batch_id = ? AND idx = ?", (batch_id, cursor)
+        ):
+            cursor += 1
+        await tx.execute(
+            "UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id)
+        )
+
+
+# --- queries ------------------------------------------------------------------------------
+
+_BATCH_COLUMNS = (
+    "batch_id, queue_id, position, priority, session_count, cursor, canceled_at, origin, "
+    "destination, n_uninitialized, n_in_progress, n_completed, n_failed, n_canceled"
+)
+_SESSION_COLUMNS = (
+    "session_id, batch_id, idx, queue_id, priority, status, attempt, worker_id, error_type, "
+    "error_message, started_at, finished_at"
+)
+
+
+class SqliteQueueView:
+    """Answers queue queries from the projection's tables, as if every session existed."""
+
+    def __init__(self, store: SqliteEventStore, cached_batches: int = 64) -> None:
+        self._store = store
+        self._data: dict[str, list[list[BatchDatum]]] = {}
+        self._cached_batches = cached_batches
+
+    async def queue_status(self, queue_id: str) -> QueueStatus:
+        rows = await self._store.query(
+            "SELECT (SELECT paused FROM queue_state WHERE queue_id = ?), count(*), "
+            "total(n_uninitialized), total(n_in_progress), total(n_completed), total(n_failed), "
+            "total(n_canceled) FROM queue_batches WHERE queue_id = ? AND pruned = 0",
+            (queue_id, queue_id),
+        )
+        paused, batches, *counts = rows[0]
+        return QueueStatus(
+            queue_id=queue_id,
+            paused=bool(paused),
+            batches=batches,
+            counts=counts_from([int(c) for c in counts]),
+        )
+
+    async def batch_status(self, batch_id: str) -> BatchStatus:
+        row = await self._batch(batch_id)
+        return BatchStatus(
+            queue_id=row[1],
+            batch_id=row[0],
+            enqueued_position=row[2],
+            priority=row[3],
+            session_count=row[4],
+            canceled=row[6] is not None,
+            origin=row[7],
+            destination=row[8],
+            counts=counts_from(row[9:14]),
+        )
+
+    async def get_session(self, session_id: str) -> SessionView:
+        try:
+            batch_id, index = parse_session_id(session_id)
+        except ValueError as exc:
+            raise NotFoundError(str(exc)) from None
+        batch = await self._batch(batch_id)
+        if index >= batch[4]:
+            raise NotFoundError(f"no session {session_id!r}: batch {batch_id!r} has {batch[4]}")
+        rows = await self._store.query(
+            f"SELECT {_SESSION_COLUMNS} FROM queue_sessions WHERE session_id = ?", (session_id,)
+        )
+        return await self._view(batch, index, rows[0] if rows else None)
+
+    async def next_session(self, queue_id: str) -> SessionView | None:
+        """The session a worker should start next, or None (nothing pending, or paused)."""
+        paused = await self._store.query(
+            "SELECT paused FROM queue_state WHERE queue_id = ?", (queue_id,)
+        )
+        if paused and paused[0][0]:
+            return None
+        batches = await self._store.query(
+            f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? "
+            "AND canceled_at IS NULL AND cursor < session_count "
+            "ORDER BY priority DESC, position LIMIT 1",
+            (queue_id,),
+        )
+        retried = await self._store.query(
+            f"SELECT {_SESSION_COLUMNS}, batch_position FROM queue_sessions WHERE queue_id = ? "
+            "AND status = 'uninitialized' ORDER BY priority DESC, batch_position, idx LIMIT 1",
+            (queue_id,),
+        )
+        candidates: list[
+            tuple[tuple[int, int, int], tuple[Any, ...] | None, int, tuple[Any, ...] | None]
+        ] = []
+        if batches:
+            best = batches[0]
+            candidates.append(((-best[3], best[2], best[5]), best, best[5], None))
+        if retried:
+            found = retried[0]
+            candidates.append(((-found[4], found[12], found[2]), None, found[2], found[:12]))
+        if not candidates:
+            return None
+        _, batch, index, row = min(candidates, key=lambda c: c[0])
+        if batch is None:
+            assert row is not None
+            batch = await self._batch(row[1])
+        return await self._view(batch, index, row)
+
+    async def list_sessions(
+        self,
+        queue_id: str,
+        *,
+        batch_id: str | None = None,
+        state: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> SessionPage:
+        """Sessions in batch order, then index order; ``after`` is the last id of a page."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown session state {state!r}; expected one of {STATES}")
+        position, start = 0, 0
+        if after is not None:
+            after_batch, after_index = parse_session_id(after)
+            position, start = (await self._batch(after_batch))[2], after_index + 1
+        items: list[SessionView] = []
+        while len(items) < limit:
+            batches = await self._store.query(
+                f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? AND pruned = 0 "
+                "AND position >= ? AND (? IS NULL OR batch_id = ?) ORDER BY position LIMIT 20",
+                (queue_id, position, batch_id, batch_id),
+            )
+            if not batches:
+                break
+            for batch in batches:
+                first = start if batch[2] == position else 0
+                items += await self._batch_page(batch, first, state, limit - len(items))
+                if len(items) >= limit:
+                    break
+            position, start = batches[-1][2] + 1, 0
+        full = len(items) >= limit
+        return SessionPage(items=items, next_cursor=items[-1].session_id if full else None)
+
+    async def _batch_page(
+        self, batch: tuple[Any, ...], start: int, state: str | None, need: int
+    ) -> list[SessionView]:
+        batch_id, count, cursor, canceled_at = batch[0], batch[4], batch[5], batch[6]
+        rows = await self._store.query(
+            f"SELECT {_SESSION_COLUMNS} FROM queue_sessions WHERE batch_id = ? AND idx >= ? "
+            "AND (? IS NULL OR status = ?) ORDER BY idx LIMIT ?",
+            (batch_id, start, state, state, need),
+        )
+        found: dict[int, tuple[Any, ...] | None] = {row[2]: row for row in rows}
+        virtual_state = "canceled" if canceled_at is not None else "uninitialized"
+        if state in (None, virtual_state):
+            found.update(
+                dict.fromkeys(await self._virtual(batch_id, max(start, cursor), count, need))
+            )
+        chosen = sorted(found)[:need]
+        return [await self._view(batch, index, found[index]) for index in chosen]
+
+    async def _virtual(self, batch_id: str, start: int, count: int, need: int) -> list[int]:
+        """The first ``need`` indexes from ``start`` that have no row."""
+        indexes: list[int] = []
+        while len(indexes) < need and start < count:
+            end = min(count, start + 2 * need)
+            taken = {
+                row[0]
+                for row in await self._store.query(
+                    "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? AND idx < ?",
+                    (batch_id, start, end),
+                )
+            }
+            indexes += [i for i in range(start, end) if i not in taken][: need - len(indexes)]
+            start = end
+        return indexes
+
+    async def _view(
+        self, batch: tuple[Any, ...], index: int, row: tuple[Any, ...] | None
+    ) -> SessionView:
+        batch_id, queue_id, count = batch[0], batch[1], batch[4]
+        values = session_values(await self._batch_data(batch_id), count, index)
+        if row is None:
+            state = "canceled" if batch[6] is not None else "uninitialized"
+            return SessionView(
+                queue_id=queue_id,
+                batch_id=batch_id,
+                index=index,
+                state=state,
+                session_id=session_id(batch_id, index),
+                priority=batch[3],
+                field_values=values,
+            )
+        return SessionView(
+            session_id=row[0],
+            batch_id=batch_id,
+            index=index,
+            queue_id=queue_id,
+            priority=row[4],
+            state=row[5],
+            attempt=row[6],
+            worker_id=row[7],
+            error_type=row[8],
+            error_message=row[9],
+            started_at=row[10],
+            finished_at=row[11],
+            field_values=values,
+        )
+
+    async def _batch(self, batch_id: str) -> tuple[Any, ...]:
+        rows = await self._store.query(
+            f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE batch_id = ?", (batch_id,)
+        )
+        if not rows:
+            raise NotFoundError(f"no batch {batch_id!r}")
+        return rows[0]
+
+    async def _batch_data(self, batch_id: str) -> list[list[BatchDatum]]:
+        """The batch's data, from its batch.enqueued event (a few batches kept decoded)."""
+        data = self._data.get(batch_id)
+        if data is None:
+            [record] = await self._store.read_stream(batch_stream(batch_id), 0, 1)
+            assert isinstance(record.data, BatchEnqueued)
+            data = [
+                [
+                    BatchDatum(node_path=d.node_path, field_name=d.field_name, items=d.items)
+                    for d in group
+                ]
+                for group in record.data.data
+            ]
+            if len(self._data) >= self._cached_batches:
+                del self._data[next(iter(self._data))]
+            self._data[batch_id] = data
+        return data

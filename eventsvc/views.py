@@ -1,0 +1,70 @@
+"""What queue queries answer: the read models of batches, sessions and queues (L0).
+
+They are built by the queue projection of whichever store holds the log, and are the shapes
+the API returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from eventsvc.batches import FieldValue
+
+
+class StateCounts(BaseModel):
+    uninitialized: int = 0
+    in_progress: int = 0
+    completed: int = 0
+    failed: int = 0
+    canceled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.uninitialized + self.in_progress + self.completed + self.failed + self.canceled
+
+
+class BatchStatus(BaseModel):
+    queue_id: str
+    batch_id: str
+    priority: int
+    session_count: int
+    counts: StateCounts
+    canceled: bool
+    origin: str | None = None
+    destination: str | None = None
+    enqueued_position: int
+
+
+class QueueStatus(BaseModel):
+    queue_id: str
+    paused: bool
+    counts: StateCounts
+    batches: int = Field(description="Batches still listed (not pruned)")
+
+
+class SessionView(BaseModel):
+    queue_id: str
+    batch_id: str
+    session_id: str
+    index: int
+    state: str
+    attempt: int = 1
+    worker_id: str | None = None
+    priority: int = 0
+    field_values: list[FieldValue] = Field(default_factory=list)
+    error_type: str | None = None
+    error_message: str | None = None
+    started_at: int | None = Field(default=None, description="UTC microseconds")
+    finished_at: int | None = Field(default=None, description="UTC microseconds")
+
+
+class SessionPage(BaseModel):
+    items: list[SessionView]
+    next_cursor: str | None = Field(default=None, description="Pass as after= for the next page")
+
+
+def counts_from(row: Any) -> StateCounts:
+    """Counts from the five per-state columns, in the order of ``StateCounts``."""
+    return StateCounts(**dict(zip(StateCounts.model_fields, row, strict=True)))
