@@ -2,9 +2,10 @@
 
 Each event's hash is sha256 over the previous event's hash followed by its position, stream,
 version, event id, tag, schema version, recorded_at (integer UTC microseconds), data and
-metadata. Every field is length-prefixed (4 bytes, big-endian) so no two events share an
-encoding; integers are written in decimal ASCII, the id in its canonical 36-character form, and
-payloads as the exact UTF-8 bytes the store holds. The first event chains to ``GENESIS``.
+metadata. The fields are length-prefixed so no two events share an encoding: the nine lengths
+come first (4 bytes each, big-endian, in field order), then the fields themselves; integers are
+written in decimal ASCII, the id in its canonical 36-character form, and payloads as the exact
+UTF-8 bytes the store holds. The first event chains to ``GENESIS``.
 
 Pure computation (L0): the store hashes on append, audit re-hashes on read.
 """
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+import struct
 from hashlib import sha256
 
 GENESIS = bytes(32)
 
 
-def _field(value: bytes) -> bytes:
-    return len(value).to_bytes(4, "big") + value
+_LENGTHS = struct.Struct(">9I").pack
 
 
 def chain_hash(
@@ -34,23 +35,19 @@ def chain_hash(
     data: bytes,
     metadata: bytes,
 ) -> bytes:
-    """The hash of one event, chained to ``previous``."""
-    return sha256(
-        b"".join(
-            (
-                previous,
-                _field(b"%d" % position),
-                _field(stream.encode()),
-                _field(b"%d" % version),
-                _field(event_id.encode()),
-                _field(tag.encode()),
-                _field(b"%d" % schema_version),
-                _field(b"%d" % recorded_at),
-                _field(data),
-                _field(metadata),
-            )
-        )
-    ).digest()
+    """The hash of one event, chained to ``previous`` (called once per appended event)."""
+    fields = (
+        b"%d" % position,
+        stream.encode(),
+        b"%d" % version,
+        event_id.encode(),
+        tag.encode(),
+        b"%d" % schema_version,
+        b"%d" % recorded_at,
+        data,
+        metadata,
+    )
+    return sha256(b"".join((previous, _LENGTHS(*map(len, fields)), *fields))).digest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -358,11 +358,12 @@ class SqliteEventStore:
         """Encode and size-check in the caller's task, so a bad event fails only its caller."""
         limit = self._options.max_event_bytes
         items = []
+        fresh_ids = iter(_new_event_ids(sum(not isinstance(e, NewEvent) for e in events)))
         for item in events:
             if isinstance(item, NewEvent):
                 event, event_id, metadata = item.event, str(item.event_id), item.metadata
             else:
-                event, event_id, metadata = item, str(uuid.uuid4()), None
+                event, event_id, metadata = item, next(fresh_ids), None
             tag = event_tag(event)
             data = CODEC.encode(event)
             meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
@@ -684,6 +685,18 @@ class _BoundedCache(dict[_K, _V]):
             self[key] = value
         for _ in range(len(self) - self._size):
             del self[next(iter(self))]
+
+
+def _new_event_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs in canonical form, from one read of the OS's RNG."""
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for offset in range(0, 16 * count, 16):
+        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x40  # version 4
+        raw[offset + 8] = (raw[offset + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw[offset : offset + 16].hex()
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
