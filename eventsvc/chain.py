@@ -12,9 +12,9 @@ Pure computation (L0): the store hashes on append, audit re-hashes on read.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
-import struct
 from hashlib import sha256
 
 GENESIS = bytes(32)
