@@ -72,6 +72,18 @@ class Service:
             await store.register(SqliteQueueProjection())
             yield cls(store, settings, registry)
 
+    async def wait_for(self, position: int) -> None:
+        """Return once the queue projection has folded the log up to ``position``.
+
+        On SQLite the projection is applied in the append's own transaction, so it is never
+        behind a position an append has returned; a position beyond the log is an error.
+        """
+        head = await self.store.head()
+        if position > head:
+            raise NotFoundError(f"position {position} is beyond the log's head ({head})")
+        checkpoint = await self.store.checkpoint(SqliteQueueProjection.name)
+        assert checkpoint >= position, "an inline projection is never behind the log"
+
     # --- batches ------------------------------------------------------------------------
 
     async def enqueue_batch(

@@ -6,6 +6,7 @@ the API returns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -44,7 +45,10 @@ class QueueStatus(BaseModel):
     batches: int = Field(description="Batches still listed (not pruned)")
 
 
-class SessionView(BaseModel):
+@dataclass(frozen=True, slots=True)
+class SessionView:
+    """One session as queries see it (a dataclass: a page of a listing builds a hundred)."""
+
     queue_id: str
     batch_id: str
     session_id: str
@@ -53,11 +57,11 @@ class SessionView(BaseModel):
     attempt: int = 1
     worker_id: str | None = None
     priority: int = 0
-    field_values: list[FieldValue] = Field(default_factory=list)
+    field_values: list[FieldValue] = field(default_factory=list)
     error_type: str | None = None
     error_message: str | None = None
-    started_at: int | None = Field(default=None, description="UTC microseconds")
-    finished_at: int | None = Field(default=None, description="UTC microseconds")
+    started_at: int | None = None  # UTC microseconds
+    finished_at: int | None = None  # UTC microseconds
 
 
 class SessionPage(BaseModel):

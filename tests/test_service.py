@@ -215,6 +215,8 @@ async def test_unknown_batches_and_sessions_are_not_found(service: Service) -> N
             await service.queue.get_session(session_id)
     with pytest.raises(NotFoundError):
         await service.cancel_batches("other-queue", ["b1"])
+    with pytest.raises(NotFoundError, match=r"cursor 'gone\.3'"):
+        await service.queue.list_sessions("q", after="gone.3")
 
 
 async def test_a_million_virtual_sessions_cost_one_row(service: Service) -> None:
@@ -227,3 +229,11 @@ async def test_a_million_virtual_sessions_cost_one_row(service: Service) -> None
     assert [v.value for v in page.items[0].field_values] == [500, 0]
     rows = await service.store.query("SELECT count(*) FROM queue_sessions")
     assert rows == [(0,)]
+
+
+async def test_wait_for_returns_at_once_for_a_position_the_log_holds(service: Service) -> None:
+    result = await service.enqueue_batch("q", batch("b1", [1]))
+    await service.wait_for(result.position)
+    assert await service.store.checkpoint("queue") == result.position
+    with pytest.raises(NotFoundError, match="beyond the log's head"):
+        await service.wait_for(result.position + 1)

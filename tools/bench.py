@@ -2,6 +2,7 @@
 
     python tools/bench.py store [--json] [--events N] [--dir DIR]
     python tools/bench.py graph [--json]
+    python tools/bench.py enqueue [--json] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -14,18 +15,24 @@ import json
 import os
 import sqlite3
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import anyio
+import psutil
 
-from eventsvc.events import CODEC, SessionStarted
+from eventsvc.batches import Batch, BatchDatum
+from eventsvc.config import Settings
+from eventsvc.events import CODEC, BatchEnqueued, SessionStarted
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import parse_graph
+from eventsvc.service import Service
 from eventsvc.store import StoreOptions, open_store
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
 from eventsvc.testing import FakeContext
@@ -350,15 +357,147 @@ def bench_graph() -> list[Figure]:
     return figures
 
 
+# --- enqueue --------------------------------------------------------------------------------
+
+
+class PeakRss:
+    """Samples this process's RSS every millisecond while in use; ``growth`` is peak - start."""
+
+    def __init__(self) -> None:
+        self._process = psutil.Process()
+        self._stop = threading.Event()
+        self.start = self.peak = self._process.memory_info().rss
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.001):
+            self.peak = max(self.peak, self._process.memory_info().rss)
+
+    def __enter__(self) -> PeakRss:
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def growth_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def floor_one_row_ms(path: Path, payload: bytes) -> float:
+    """The same event bytes inserted as one raw sqlite3 row, durably committed."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.executescript(SCHEMA_SQL)
+    timings = []
+    for n in range(3):
+        started = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_RAW_INSERT, (n + 1, f"batch-{n}", 0, str(uuid.uuid4()), "batch.enqueued", 1,
+                                   1, payload.decode(), "{}", os.urandom(32)))  # fmt: skip
+        conn.execute("COMMIT")
+        timings.append(time.perf_counter() - started)
+    conn.close()
+    return min(timings) * 1000
+
+
+def enqueue_graph() -> Any:
+    return parse_graph({"nodes": {"add": {"type": "add", "id": "add"}}})
+
+
+def one_datum(batch_id: str, items: int) -> Batch:
+    data = [[BatchDatum(node_path="add", field_name="a", items=list(range(items)))]]
+    return Batch(batch_id=batch_id, graph=enqueue_graph(), data=data)
+
+
+async def timed_enqueue(service: Service, batch: Batch) -> float:
+    """From the call until the projection answers for the new batch, in ms."""
+    started = time.perf_counter()
+    await service.enqueue_batch("bench", batch)
+    await service.queue.batch_status(batch.batch_id)
+    return (time.perf_counter() - started) * 1000
+
+
+async def best_query_ms(work: Callable[[], Awaitable[object]], runs: int = 20) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await work()
+        timings.append(time.perf_counter() - started)
+    return min(timings) * 1000
+
+
+async def bench_enqueue(directory: Path) -> list[Figure]:
+    figures: list[Figure] = []
+    settings = Settings(store_url=f"sqlite://{directory / 'enqueue.db'}",
+                        max_batch_sessions=10**7, max_queue_uninitialized=10**8)  # fmt: skip
+    async with Service.open(settings) as service:
+        await timed_enqueue(service, one_datum("warmup", 10))
+        for name, items in (("enqueue_5000_ms", 5000), ("enqueue_100000_ms", 100_000)):
+            batch = one_datum(name, items)
+            payload = CODEC.encode(_event_of(batch))
+            floor = floor_one_row_ms(directory / f"raw-{name}.db", payload)
+            if items == 100_000:
+                with PeakRss() as rss:
+                    value = await timed_enqueue(service, batch)
+            else:
+                value = await timed_enqueue(service, batch)
+            target = "<= 5 ms" if items == 5000 else "<= 60 ms"
+            figures.append(Figure(name, value, "ms", floor, target))
+        figures.append(Figure("enqueue_100000_rss_mb", rss.growth_mb, "MB", None, "<= 30 MB"))
+
+        thousand = list(range(1000))
+        product = Batch(batch_id="million", graph=enqueue_graph(), data=[
+            [BatchDatum(node_path="add", field_name="a", items=thousand)],
+            [BatchDatum(node_path="add", field_name="b", items=thousand)],
+        ])  # fmt: skip
+        floor = floor_one_row_ms(directory / "raw-million.db", CODEC.encode(_event_of(product)))
+        value = await timed_enqueue(service, product)
+        figures.append(Figure("enqueue_1m_product_ms", value, "ms", floor, "<= 10 ms"))
+
+        sql = "SELECT session_count FROM queue_batches WHERE batch_id = ?"
+        lookup = await best_query_ms(lambda: service.store.query(sql, ("million",)))
+        queue = service.queue
+        for name, work in (
+            ("queue_status_1m_ms", lambda: queue.queue_status("bench")),
+            ("next_session_1m_ms", lambda: queue.next_session("bench")),
+            ("list_page_1m_ms",
+             lambda: queue.list_sessions("bench", batch_id="million", after="million.499999")),
+        ):  # fmt: skip
+            figures.append(Figure(name, await best_query_ms(work), "ms", lookup, "<= 2 ms"))
+        status = await queue.queue_status("bench")
+        figures.append(Figure("uninitialized_queued", status.counts.uninitialized, "sessions",
+                              None))  # fmt: skip
+    return figures
+
+
+def _event_of(batch: Batch) -> BatchEnqueued:
+    from eventsvc.events import BatchDatum as Datum
+
+    return BatchEnqueued(
+        queue_id="bench", batch_id=batch.batch_id, graph=batch.graph.model_dump(mode="json"),
+        data=[[Datum(node_path=d.node_path, field_name=d.field_name, items=d.items) for d in g]
+              for g in batch.data],
+        session_count=batch.session_count,
+    )  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench", choices=["store", "graph"])
+    parser.add_argument("bench", choices=["store", "graph", "enqueue"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
     args = parser.parse_args()
     if args.bench == "graph":
         figures = bench_graph()
+    elif args.bench == "enqueue":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(bench_enqueue, Path(directory))
     else:
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(bench_store, Path(directory), args.events)

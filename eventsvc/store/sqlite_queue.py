@@ -9,6 +9,12 @@ row; a page of a listing walks indexes from its cursor and fetches only the rows
 
 Folding happens inside the append's transaction (``eventsvc.store.projection``); times come
 only from events' ``recorded_at``, so a rebuild from position 0 equals the live tables.
+
+Design note: DESIGN section 3 puts projections' folding logic in ``projections/`` (L2) and
+only their persistence in L1. On SQLite the fold *is* a handful of SQL statements run inside
+the store's own write transaction, so it lives here beside its tables; what does not depend on
+the backend (the session state machine, session values, the read models) is in the domain
+(``sessions``, ``batches``, ``views``), where a PostgreSQL projection will reuse it.
 """
 
 from __future__ import annotations
@@ -382,25 +388,29 @@ class SqliteQueueView:
         """Sessions in batch order, then index order; ``after`` is the last id of a page."""
         if state is not None and state not in STATES:
             raise ValueError(f"unknown session state {state!r}; expected one of {STATES}")
-        position, start = 0, 0
+        position, start, after_batch = 0, 0, None
         if after is not None:
             after_batch, after_index = parse_session_id(after)
-            position, start = (await self._batch(after_batch))[2], after_index + 1
+            start = after_index + 1
         items: list[SessionView] = []
         while len(items) < limit:
             batches = await self._store.query(
                 f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? AND pruned = 0 "
-                "AND position >= ? AND (? IS NULL OR batch_id = ?) ORDER BY position LIMIT 20",
-                (queue_id, position, batch_id, batch_id),
+                "AND position >= coalesce("
+                "(SELECT position FROM queue_batches WHERE batch_id = ?), ?) "
+                "AND (? IS NULL OR batch_id = ?) ORDER BY position LIMIT 20",
+                (queue_id, after_batch, position, batch_id, batch_id),
             )
+            if after_batch is not None and (not batches or batches[0][0] != after_batch):
+                raise NotFoundError(f"cursor {after!r} names no listed session of {queue_id!r}")
             if not batches:
                 break
             for batch in batches:
-                first = start if batch[2] == position else 0
+                first = start if batch[0] == after_batch else 0
                 items += await self._batch_page(batch, first, state, limit - len(items))
                 if len(items) >= limit:
                     break
-            position, start = batches[-1][2] + 1, 0
+            position, after_batch = batches[-1][2] + 1, None
         full = len(items) >= limit
         return SessionPage(items=items, next_cursor=items[-1].session_id if full else None)
 
@@ -408,14 +418,25 @@ class SqliteQueueView:
         self, batch: tuple[Any, ...], start: int, state: str | None, need: int
     ) -> list[SessionView]:
         batch_id, count, cursor, canceled_at = batch[0], batch[4], batch[5], batch[6]
+        if state is None:
+            # Every index below the count is a session: the page is the next ``need`` of them.
+            end = min(count, start + need)
+            rows = await self._store.query(
+                f"SELECT {_SESSION_COLUMNS} FROM queue_sessions WHERE batch_id = ? "
+                "AND idx >= ? AND idx < ?",
+                (batch_id, start, end),
+            )
+            found: dict[int, tuple[Any, ...] | None] = dict.fromkeys(range(start, end))
+            found.update((row[2], row) for row in rows)
+            return [await self._view(batch, index, found[index]) for index in found]
         rows = await self._store.query(
             f"SELECT {_SESSION_COLUMNS} FROM queue_sessions WHERE batch_id = ? AND idx >= ? "
-            "AND (? IS NULL OR status = ?) ORDER BY idx LIMIT ?",
-            (batch_id, start, state, state, need),
+            "AND status = ? ORDER BY idx LIMIT ?",
+            (batch_id, start, state, need),
         )
-        found: dict[int, tuple[Any, ...] | None] = {row[2]: row for row in rows}
+        found = {row[2]: row for row in rows}
         virtual_state = "canceled" if canceled_at is not None else "uninitialized"
-        if state in (None, virtual_state):
+        if state == virtual_state:
             found.update(
                 dict.fromkeys(await self._virtual(batch_id, max(start, cursor), count, need))
             )
@@ -448,11 +469,17 @@ class SqliteQueueView:
             return SessionView(
                 queue_id=queue_id,
                 batch_id=batch_id,
+                session_id=session_id(batch_id, index),
                 index=index,
                 state=state,
-                session_id=session_id(batch_id, index),
+                attempt=1,
+                worker_id=None,
                 priority=batch[3],
                 field_values=values,
+                error_type=None,
+                error_message=None,
+                started_at=None,
+                finished_at=None,
             )
         return SessionView(
             session_id=row[0],
