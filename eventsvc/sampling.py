@@ -1,0 +1,132 @@
+"""Measuring one node: time, process memory and accelerator memory (L1, DESIGN section 2).
+
+``StatsContext`` wraps one invocation and hands the domain plain numbers; ``stats.py`` folds
+them. Accelerator memory is read from ``torch.cuda`` only when a node has already imported
+torch and a CUDA device is present: without that nothing on the accelerator can have been
+allocated by a node, and the readings are ``None``, never a 0 pretending to be a reading.
+Node bodies run in worker threads, so two may run at once in one process; their memory
+readings then mix, and every context that ran beside another is flagged ``overlapped``.
+
+This module needs only the standard library and psutil (torch when present), so it can be
+checked on an accelerator machine by itself.
+"""
+
+from __future__ import annotations
+
+import abc
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import psutil
+
+_process = psutil.Process()
+_active_lock = threading.Lock()
+_active: set[StatsContext] = set()
+
+
+class Sampler(abc.ABC):
+    """What is measured around one invocation. Each attribute is documented once, here.
+
+    start_time:    wall-clock start, seconds since the epoch (float).
+    started_at:    the start as an aware UTC datetime.
+    ended_at:      the end as an aware UTC datetime (None while running).
+    wall_seconds:  duration from ``time.perf_counter`` (None while running).
+    rss_before:    process resident set size in bytes before the node.
+    rss_after:     process resident set size in bytes after the node.
+    vram_peak:     peak bytes allocated on the accelerator during the node (its peak counter
+                   is reset when the node starts); None without a CUDA reading.
+    vram_delta:    accelerator bytes allocated after the node minus before; None likewise.
+    overlapped:    another measured node ran in this process meanwhile, so the memory
+                   readings include its allocations.
+    """
+
+    start_time: float
+    started_at: datetime
+    ended_at: datetime | None
+    wall_seconds: float | None
+    rss_before: int
+    rss_after: int | None
+    vram_peak: int | None
+    vram_delta: int | None
+    overlapped: bool
+
+    @abc.abstractmethod
+    def as_measurement(self) -> dict[str, Any]:
+        """The readings as keyword arguments of ``events.NodeMeasurement``."""
+
+
+class StatsContext(Sampler):
+    """``with StatsContext() as stats: output = node.invoke(context)``."""
+
+    def __enter__(self) -> StatsContext:
+        self.overlapped = False
+        with _active_lock:
+            if _active:
+                self.overlapped = True
+                for other in _active:
+                    other.overlapped = True
+            _active.add(self)
+        self.ended_at = self.wall_seconds = self.rss_after = None
+        self.vram_peak = self.vram_delta = None
+        self._cuda = _cuda()
+        self._vram_before = None
+        if self._cuda is not None:
+            self._cuda.reset_peak_memory_stats()
+            self._vram_before = self._cuda.memory_allocated()
+        self.rss_before = _process.memory_info().rss
+        self.start_time = time.time()
+        self.started_at = datetime.fromtimestamp(self.start_time, UTC)
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.wall_seconds = time.perf_counter() - self._started
+        self.ended_at = datetime.now(UTC)
+        self.rss_after = _process.memory_info().rss
+        if self._cuda is not None and self._vram_before is not None:
+            self._cuda.synchronize()
+            self.vram_peak = self._cuda.max_memory_allocated()
+            self.vram_delta = self._cuda.memory_allocated() - self._vram_before
+        with _active_lock:
+            _active.discard(self)
+
+    def as_measurement(self) -> dict[str, Any]:
+        return {
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "wall_seconds": self.wall_seconds,
+            "rss_before": self.rss_before,
+            "rss_after": self.rss_after,
+            "vram_peak": self.vram_peak,
+            "vram_delta": self.vram_delta,
+            "overlapped": self.overlapped,
+        }
+
+
+def update_mem_stats() -> dict[str, int | None]:
+    """Memory in use now (sampled at the end of a session): RSS, and VRAM when readable."""
+    cuda = _cuda()
+    return {
+        "rss": _process.memory_info().rss,
+        "vram": None if cuda is None else cuda.memory_allocated(),
+    }
+
+
+def _cuda() -> Any:
+    """``torch.cuda`` if a node has imported torch and a CUDA device is present, else None."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        return torch.cuda if torch.cuda.is_available() else None
+    except RuntimeError:  # a broken driver is no reading, not a node failure
+        return None
