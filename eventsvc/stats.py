@@ -1,0 +1,139 @@
+"""Invocation statistics: fold node measurements into summaries and render them (pure, L0).
+
+The measurements come from ``invocation.completed`` / ``invocation.failed`` events (measured by
+``sampling.py``); a summary covers any set of node runs: one session, one batch, or every run of
+a node type. Unknown readings stay unknown: a VRAM column with no reading shows ``-``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRun:
+    """One node execution as the stats projection keeps it."""
+
+    session_id: str
+    batch_id: str
+    node_id: str
+    node_type: str
+    seconds: float | None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    rss_before: int | None = None
+    rss_after: int | None = None
+    vram_peak: int | None = None
+    failed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class NodeTypeSummary:
+    node_type: str
+    calls: int
+    total_seconds: float
+    mean_seconds: float
+    p95_seconds: float
+    max_vram: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSummary:
+    node_types: list[NodeTypeSummary] = field(default_factory=list)
+    sessions: int = 0
+    execution_seconds: float = 0.0
+    wall_seconds: float | None = None
+    ram_in_use: int | None = None
+    ram_change: int | None = None
+
+
+def summarize(runs: Iterable[NodeRun]) -> StatsSummary:
+    """Calls, total / mean / p95 seconds and max VRAM per node type, and the totals."""
+    ordered = sorted(runs, key=lambda r: (r.started_at is None, r.started_at or 0, r.node_id))
+    by_type: dict[str, list[NodeRun]] = {}
+    for run in ordered:
+        by_type.setdefault(run.node_type, []).append(run)
+    starts = [r.started_at for r in ordered if r.started_at is not None]
+    ends = [r.ended_at for r in ordered if r.ended_at is not None]
+    before = next((r.rss_before for r in ordered if r.rss_before is not None), None)
+    after = next((r.rss_after for r in reversed(ordered) if r.rss_after is not None), None)
+    return StatsSummary(
+        node_types=[_summary(t, rs) for t, rs in sorted(by_type.items())],
+        sessions=len({r.session_id for r in ordered}),
+        execution_seconds=sum(r.seconds or 0.0 for r in ordered),
+        wall_seconds=(max(ends) - min(starts)).total_seconds() if starts and ends else None,
+        ram_in_use=after,
+        ram_change=None if before is None or after is None else after - before,
+    )
+
+
+def _summary(node_type: str, runs: list[NodeRun]) -> NodeTypeSummary:
+    seconds = sorted(r.seconds for r in runs if r.seconds is not None)
+    total = sum(seconds)
+    readings = [r.vram_peak for r in runs if r.vram_peak is not None]
+    return NodeTypeSummary(
+        node_type=node_type,
+        calls=len(runs),
+        total_seconds=total,
+        mean_seconds=total / len(seconds) if seconds else 0.0,
+        p95_seconds=percentile(seconds, 0.95),
+        max_vram=max(readings) if readings else None,
+    )
+
+
+def percentile(ordered: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list (0.0 for an empty one)."""
+    if not ordered:
+        return 0.0
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def render_table(summary: StatsSummary) -> str:
+    """The stats table: one line per node type, then the totals."""
+    lines = [f"{'Node':<24} {'Calls':>7} {'Seconds':>10} {'p95':>9} {'VRAM':>9}"]
+    for row in summary.node_types:
+        lines.append(
+            f"{row.node_type:<24} {row.calls:>7} {row.total_seconds:>9.3f}s "
+            f"{row.p95_seconds:>8.3f}s {_gigabytes(row.max_vram):>9}"
+        )
+    wall = "-" if summary.wall_seconds is None else f"{summary.wall_seconds:.3f}s"
+    lines += [
+        f"TOTAL EXECUTION TIME: {summary.execution_seconds:.3f}s",
+        f"TOTAL WALL TIME: {wall}",
+        f"RAM IN USE: {_gigabytes(summary.ram_in_use)} ({_signed_gigabytes(summary.ram_change)})",
+    ]
+    return "\n".join(lines)
+
+
+def to_json(summary: StatsSummary) -> dict[str, Any]:
+    return {
+        "node_types": [
+            {
+                "node_type": r.node_type,
+                "calls": r.calls,
+                "total_seconds": r.total_seconds,
+                "mean_seconds": r.mean_seconds,
+                "p95_seconds": r.p95_seconds,
+                "max_vram": r.max_vram,
+            }
+            for r in summary.node_types
+        ],
+        "sessions": summary.sessions,
+        "execution_seconds": summary.execution_seconds,
+        "wall_seconds": summary.wall_seconds,
+        "ram_in_use": summary.ram_in_use,
+        "ram_change": summary.ram_change,
+    }
+
+
+def _gigabytes(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**30:.2f}G"
+
+
+def _signed_gigabytes(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**30:+.3f}G"
