@@ -343,11 +343,16 @@ class SqliteQueueView:
 
     async def next_session(self, queue_id: str) -> SessionView | None:
         """The session a worker should start next, or None (nothing pending, or paused)."""
+        best = await self.next_sessions(queue_id, 1)
+        return best[0] if best else None
+
+    async def next_sessions(self, queue_id: str, limit: int) -> list[SessionView]:
+        """The first ``limit`` sessions to start, best first: priority, batch, then index."""
         paused = await self._store.query(
             "SELECT paused FROM queue_state WHERE queue_id = ?", (queue_id,)
         )
         if paused and paused[0][0]:
-            return None
+            return []
         batches = await self._store.query(
             f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? "
             "AND canceled_at IS NULL AND cursor < session_count "
@@ -356,25 +361,20 @@ class SqliteQueueView:
         )
         retried = await self._store.query(
             f"SELECT {_SESSION_COLUMNS}, batch_position FROM queue_sessions WHERE queue_id = ? "
-            "AND status = 'uninitialized' ORDER BY priority DESC, batch_position, idx LIMIT 1",
-            (queue_id,),
+            "AND status = 'uninitialized' ORDER BY priority DESC, batch_position, idx LIMIT ?",
+            (queue_id, limit),
         )
-        candidates: list[
-            tuple[tuple[int, int, int], tuple[Any, ...] | None, int, tuple[Any, ...] | None]
-        ] = []
-        if batches:
-            best = batches[0]
-            candidates.append(((-best[3], best[2], best[5]), best, best[5], None))
-        if retried:
-            found = retried[0]
+        candidates: list[tuple[tuple[int, int, int], tuple[Any, ...] | None, int, Any]] = []
+        for best in batches:
+            for index in await self._virtual(best[0], best[5], best[4], limit):
+                candidates.append(((-best[3], best[2], index), best, index, None))
+        for found in retried:
             candidates.append(((-found[4], found[12], found[2]), None, found[2], found[:12]))
-        if not candidates:
-            return None
-        _, batch, index, row = min(candidates, key=lambda c: c[0])
-        if batch is None:
-            assert row is not None
-            batch = await self._batch(row[1])
-        return await self._view(batch, index, row)
+        candidates.sort(key=lambda c: c[0])
+        views = []
+        for _, owner, index, row in candidates[:limit]:
+            views.append(await self._view(owner or await self._batch(row[1]), index, row))
+        return views
 
     async def list_sessions(
         self,

@@ -1,0 +1,374 @@
+"""The executor: workers that take sessions from the queue and run their nodes (DESIGN section 4).
+
+A worker takes the next session from the queue projection and claims it by appending
+``session.started`` at the session stream's exact version (``NO_STREAM`` for a session that
+never ran): a conflict means another worker got it, and the worker picks again. After the
+claim it re-reads the batch stream and cancels the attempt at once if the batch was canceled
+since the session's last retry. Only then is the session's graph built (the batch graph with
+the session's values) and parsed; a failure appends ``graph.invalid`` and ``session.failed``.
+
+Nodes run one after another: blocking bodies in worker threads under a capacity limiter,
+async bodies awaited. Each node's ``invocation.completed`` is appended together with the next
+node's ``invocation.started`` (one commit per node), at the exact expected version, so a
+writer that is no longer the session's owner is fenced off and abandons the session.
+
+A follower task reads the log live: new work (an enqueue, a retry, a resume, a new priority)
+wakes idle workers, and a cancel (of a running session or its batch) stops its worker before
+its next node and tells a polling node through ``context.is_canceled()``.
+
+Not yet here: worker heartbeats, lease expiry and ``session.resumed`` of an interrupted
+attempt, and abandoning a node thread on shutdown (shutdown waits for running nodes).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import traceback
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskStatus
+
+from eventsvc import events as ev
+from eventsvc.artifacts import FileArtifactStore
+from eventsvc.batches import BatchDatum, session_values
+from eventsvc.errors import (
+    ConcurrencyError,
+    GraphValidationError,
+    IllegalTransitionError,
+    MissingInputError,
+    NodeInputError,
+)
+from eventsvc.events import Event, NodeMeasurement, RecordedEvent
+from eventsvc.execution import GraphExecutionState
+from eventsvc.graph import parse_graph
+from eventsvc.ids import batch_stream, session_stream
+from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
+from eventsvc.invocations.context import ArtifactStore
+from eventsvc.sampling import StatsContext
+from eventsvc.service import Service
+from eventsvc.sessions import (
+    BATCH_CANCELED,
+    ApplyBatchCancel,
+    Cancel,
+    Complete,
+    Fail,
+    RejectGraph,
+    SessionState,
+    Start,
+    decide,
+    evolve,
+)
+from eventsvc.store import EventFilter, ExpectedVersion
+
+log = logging.getLogger("eventsvc.executor")
+
+WAKING_TAGS = frozenset(
+    {"batch.enqueued", "session.retried", "queue.resumed", "batch.reprioritized"}
+)
+CANCELING_TAGS = frozenset({"batch.canceled", "session.canceled"})
+CANDIDATES = 4  # under contention a worker picks among this many next sessions
+
+
+@dataclass
+class Progress:
+    """A node's progress report: published live, never written to the log."""
+
+    queue_id: str
+    batch_id: str
+    session_id: str
+    node_id: str
+    fraction: float
+    message: str
+
+
+@dataclass
+class NodeContext:
+    """The ``InvocationContext`` a worker hands to ``invoke``."""
+
+    queue_id: str
+    batch_id: str
+    session_id: str
+    node_id: str
+    logger: logging.Logger
+    artifacts: ArtifactStore
+    canceled: anyio.Event
+    report: Callable[[Progress], None]
+
+    def is_canceled(self) -> bool:
+        return self.canceled.is_set()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.report(Progress(self.queue_id, self.batch_id, self.session_id, self.node_id,
+                             fraction, message))  # fmt: skip
+
+
+@dataclass
+class _Running:
+    """A session a worker is running, and the flag that stops it."""
+
+    batch_id: str
+    canceled: anyio.Event = field(default_factory=anyio.Event)
+
+
+class _Fenced(Exception):
+    """Another writer appended to the session: this worker no longer owns it."""
+
+
+class Executor:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        queue_id: str = "default",
+        workers: int = 1,
+        threads: int = 4,
+        name: str = "worker",
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.service = service
+        self.queue_id = queue_id
+        self.workers = workers
+        self.name = name
+        self.limiter = anyio.CapacityLimiter(threads)
+        self.artifacts = FileArtifactStore(service.settings.artifacts_dir)
+        self.on_progress = on_progress
+        self._work = anyio.Event()
+        self._running: dict[str, _Running] = {}
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Follow the log and run the workers until cancelled."""
+        async with anyio.create_task_group() as tg:
+            await tg.start(self._follow)
+            for n in range(self.workers):
+                tg.start_soon(self._worker, f"{self.name}-{n}")
+            task_status.started()
+
+    # --- the follower -------------------------------------------------------------------
+
+    async def _follow(self, *, task_status: TaskStatus[None]) -> None:
+        tags = WAKING_TAGS | CANCELING_TAGS
+        head = await self.service.store.head()
+        async with self.service.store.subscribe(after=head, filter=EventFilter(tags=tags)) as sub:
+            task_status.started()
+            async for record in sub:
+                self._observe(record)
+
+    def _observe(self, record: RecordedEvent) -> None:
+        match record.data:
+            case ev.BatchCanceled(batch_id=batch_id):
+                for running in self._running.values():
+                    if running.batch_id == batch_id:
+                        running.canceled.set()
+            case ev.SessionCanceled(session_id=session_id) if session_id in self._running:
+                self._running[session_id].canceled.set()
+            case _:
+                self._work.set()
+                self._work = anyio.Event()
+
+    # --- workers ------------------------------------------------------------------------
+
+    async def _worker(self, worker_id: str) -> None:
+        while True:
+            work = self._work  # taken before looking, so no wake-up is missed
+            candidates = await self.service.queue.next_sessions(self.queue_id, CANDIDATES)
+            if not candidates:
+                await work.wait()
+                continue
+            pick = zlib.crc32(worker_id.encode()) % len(candidates)
+            await self._take(worker_id, candidates[pick].session_id)
+
+    async def _take(self, worker_id: str, session_id: str) -> None:
+        state, version = await self.service.session_state(self.queue_id, session_id)
+        try:
+            [started] = decide(Start(worker_id), state)
+            claimed = await self.service.store.append(
+                session_stream(session_id), [started], version
+            )
+        except ConcurrencyError as exc:
+            await self.service.wait_for(exc.position)  # another worker got it
+            return
+        except IllegalTransitionError:
+            return  # it moved on since the projection was read
+        state = evolve(state, started, claimed.last_position)
+        running = self._running[session_id] = _Running(state.batch_id)
+        try:
+            await _SessionRun(self, worker_id, state, claimed.version, running).run()
+        except _Fenced:
+            log.warning("%s lost session %s to another writer", worker_id, session_id)
+        finally:
+            del self._running[session_id]
+
+    def report(self, progress: Progress) -> None:
+        if self.on_progress is not None:
+            self.on_progress(progress)
+
+
+class _SessionRun:
+    """One attempt of one session, from just after its claim to its last event."""
+
+    def __init__(
+        self, executor: Executor, worker_id: str, state: SessionState, version: int,
+        running: _Running,
+    ) -> None:  # fmt: skip
+        self.executor = executor
+        self.worker_id = worker_id
+        self.state = state
+        self.version = version
+        self.running = running
+        self.store = executor.service.store
+
+    async def run(self) -> None:
+        batch = await self._batch_events()
+        enqueued = batch[0].data
+        assert isinstance(enqueued, ev.BatchEnqueued)
+        canceled_at = max((r.position for r in batch if r.tag == "batch.canceled"), default=0)
+        if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
+            return
+        try:
+            graph = parse_graph(self._session_graph(enqueued), self.executor.service.registry)
+        except GraphValidationError as exc:
+            await self._append(decide(RejectGraph(tuple(exc.problems)), self.state))
+            return
+        await self._run_nodes(GraphExecutionState(graph))
+
+    async def _batch_events(self) -> list[RecordedEvent]:
+        return await self.store.read_stream(batch_stream(self.state.batch_id))
+
+    def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
+        _, index = self.state.session_id.rsplit(".", 1)
+        document: dict[str, Any] = {**enqueued.graph, "nodes": dict(enqueued.graph["nodes"])}
+        data = [[_datum(d) for d in group] for group in enqueued.data]
+        for value in session_values(data, enqueued.session_count, int(index)):
+            node = document["nodes"].get(value.node_path)
+            if isinstance(node, dict):
+                document["nodes"][value.node_path] = {**node, value.field_name: value.value}
+        return document
+
+    async def _run_nodes(self, execution: GraphExecutionState) -> None:
+        pending: list[Event] = []
+        while True:
+            if self.running.canceled.is_set():
+                await self._cancel(pending)
+                return
+            try:
+                node = execution.next()
+            except (MissingInputError, NodeInputError) as exc:
+                node_id = exc.node_id
+                pending += self._failure(node_id, execution, exc, NodeMeasurement())
+                await self._append(pending + self._fail_session(exc, node_id))
+                return
+            if node is None:
+                break
+            pending.append(self._started(node, execution))
+            await self._append(pending)
+            output, error, stats = await self._invoke(node)
+            if error is not None:
+                pending = self._failure(node.id, execution, error, stats)
+                if self.running.canceled.is_set():
+                    await self._cancel(pending)
+                else:
+                    await self._append(pending + self._fail_session(error, node.id))
+                return
+            assert output is not None
+            execution.complete(node.id, output)
+            pending = [self._completed(node, execution, output, stats)]
+        await self._append(pending + decide(Complete(), self.state))
+
+    async def _invoke(
+        self, node: BaseInvocation
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, StatsContext]:
+        """The node's output or the exception it raised, with its measurements."""
+        context = NodeContext(
+            self.state.queue_id, self.state.batch_id, self.state.session_id, node.id,
+            logging.getLogger(f"eventsvc.node.{node.node_type}"), self.executor.artifacts,
+            self.running.canceled, self.executor.report,
+        )  # fmt: skip
+        stats = StatsContext()
+        try:
+            if inspect.iscoroutinefunction(node.invoke):
+                with stats:
+                    output = await node.invoke(context)
+            else:
+                output = await anyio.to_thread.run_sync(
+                    _timed_invoke, node, context, stats, limiter=self.executor.limiter
+                )
+        except Exception as exc:  # a failing node is data, not a crash of the worker
+            return None, exc, stats
+        return output, None, stats
+
+    # --- events -------------------------------------------------------------------------
+
+    def _node_fields(self, node_id: str, execution: GraphExecutionState) -> dict[str, Any]:
+        source_id, _ = execution.prepared_source[node_id]
+        return {
+            "queue_id": self.state.queue_id, "batch_id": self.state.batch_id,
+            "session_id": self.state.session_id, "attempt": self.state.attempt,
+            "node_id": node_id, "source_node_id": source_id,
+            "node_type": execution.graph.nodes[source_id].node_type,
+        }  # fmt: skip
+
+    def _started(self, node: BaseInvocation, execution: GraphExecutionState) -> Event:
+        return ev.InvocationStarted(**self._node_fields(node.id, execution))
+
+    def _completed(
+        self, node: BaseInvocation, execution: GraphExecutionState,
+        output: BaseInvocationOutput, stats: StatsContext,
+    ) -> Event:  # fmt: skip
+        return ev.InvocationCompleted(
+            **self._node_fields(node.id, execution), outputs=output.model_dump(mode="json"),
+            measurement=NodeMeasurement(**stats.as_measurement()),
+        )  # fmt: skip
+
+    def _failure(
+        self, node_id: str, execution: GraphExecutionState, error: Exception,
+        stats: StatsContext | NodeMeasurement,
+    ) -> list[Event]:  # fmt: skip
+        measurement = stats if isinstance(stats, NodeMeasurement) else NodeMeasurement(
+            **stats.as_measurement())  # fmt: skip
+        return [ev.InvocationFailed(
+            **self._node_fields(node_id, execution), error_type=type(error).__name__,
+            error_message=str(error), measurement=measurement,
+            error_traceback="".join(traceback.format_exception(error)),
+        )]  # fmt: skip
+
+    def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
+        return decide(Fail(type(error).__name__, str(error), node_id), self.state)
+
+    async def _cancel(self, pending: Sequence[Event]) -> None:
+        state, _ = await self.executor.service.session_state(
+            self.state.queue_id, self.state.session_id
+        )
+        if state.status.value == "canceled":
+            return  # canceled on its own stream: nothing more to write
+        await self._append([*pending, *decide(Cancel(BATCH_CANCELED), self.state)])
+
+    async def _append(self, events: Sequence[Event]) -> bool:
+        """Append at the exact version; False when there was nothing to append."""
+        if not events:
+            return False
+        expected: ExpectedVersion = self.version
+        try:
+            result = await self.store.append(session_stream(self.state.session_id), events,
+                                             expected)  # fmt: skip
+        except ConcurrencyError as exc:
+            raise _Fenced(str(exc)) from exc
+        self.version = result.version
+        for event in events:
+            self.state = evolve(self.state, event, result.last_position)
+        return True
+
+
+def _timed_invoke(
+    node: BaseInvocation, context: NodeContext, stats: StatsContext
+) -> BaseInvocationOutput:
+    with stats:
+        return node.invoke(context)
+
+
+def _datum(datum: ev.BatchDatum) -> BatchDatum:
+    return BatchDatum(node_path=datum.node_path, field_name=datum.field_name, items=datum.items)

@@ -1,0 +1,315 @@
+"""The executor end to end through the service on a file store: outputs, failures, cancels."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from pydantic import model_validator
+
+from eventsvc.batches import Batch, BatchDatum
+from eventsvc.config import Settings
+from eventsvc.events import RecordedEvent
+from eventsvc.executor import Executor
+from eventsvc.graph import parse_graph
+from eventsvc.ids import session_stream
+from eventsvc.invocations import BaseInvocation, InputField, invocation
+from eventsvc.invocations.context import InvocationContext
+from eventsvc.invocations.primitives import IntegerOutput
+from eventsvc.service import Service
+from eventsvc.store import EventFilter
+
+pytestmark = pytest.mark.anyio
+
+GATES: dict[str, threading.Event] = {}
+ENTERED: dict[str, threading.Event] = {}
+
+
+@invocation("test_gate", title="Gate", category="tests")
+class GateInvocation(BaseInvocation):
+    """Waits until its gate opens, or returns early once its session is canceled."""
+
+    gate: str = InputField("g")
+    value: int = InputField(0)
+
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        ENTERED.setdefault(self.gate, threading.Event()).set()
+        gate = GATES.setdefault(self.gate, threading.Event())
+        while not gate.wait(0.01):
+            if context.is_canceled():
+                break
+        return IntegerOutput(value=self.value)
+
+
+@invocation("test_boom", title="Boom", category="tests")
+class BoomInvocation(BaseInvocation):
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        raise ValueError("the node went boom")
+
+
+@invocation("test_checked", title="Checked", category="tests")
+class CheckedInvocation(BaseInvocation):
+    """Refuses 13 as a whole-model rule, so only the sessions given 13 are invalid."""
+
+    value: int = InputField(0)
+
+    @model_validator(mode="after")
+    def not_thirteen(self) -> CheckedInvocation:
+        if self.value == 13:
+            raise ValueError("13 is not allowed here")
+        return self
+
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        return IntegerOutput(value=self.value)
+
+
+def edge(source: str, destination: str) -> dict[str, Any]:
+    (s_node, s_field), (d_node, d_field) = source.split("."), destination.split(".")
+    return {
+        "source": {"node_id": s_node, "field": s_field},
+        "destination": {"node_id": d_node, "field": d_field},
+    }
+
+
+def graph(nodes: dict[str, dict[str, Any]], edges: list[dict[str, Any]] = ()) -> Any:  # type: ignore[assignment]
+    return parse_graph({"nodes": {k: {"id": k, **v} for k, v in nodes.items()}, "edges": edges})
+
+
+def datum(node: str, field: str, items: list[Any]) -> BatchDatum:
+    return BatchDatum(node_path=node, field_name=field, items=items)
+
+
+def settings_for(directory: Path, **extra: Any) -> Settings:
+    return Settings(
+        store_url=f"sqlite://{directory}/events.db",
+        artifacts_dir=str(directory / "artifacts"),
+        **extra,
+    )
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    async with Service.open(settings_for(tmp_path)) as opened:
+        yield opened
+
+
+async def settle(service: Service, batch_ids: list[str]) -> None:
+    """Run an executor until every session of the batches has ended."""
+    executor = Executor(service, queue_id="default", workers=2)
+    ended = frozenset({"session.completed", "session.failed", "session.canceled"})
+    with anyio.fail_after(30):
+        async with anyio.create_task_group() as tg:
+            async with service.store.subscribe(filter=EventFilter(tags=ended)) as sub:
+                await tg.start(executor.run)
+                while not await _settled(service, batch_ids):
+                    await anext(aiter(sub))
+            tg.cancel_scope.cancel()
+
+
+async def _settled(service: Service, batch_ids: list[str]) -> bool:
+    for batch_id in batch_ids:
+        counts = (await service.queue.batch_status(batch_id)).counts
+        if counts.uninitialized or counts.in_progress:
+            return False
+    return True
+
+
+async def stream(service: Service, session_id: str) -> list[RecordedEvent]:
+    return await service.store.read_stream(session_stream(session_id))
+
+
+async def outputs(service: Service, session_id: str) -> dict[str, Any]:
+    return {
+        e.data.node_id: e.data.outputs
+        for e in await stream(service, session_id)  # type: ignore[attr-defined]
+        if e.tag == "invocation.completed"
+    }
+
+
+async def test_every_session_computes_with_exactly_its_values(service: Service) -> None:
+    g = graph({"a": {"type": "add"}, "m": {"type": "multiply", "b": 10}}, [edge("a.value", "m.a")])
+    data = [
+        [datum("a", "a", [1, 2, 3]), datum("m", "b", [10, 20, 30])],
+        [datum("a", "b", [100, 200])],
+    ]
+    batch = Batch(batch_id="b1", graph=g, data=data, runs=2)
+    await service.enqueue_batch("default", batch)
+    await settle(service, ["b1"])
+
+    for index in range(batch.session_count):
+        values = {(v.node_path, v.field_name): v.value for v in batch.session_values(index)}
+        result = await outputs(service, f"b1.{index}")
+        total = values["a", "a"] + values["a", "b"]
+        assert result["a"]["value"] == total
+        assert result["m"]["value"] == total * values["m", "b"]
+    assert (await service.queue.batch_status("b1")).counts.completed == 12
+
+
+async def test_iterate_collect_nested_and_empty(service: Service) -> None:
+    nested = graph(
+        {
+            "r": {"type": "range", "stop": 3},
+            "i": {"type": "iterate"},
+            "inner": {"type": "range"},
+            "j": {"type": "iterate"},
+            "add": {"type": "add"},
+            "c": {"type": "collect"},
+        },
+        [
+            edge("r.collection", "i.collection"),
+            edge("i.item", "inner.stop"),
+            edge("inner.collection", "j.collection"),
+            edge("j.item", "add.a"),
+            edge("i.item", "add.b"),
+            edge("add.value", "c.item"),
+        ],
+    )
+    await service.enqueue_batch("default", Batch(batch_id="n", graph=nested))
+    empty = graph(
+        {
+            "r": {"type": "range", "stop": 0},
+            "i": {"type": "iterate"},
+            "add": {"type": "add"},
+            "c": {"type": "collect"},
+        },
+        [
+            edge("r.collection", "i.collection"),
+            edge("i.item", "add.a"),
+            edge("add.value", "c.item"),
+        ],
+    )
+    await service.enqueue_batch("default", Batch(batch_id="e", graph=empty))
+    await settle(service, ["n", "e"])
+
+    result = await outputs(service, "n.0")
+    assert result["c"]["collection"] == [1, 2, 3]  # i=0: no j; i=1: j=0; i=2: j=0, 1
+    assert "add[1,0]" in result
+    assert (await outputs(service, "e.0"))["c"]["collection"] == []
+    assert [e.tag for e in await stream(service, "e.0")][-1] == "session.completed"
+
+
+async def test_a_failing_node_fails_its_session_with_the_error(service: Service) -> None:
+    g = graph(
+        {"d": {"type": "divide", "a": 7}, "after": {"type": "add"}}, [edge("d.value", "after.a")]
+    )
+    await service.enqueue_batch(
+        "default", Batch(batch_id="div", graph=g, data=[[datum("d", "b", [0, 7])]])
+    )
+    await service.enqueue_batch(
+        "default", Batch(batch_id="boom", graph=graph({"x": {"type": "test_boom"}}))
+    )
+    await settle(service, ["div", "boom"])
+
+    failed = await stream(service, "div.0")
+    assert [e.tag for e in failed][-3:] == [
+        "invocation.started",
+        "invocation.failed",
+        "session.failed",
+    ]
+    node_failure = failed[-2].data
+    assert node_failure.error_type == "NodeError"  # type: ignore[attr-defined]
+    assert "cannot divide 7 by zero" in node_failure.error_message  # type: ignore[attr-defined]
+    assert "Traceback" in node_failure.error_traceback  # type: ignore[attr-defined]
+    assert node_failure.measurement.wall_seconds is not None  # type: ignore[attr-defined]
+    assert (await outputs(service, "div.1"))["after"]["value"] == 1
+    boom = (await stream(service, "boom.0"))[-1].data
+    assert (boom.error_type, boom.error_message) == ("ValueError", "the node went boom")  # type: ignore[attr-defined]
+
+
+async def test_a_node_type_denied_after_enqueue_makes_its_sessions_invalid(tmp_path: Path) -> None:
+    async with Service.open(settings_for(tmp_path)) as service:
+        await service.enqueue_batch(
+            "default",
+            Batch(
+                batch_id="denied",
+                graph=graph({"m": {"type": "multiply"}}),
+                data=[[datum("m", "a", [1, 2])]],
+            ),
+        )
+        await service.enqueue_batch(
+            "default", Batch(batch_id="fine", graph=graph({"a": {"type": "add", "a": 1}}))
+        )
+    async with Service.open(settings_for(tmp_path, nodes_deny=("multiply",))) as service:
+        await settle(service, ["denied", "fine"])
+        for index in (0, 1):
+            tags = [e.tag for e in await stream(service, f"denied.{index}")]
+            assert tags == ["session.started", "graph.invalid", "session.failed"]
+        assert (await outputs(service, "fine.0"))["a"]["value"] == 1
+
+
+async def test_a_model_rule_invalidates_only_the_sessions_it_rejects(service: Service) -> None:
+    batch = Batch(
+        batch_id="v",
+        graph=graph({"c": {"type": "test_checked"}}),
+        data=[[datum("c", "value", [12, 13, 14])]],
+    )
+    await service.enqueue_batch("default", batch)
+    await settle(service, ["v"])
+    states = [(await service.queue.get_session(f"v.{i}")).state for i in range(3)]
+    assert states == ["completed", "failed", "completed"]
+    invalid = (await stream(service, "v.1"))[1].data
+    assert "13 is not allowed here" in invalid.problems[0].message  # type: ignore[attr-defined]
+
+
+async def test_canceling_a_running_session_stops_it_as_canceled(service: Service) -> None:
+    GATES.pop("cancel-me", None)
+    ENTERED.pop("cancel-me", None)
+    g = graph(
+        {"g": {"type": "test_gate", "gate": "cancel-me"}, "after": {"type": "add"}},
+        [edge("g.value", "after.a")],
+    )
+    await service.enqueue_batch("default", Batch(batch_id="c", graph=g))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(settle, service, ["c"])
+        await anyio.to_thread.run_sync(ENTERED.setdefault("cancel-me", threading.Event()).wait, 10)
+        await service.cancel_batches("default", ["c"])
+    tags = [e.tag for e in await stream(service, "c.0")]
+    assert tags[-1] == "session.canceled"
+    assert "invocation.failed" not in tags
+    assert "after" not in await outputs(service, "c.0")
+
+
+async def test_a_session_claimed_after_its_batch_was_canceled_is_canceled_at_once(
+    service: Service,
+) -> None:
+    await service.enqueue_batch(
+        "default", Batch(batch_id="late", graph=graph({"a": {"type": "add"}}))
+    )
+    await service.cancel_batches("default", ["late"])
+    # The worker read the queue before the cancel: it claims, then re-reads the batch.
+    await Executor(service)._take("w1", "late.0")
+    tags = [e.tag for e in await stream(service, "late.0")]
+    assert tags == ["session.started", "session.canceled"]
+
+
+async def test_a_worker_that_lost_its_session_is_fenced_off(service: Service) -> None:
+    GATES.pop("fence", None)
+    ENTERED.pop("fence", None)
+    g = graph(
+        {"g": {"type": "test_gate", "gate": "fence"}, "after": {"type": "add"}},
+        [edge("g.value", "after.a")],
+    )
+    await service.enqueue_batch("default", Batch(batch_id="f", graph=g))
+    executor = Executor(service)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(executor._take, "w1", "f.0")
+        await anyio.to_thread.run_sync(ENTERED.setdefault("fence", threading.Event()).wait, 10)
+        # Another writer moves the session on while the node runs (as a resuming worker would).
+        session_events = await stream(service, "f.0")
+        from eventsvc.events import SessionResumed
+
+        takeover = SessionResumed(
+            queue_id="default",
+            batch_id="f",
+            session_id="f.0",
+            worker_id="w2",
+            previous_worker_id="w1",
+        )
+        await service.store.append(session_stream("f.0"), [takeover], session_events[-1].version)
+        GATES["fence"].set()
+    tags = [e.tag for e in await stream(service, "f.0")]
+    assert tags == ["session.started", "invocation.started", "session.resumed"]
