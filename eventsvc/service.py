@@ -32,6 +32,7 @@ from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.store.sqlite_queue import SqliteQueueProjection, SqliteQueueView
+from eventsvc.store.sqlite_stats import SqliteStatsProjection, SqliteStatsView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -57,6 +58,7 @@ class Service:
         self.settings = settings
         self.registry = registry
         self.queue = SqliteQueueView(store)
+        self.stats = SqliteStatsView(store)
 
     @classmethod
     @asynccontextmanager
@@ -70,6 +72,7 @@ class Service:
             if not isinstance(store, SqliteEventStore):
                 raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")
             await store.register(SqliteQueueProjection())
+            await store.register(SqliteStatsProjection())
             yield cls(store, settings, registry)
 
     async def wait_for(self, position: int) -> None:

@@ -313,3 +313,27 @@ async def test_a_worker_that_lost_its_session_is_fenced_off(service: Service) ->
         GATES["fence"].set()
     tags = [e.tag for e in await stream(service, "f.0")]
     assert tags == ["session.started", "invocation.started", "session.resumed"]
+
+
+async def test_stats_count_every_node_and_drop_invalid_sessions(service: Service) -> None:
+    g = graph(
+        {"a": {"type": "add"}, "m": {"type": "multiply"}, "c": {"type": "test_checked"}},
+        [edge("a.value", "m.a")],
+    )
+    batch = Batch(batch_id="s", graph=g, data=[[datum("c", "value", [1, 13, 2])]])
+    await service.enqueue_batch("default", batch)
+    await settle(service, ["s"])
+
+    summary = await service.stats.batch("s")
+    assert {(t.node_type, t.calls) for t in summary.node_types} == {
+        ("add", 2),
+        ("multiply", 2),
+        ("test_checked", 2),
+    }
+    assert summary.sessions == 2
+    assert (await service.stats.session("s.1")).node_types == []
+    one = await service.stats.session("s.0")
+    assert one.wall_seconds is not None
+    assert one.execution_seconds <= one.wall_seconds
+    assert all(t.max_vram is None for t in one.node_types)  # no CUDA here: no reading
+    assert "add" in {t.node_type for t in (await service.stats.node_types()).node_types}

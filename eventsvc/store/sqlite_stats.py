@@ -1,0 +1,123 @@
+"""The stats projection on SQLite: one row per node execution, folded into summaries on demand.
+
+Rows come from ``invocation.completed`` and ``invocation.failed`` and carry the measurements of
+``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. Applied inside the
+append's transaction like the queue projection (see ``sqlite_queue`` for the design note).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from eventsvc.events import GraphInvalid, InvocationCompleted, InvocationFailed, RecordedEvent
+from eventsvc.stats import NodeRun, StatsSummary, summarize
+from eventsvc.store.projection import ProjectionTransaction
+
+if TYPE_CHECKING:
+    from eventsvc.store.sqlite import SqliteEventStore
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS stats_runs (
+    position INTEGER PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    node_id TEXT NOT NULL,
+    node_type TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    started_at INTEGER,
+    ended_at INTEGER,
+    wall_seconds REAL,
+    rss_before INTEGER,
+    rss_after INTEGER,
+    vram_peak INTEGER,
+    vram_delta INTEGER,
+    overlapped INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS stats_runs_session ON stats_runs (session_id);
+CREATE INDEX IF NOT EXISTS stats_runs_batch ON stats_runs (batch_id);
+CREATE INDEX IF NOT EXISTS stats_runs_type ON stats_runs (node_type)
+"""
+_INSERT = (
+    "INSERT INTO stats_runs (position, queue_id, batch_id, session_id, attempt, node_id, "
+    "node_type, failed, started_at, ended_at, wall_seconds, rss_before, rss_after, vram_peak, "
+    "vram_delta, overlapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_RUN_COLUMNS = (
+    "session_id, batch_id, node_id, node_type, wall_seconds, started_at, ended_at, rss_before, "
+    "rss_after, vram_peak, failed"
+)
+
+
+class SqliteStatsProjection:
+    name = "stats"
+    schema = SCHEMA
+    tables = ("stats_runs",)
+
+    async def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        rows = []
+        for record in events:
+            data = record.data
+            if isinstance(data, InvocationCompleted | InvocationFailed):
+                m = data.measurement
+                rows.append(
+                    (
+                        record.position,
+                        data.queue_id,
+                        data.batch_id,
+                        data.session_id,
+                        data.attempt,
+                        data.node_id,
+                        data.node_type,
+                        int(isinstance(data, InvocationFailed)),
+                        _micros(m.started_at),
+                        _micros(m.ended_at),
+                        m.wall_seconds,
+                        m.rss_before,
+                        m.rss_after,
+                        m.vram_peak,
+                        m.vram_delta,
+                        int(m.overlapped),
+                    )
+                )
+            elif isinstance(data, GraphInvalid):
+                if rows:
+                    await tx.executemany(_INSERT, rows)
+                    rows = []
+                await tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
+        if rows:
+            await tx.executemany(_INSERT, rows)
+
+
+class SqliteStatsView:
+    """Summaries per session, per batch and per node type."""
+
+    def __init__(self, store: SqliteEventStore) -> None:
+        self._store = store
+
+    async def session(self, session_id: str) -> StatsSummary:
+        return await self._summary("WHERE session_id = ?", (session_id,))
+
+    async def batch(self, batch_id: str) -> StatsSummary:
+        return await self._summary("WHERE batch_id = ?", (batch_id,))
+
+    async def node_types(self) -> StatsSummary:
+        return await self._summary("", ())
+
+    async def _summary(self, where: str, params: Sequence[Any]) -> StatsSummary:
+        rows = await self._store.query(f"SELECT {_RUN_COLUMNS} FROM stats_runs {where}", params)
+        return summarize(
+            NodeRun(s, b, n, t, w, _datetime(start), _datetime(end), rb, ra, vp, bool(f))
+            for s, b, n, t, w, start, end, rb, ra, vp, f in rows
+        )
+
+
+def _micros(value: datetime | None) -> int | None:
+    return None if value is None else round(value.timestamp() * 1_000_000)
+
+
+def _datetime(value: int | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value / 1_000_000, UTC)
