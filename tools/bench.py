@@ -3,6 +3,7 @@
     python tools/bench.py store [--json] [--events N] [--dir DIR]
     python tools/bench.py graph [--json]
     python tools/bench.py enqueue [--json] [--dir DIR]
+    python tools/bench.py executor [--json] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -31,9 +32,11 @@ from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
 from eventsvc.events import CODEC, BatchEnqueued, SessionStarted
 from eventsvc.execution import GraphExecutionState
+from eventsvc.executor import Executor
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
-from eventsvc.store import StoreOptions, open_store
+from eventsvc.stats import render_table
+from eventsvc.store import EventFilter, StoreOptions, open_store
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
 from eventsvc.testing import FakeContext
 
@@ -92,9 +95,19 @@ def raw_rows(count: int) -> list[tuple[object, ...]]:
     for n in range(count):
         data = CODEC.encode(sample_event(n)).decode()
         rows.append(
-            (n + 1, f"s{n % 100}", n // 100, str(uuid.uuid4()), "session.started", 1,
-             1_767_225_600_000_000, data, "{}", os.urandom(32))
-        )  # fmt: skip
+            (
+                n + 1,
+                f"s{n % 100}",
+                n // 100,
+                str(uuid.uuid4()),
+                "session.started",
+                1,
+                1_767_225_600_000_000,
+                data,
+                "{}",
+                os.urandom(32),
+            )
+        )
     return rows
 
 
@@ -308,10 +321,12 @@ def wide_graph(count: int) -> tuple[dict[str, object], list[tuple[int, int]]]:
     nodes = {f"n{i}": {"type": "add", "id": f"n{i}", "a": 1, "b": 1} for i in range(count)}
     pairs = [(i - 1, i) for i in range(1, count)] + [(i - 2, i) for i in range(2, count)]
     edges = [
-        {"source": {"node_id": f"n{s}", "field": "value"},
-         "destination": {"node_id": f"n{d}", "field": "a" if d - s == 1 else "b"}}
+        {
+            "source": {"node_id": f"n{s}", "field": "value"},
+            "destination": {"node_id": f"n{d}", "field": "a" if d - s == 1 else "b"},
+        }
         for s, d in pairs
-    ]  # fmt: skip
+    ]
     return {"nodes": nodes, "edges": edges}, pairs
 
 
@@ -323,19 +338,25 @@ def bench_graph() -> list[Figure]:
     figures.append(Figure("validate_1000_ms", value, "ms", floor, "<= 50 ms"))
 
     items = 5000
-    graph = parse_graph({
-        "nodes": {
-            "r": {"type": "range", "id": "r", "start": 0, "stop": items},
-            "it": {"type": "iterate", "id": "it"},
-            "add": {"type": "add", "id": "add", "b": 1},
-        },
-        "edges": [
-            {"source": {"node_id": "r", "field": "collection"},
-             "destination": {"node_id": "it", "field": "collection"}},
-            {"source": {"node_id": "it", "field": "item"},
-             "destination": {"node_id": "add", "field": "a"}},
-        ],
-    })  # fmt: skip
+    graph = parse_graph(
+        {
+            "nodes": {
+                "r": {"type": "range", "id": "r", "start": 0, "stop": items},
+                "it": {"type": "iterate", "id": "it"},
+                "add": {"type": "add", "id": "add", "b": 1},
+            },
+            "edges": [
+                {
+                    "source": {"node_id": "r", "field": "collection"},
+                    "destination": {"node_id": "it", "field": "collection"},
+                },
+                {
+                    "source": {"node_id": "it", "field": "item"},
+                    "destination": {"node_id": "add", "field": "a"},
+                },
+            ],
+        }
+    )
     context = FakeContext()
     state = GraphExecutionState(graph)
     stepping, steps = 0.0, 0
@@ -397,8 +418,21 @@ def floor_one_row_ms(path: Path, payload: bytes) -> float:
     for n in range(3):
         started = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute(_RAW_INSERT, (n + 1, f"batch-{n}", 0, str(uuid.uuid4()), "batch.enqueued", 1,
-                                   1, payload.decode(), "{}", os.urandom(32)))  # fmt: skip
+        conn.execute(
+            _RAW_INSERT,
+            (
+                n + 1,
+                f"batch-{n}",
+                0,
+                str(uuid.uuid4()),
+                "batch.enqueued",
+                1,
+                1,
+                payload.decode(),
+                "{}",
+                os.urandom(32),
+            ),
+        )
         conn.execute("COMMIT")
         timings.append(time.perf_counter() - started)
     conn.close()
@@ -433,8 +467,11 @@ async def best_query_ms(work: Callable[[], Awaitable[object]], runs: int = 20) -
 
 async def bench_enqueue(directory: Path) -> list[Figure]:
     figures: list[Figure] = []
-    settings = Settings(store_url=f"sqlite://{directory / 'enqueue.db'}",
-                        max_batch_sessions=10**7, max_queue_uninitialized=10**8)  # fmt: skip
+    settings = Settings(
+        store_url=f"sqlite://{directory / 'enqueue.db'}",
+        max_batch_sessions=10**7,
+        max_queue_uninitialized=10**8,
+    )
     async with Service.open(settings) as service:
         await timed_enqueue(service, one_datum("warmup", 10))
         for name, items in (("enqueue_5000_ms", 5000), ("enqueue_100000_ms", 100_000)):
@@ -451,10 +488,14 @@ async def bench_enqueue(directory: Path) -> list[Figure]:
         figures.append(Figure("enqueue_100000_rss_mb", rss.growth_mb, "MB", None, "<= 30 MB"))
 
         thousand = list(range(1000))
-        product = Batch(batch_id="million", graph=enqueue_graph(), data=[
-            [BatchDatum(node_path="add", field_name="a", items=thousand)],
-            [BatchDatum(node_path="add", field_name="b", items=thousand)],
-        ])  # fmt: skip
+        product = Batch(
+            batch_id="million",
+            graph=enqueue_graph(),
+            data=[
+                [BatchDatum(node_path="add", field_name="a", items=thousand)],
+                [BatchDatum(node_path="add", field_name="b", items=thousand)],
+            ],
+        )
         floor = floor_one_row_ms(directory / "raw-million.db", CODEC.encode(_event_of(product)))
         value = await timed_enqueue(service, product)
         figures.append(Figure("enqueue_1m_product_ms", value, "ms", floor, "<= 10 ms"))
@@ -465,13 +506,16 @@ async def bench_enqueue(directory: Path) -> list[Figure]:
         for name, work in (
             ("queue_status_1m_ms", lambda: queue.queue_status("bench")),
             ("next_session_1m_ms", lambda: queue.next_session("bench")),
-            ("list_page_1m_ms",
-             lambda: queue.list_sessions("bench", batch_id="million", after="million.499999")),
-        ):  # fmt: skip
+            (
+                "list_page_1m_ms",
+                lambda: queue.list_sessions("bench", batch_id="million", after="million.499999"),
+            ),
+        ):
             figures.append(Figure(name, await best_query_ms(work), "ms", lookup, "<= 2 ms"))
         status = await queue.queue_status("bench")
-        figures.append(Figure("uninitialized_queued", status.counts.uninitialized, "sessions",
-                              None))  # fmt: skip
+        figures.append(
+            Figure("uninitialized_queued", status.counts.uninitialized, "sessions", None)
+        )
     return figures
 
 
@@ -479,22 +523,116 @@ def _event_of(batch: Batch) -> BatchEnqueued:
     from eventsvc.events import BatchDatum as Datum
 
     return BatchEnqueued(
-        queue_id="bench", batch_id=batch.batch_id, graph=batch.graph.model_dump(mode="json"),
-        data=[[Datum(node_path=d.node_path, field_name=d.field_name, items=d.items) for d in g]
-              for g in batch.data],
+        queue_id="bench",
+        batch_id=batch.batch_id,
+        graph=batch.graph.model_dump(mode="json"),
+        data=[
+            [Datum(node_path=d.node_path, field_name=d.field_name, items=d.items) for d in g]
+            for g in batch.data
+        ],
         session_count=batch.session_count,
-    )  # fmt: skip
+    )
+
+
+# --- executor -------------------------------------------------------------------------------
+
+
+def chain_graph(length: int) -> Any:
+    nodes = {f"n{i}": {"type": "add", "id": f"n{i}", "b": 1} for i in range(length)}
+    edges = [
+        {
+            "source": {"node_id": f"n{i - 1}", "field": "value"},
+            "destination": {"node_id": f"n{i}", "field": "a"},
+        }
+        for i in range(1, length)
+    ]
+    return parse_graph({"nodes": nodes, "edges": edges})
+
+
+async def run_until_done(service: Service, batch_id: str, sessions: int) -> float:
+    """Seconds from starting one worker until every session of the batch has ended."""
+    ended = frozenset({"session.completed", "session.failed", "session.canceled"})
+    head = await service.store.head()
+    async with (
+        anyio.create_task_group() as tg,
+        service.store.subscribe(after=head, filter=EventFilter(tags=ended)) as subscription,
+    ):
+        started = time.perf_counter()
+        await tg.start(Executor(service, workers=1).run)
+        done = 0
+        async for event in subscription:
+            done += event.data.batch_id == batch_id  # type: ignore[attr-defined]
+            if done == sessions:
+                break
+        elapsed = time.perf_counter() - started
+        tg.cancel_scope.cancel()
+    return elapsed
+
+
+async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
+    figures: list[Figure] = []
+    floor = await floor_single_commits(directory / "raw-commits.db", raw_rows(400))
+    settings = Settings(
+        store_url=f"sqlite://{directory / 'executor.db'}",
+        artifacts_dir=str(directory / "artifacts"),
+    )
+    async with Service.open(settings) as service:
+        sessions, length = 5, 100
+        await service.enqueue_batch(
+            "default", Batch(batch_id="chain", graph=chain_graph(length), runs=sessions)
+        )
+        commits = service.store.commits
+        elapsed = await run_until_done(service, "chain", sessions)
+        nodes = sessions * length
+        figures.append(Figure("nodes_per_s", nodes / elapsed, "nodes/s", floor, ">= 0.4"))
+        figures.append(
+            Figure("commits_per_node", (service.store.commits - commits) / nodes, "commits", None)
+        )
+
+        three = parse_graph(
+            {
+                "nodes": {
+                    "a": {"type": "add", "id": "a"},
+                    "m": {"type": "multiply", "id": "m", "b": 3},
+                    "s": {"type": "subtract", "id": "s", "b": 1},
+                },
+                "edges": [
+                    {
+                        "source": {"node_id": "a", "field": "value"},
+                        "destination": {"node_id": "m", "field": "a"},
+                    },
+                    {
+                        "source": {"node_id": "m", "field": "value"},
+                        "destination": {"node_id": "s", "field": "a"},
+                    },
+                ],
+            }
+        )
+        data = [[BatchDatum(node_path="a", field_name="a", items=list(range(1000)))]]
+        await service.enqueue_batch("default", Batch(batch_id="thousand", graph=three, data=data))
+        elapsed = await run_until_done(service, "thousand", 1000)
+        figures.append(Figure("batch_1000_s", elapsed, "s", None))
+        table = render_table(await service.stats.batch("thousand"))
+    return figures, table
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench", choices=["store", "graph", "enqueue"])
+    parser.add_argument("bench", choices=["store", "graph", "enqueue", "executor"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
     args = parser.parse_args()
     if args.bench == "graph":
         figures = bench_graph()
+    elif args.bench == "executor":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures, table = anyio.run(bench_executor, Path(directory))
+        print_table(args.bench, figures, args.json)
+        if not args.json:
+            print()
+            print(table)
+        return
     elif args.bench == "enqueue":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(bench_enqueue, Path(directory))
