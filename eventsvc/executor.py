@@ -16,14 +16,23 @@ A follower task reads the log live: new work (an enqueue, a retry, a resume, a n
 wakes idle workers, and a cancel (of a running session or its batch) stops its worker before
 its next node and tells a polling node through ``context.is_canceled()``.
 
-Not yet here: worker heartbeats, lease expiry and ``session.resumed`` of an interrupted
-attempt, and abandoning a node thread on shutdown (shutdown waits for running nodes).
+Liveness: the workers' leases are stamped in a table beside the log every third of the lease,
+by the database's clock. A session in progress whose worker's lease ran out (a crashed or
+killed process) is resumed by a live worker: ``session.resumed`` at the exact version, then
+the attempt's execution state is rebuilt from its durable completions (execution ids are
+deterministic) and only the remaining nodes run. Past ``max_resumes`` the attempt fails as
+``Interrupted`` instead, so a node that kills its process cannot loop forever. Worker ids are
+unique per process run, so a restarted process never mistakes a dead predecessor for itself.
+
+Not yet here: abandoning a node thread on shutdown (shutdown waits for running nodes).
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
+import os
+import secrets
 import traceback
 import zlib
 from collections.abc import Callable, Sequence
@@ -31,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.abc
 from anyio.abc import TaskStatus
 
 from eventsvc import events as ev
@@ -58,6 +68,7 @@ from eventsvc.sessions import (
     Complete,
     Fail,
     RejectGraph,
+    Resume,
     SessionState,
     Start,
     decide,
@@ -103,8 +114,9 @@ class NodeContext:
         return self.canceled.is_set()
 
     def progress(self, fraction: float, message: str = "") -> None:
-        self.report(Progress(self.queue_id, self.batch_id, self.session_id, self.node_id,
-                             fraction, message))  # fmt: skip
+        self.report(
+            Progress(self.queue_id, self.batch_id, self.session_id, self.node_id, fraction, message)
+        )
 
 
 @dataclass
@@ -139,14 +151,65 @@ class Executor:
         self.on_progress = on_progress
         self._work = anyio.Event()
         self._running: dict[str, _Running] = {}
+        instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.worker_ids = [f"{instance}-{n}" for n in range(workers)]
+        self.recovery_id = f"{instance}-r"
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Follow the log and run the workers until cancelled."""
+        """Follow the log, keep the leases, recover dead sessions and run the workers."""
         async with anyio.create_task_group() as tg:
             await tg.start(self._follow)
-            for n in range(self.workers):
-                tg.start_soon(self._worker, f"{self.name}-{n}")
+            await tg.start(self._beat)
+            tg.start_soon(self._recover, tg)
+            for worker_id in self.worker_ids:
+                tg.start_soon(self._worker, worker_id)
             task_status.started()
+
+    # --- liveness -----------------------------------------------------------------------
+
+    async def _beat(self, *, task_status: TaskStatus[None]) -> None:
+        """Stamp every lease of this process, a third of the lease apart."""
+        ids = [*self.worker_ids, self.recovery_id]
+        await self.service.store.heartbeat(ids)
+        task_status.started()
+        while True:
+            await anyio.sleep(self.service.settings.lease_seconds / 3)
+            await self.service.store.heartbeat(ids)
+
+    async def _recover(self, tg: anyio.abc.TaskGroup) -> None:
+        """Resume the sessions of dead workers: at once (a restart), then every half lease."""
+        lease = self.service.settings.lease_seconds
+        while True:
+            for session_id in await self.service.queue.expired_sessions(self.queue_id, lease):
+                if session_id not in self._running:
+                    self._running[session_id] = _Running(session_id.rpartition(".")[0])
+                    tg.start_soon(self._resume, session_id)
+            await anyio.sleep(lease / 2)
+
+    async def _resume(self, session_id: str) -> None:
+        try:
+            state, version = await self.service.session_state(self.queue_id, session_id)
+            limit = self.service.settings.max_resumes
+            try:
+                events = decide(Resume(self.recovery_id, limit), state)
+                result = await self.service.store.append(
+                    session_stream(session_id), events, version
+                )
+            except (ConcurrencyError, IllegalTransitionError):
+                return  # someone else resumed or ended it meanwhile
+            if not isinstance(events[0], ev.SessionResumed):
+                log.warning("session %s interrupted too often: failed", session_id)
+                return
+            log.warning("resuming session %s of %s", session_id, state.worker_id)
+            state = evolve(state, events[0], result.last_position)
+            run = _SessionRun(
+                self, self.recovery_id, state, result.version, self._running[session_id]
+            )
+            await run.run(resumed=True)
+        except _Fenced:
+            log.warning("lost session %s to another writer while resuming it", session_id)
+        finally:
+            self._running.pop(session_id, None)
 
     # --- the follower -------------------------------------------------------------------
 
@@ -212,9 +275,13 @@ class _SessionRun:
     """One attempt of one session, from just after its claim to its last event."""
 
     def __init__(
-        self, executor: Executor, worker_id: str, state: SessionState, version: int,
+        self,
+        executor: Executor,
+        worker_id: str,
+        state: SessionState,
+        version: int,
         running: _Running,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.executor = executor
         self.worker_id = worker_id
         self.state = state
@@ -222,7 +289,7 @@ class _SessionRun:
         self.running = running
         self.store = executor.service.store
 
-    async def run(self) -> None:
+    async def run(self, resumed: bool = False) -> None:
         batch = await self._batch_events()
         enqueued = batch[0].data
         assert isinstance(enqueued, ev.BatchEnqueued)
@@ -234,7 +301,26 @@ class _SessionRun:
         except GraphValidationError as exc:
             await self._append(decide(RejectGraph(tuple(exc.problems)), self.state))
             return
-        await self._run_nodes(GraphExecutionState(graph))
+        if resumed:
+            execution = GraphExecutionState.rebuild(graph, await self._completions())
+        else:
+            execution = GraphExecutionState(graph)
+        await self._run_nodes(execution)
+
+    async def _completions(self) -> list[tuple[str, BaseInvocationOutput]]:
+        """This attempt's durable node completions, in order (what a resume keeps)."""
+        recorded = await self.store.read_stream(session_stream(self.state.session_id))
+        attempt_start = max(i for i, r in enumerate(recorded) if r.tag == "session.started")
+        registry = self.executor.service.registry
+        completions = []
+        for record in recorded[attempt_start:]:
+            if isinstance(record.data, ev.InvocationCompleted):
+                output_type = registry.get_output(record.data.outputs["type"])
+                assert output_type is not None, record.data.outputs["type"]
+                completions.append(
+                    (record.data.node_id, output_type.model_validate(record.data.outputs))
+                )
+        return completions
 
     async def _batch_events(self) -> list[RecordedEvent]:
         return await self.store.read_stream(batch_stream(self.state.batch_id))
@@ -284,10 +370,15 @@ class _SessionRun:
     ) -> tuple[BaseInvocationOutput | None, Exception | None, StatsContext]:
         """The node's output or the exception it raised, with its measurements."""
         context = NodeContext(
-            self.state.queue_id, self.state.batch_id, self.state.session_id, node.id,
-            logging.getLogger(f"eventsvc.node.{node.node_type}"), self.executor.artifacts,
-            self.running.canceled, self.executor.report,
-        )  # fmt: skip
+            self.state.queue_id,
+            self.state.batch_id,
+            self.state.session_id,
+            node.id,
+            logging.getLogger(f"eventsvc.node.{node.node_type}"),
+            self.executor.artifacts,
+            self.running.canceled,
+            self.executor.report,
+        )
         stats = StatsContext()
         try:
             if inspect.iscoroutinefunction(node.invoke):
@@ -306,35 +397,52 @@ class _SessionRun:
     def _node_fields(self, node_id: str, execution: GraphExecutionState) -> dict[str, Any]:
         source_id, _ = execution.prepared_source[node_id]
         return {
-            "queue_id": self.state.queue_id, "batch_id": self.state.batch_id,
-            "session_id": self.state.session_id, "attempt": self.state.attempt,
-            "node_id": node_id, "source_node_id": source_id,
+            "queue_id": self.state.queue_id,
+            "batch_id": self.state.batch_id,
+            "session_id": self.state.session_id,
+            "attempt": self.state.attempt,
+            "node_id": node_id,
+            "source_node_id": source_id,
             "node_type": execution.graph.nodes[source_id].node_type,
-        }  # fmt: skip
+        }
 
     def _started(self, node: BaseInvocation, execution: GraphExecutionState) -> Event:
         return ev.InvocationStarted(**self._node_fields(node.id, execution))
 
     def _completed(
-        self, node: BaseInvocation, execution: GraphExecutionState,
-        output: BaseInvocationOutput, stats: StatsContext,
-    ) -> Event:  # fmt: skip
+        self,
+        node: BaseInvocation,
+        execution: GraphExecutionState,
+        output: BaseInvocationOutput,
+        stats: StatsContext,
+    ) -> Event:
         return ev.InvocationCompleted(
-            **self._node_fields(node.id, execution), outputs=output.model_dump(mode="json"),
+            **self._node_fields(node.id, execution),
+            outputs=output.model_dump(mode="json"),
             measurement=NodeMeasurement(**stats.as_measurement()),
-        )  # fmt: skip
+        )
 
     def _failure(
-        self, node_id: str, execution: GraphExecutionState, error: Exception,
+        self,
+        node_id: str,
+        execution: GraphExecutionState,
+        error: Exception,
         stats: StatsContext | NodeMeasurement,
-    ) -> list[Event]:  # fmt: skip
-        measurement = stats if isinstance(stats, NodeMeasurement) else NodeMeasurement(
-            **stats.as_measurement())  # fmt: skip
-        return [ev.InvocationFailed(
-            **self._node_fields(node_id, execution), error_type=type(error).__name__,
-            error_message=str(error), measurement=measurement,
-            error_traceback="".join(traceback.format_exception(error)),
-        )]  # fmt: skip
+    ) -> list[Event]:
+        measurement = (
+            stats
+            if isinstance(stats, NodeMeasurement)
+            else NodeMeasurement(**stats.as_measurement())
+        )
+        return [
+            ev.InvocationFailed(
+                **self._node_fields(node_id, execution),
+                error_type=type(error).__name__,
+                error_message=str(error),
+                measurement=measurement,
+                error_traceback="".join(traceback.format_exception(error)),
+            )
+        ]
 
     def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
         return decide(Fail(type(error).__name__, str(error), node_id), self.state)
@@ -353,8 +461,9 @@ class _SessionRun:
             return False
         expected: ExpectedVersion = self.version
         try:
-            result = await self.store.append(session_stream(self.state.session_id), events,
-                                             expected)  # fmt: skip
+            result = await self.store.append(
+                session_stream(self.state.session_id), events, expected
+            )
         except ConcurrencyError as exc:
             raise _Fenced(str(exc)) from exc
         self.version = result.version

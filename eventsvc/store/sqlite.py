@@ -80,6 +80,16 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
 CREATE UNIQUE INDEX events_event_id ON events (event_id);
 """
+_LEASES_TABLE = (
+    "CREATE TABLE IF NOT EXISTS worker_leases "
+    "(worker_id TEXT PRIMARY KEY, heartbeat_at REAL NOT NULL)"
+)
+# The database's clock, in seconds since the epoch: leases are judged by it, not by a worker's.
+DB_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
+_BEAT = (
+    f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
+    "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
+)
 _CHECKPOINTS_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoints "
     "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
@@ -167,6 +177,7 @@ class SqliteEventStore:
         self._fanout = Fanout() if writer is not None else None
         self._data_version: int | None = None
         self._projections: list[InlineProjection] = []
+        self._beats: aiosqlite.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
         # The writer's knowledge of stream versions; it is the only writer, so it stays true.
@@ -207,6 +218,8 @@ class SqliteEventStore:
         try:
             await store._check_schema()
             await store._load_head()
+            if store._writer is not None:
+                await store._writer.execute(_LEASES_TABLE)
         except BaseException:
             await store.aclose()
             raise
@@ -345,7 +358,8 @@ class SqliteEventStore:
         if self._fanout is not None:
             self._fanout.close()
         with anyio.CancelScope(shield=True):
-            for conn in {id(c): c for c in (self._writer, self._reader) if c}.values():
+            connections = (self._writer, self._reader, self._beats)
+            for conn in {id(c): c for c in connections if c}.values():
                 await conn.close()
         if self._lock is not None:
             self._lock.close()
@@ -488,6 +502,28 @@ class SqliteEventStore:
                 await conn.execute("ROLLBACK")
             raise
         return after
+
+    async def heartbeat(self, worker_ids: Sequence[str]) -> None:
+        """Stamp the workers' leases with the database's clock, in a table beside the log.
+
+        A file store writes them through a connection of their own, so a heartbeat never
+        joins an append's transaction; the in-memory store has one connection, and writes
+        each stamp as a single autocommitted statement that cannot interleave with one.
+        """
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot heartbeat")
+        rows = [(worker_id,) for worker_id in worker_ids]
+        try:
+            if self._path == _MEMORY:
+                await self._writer.executemany(_BEAT, rows)
+                return
+            if self._beats is None:
+                self._beats = await _connect(self._path, self._options, uri=False)
+            await self._beats.execute("BEGIN IMMEDIATE")
+            await self._beats.executemany(_BEAT, rows)
+            await self._beats.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"heartbeat to {self._path!r} failed: {exc}") from exc
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (for projection views)."""

@@ -38,6 +38,7 @@ from eventsvc.events import (
 )
 from eventsvc.ids import batch_stream, parse_session_id, session_id
 from eventsvc.store.projection import ProjectionTransaction
+from eventsvc.store.sqlite import DB_NOW
 from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView, counts_from
 
 if TYPE_CHECKING:
@@ -375,6 +376,18 @@ class SqliteQueueView:
         for _, owner, index, row in candidates[:limit]:
             views.append(await self._view(owner or await self._batch(row[1]), index, row))
         return views
+
+    async def expired_sessions(self, queue_id: str, lease_seconds: float) -> list[str]:
+        """Sessions in progress whose worker's lease ran out (by the database's clock)."""
+        rows = await self._store.query(
+            "SELECT s.session_id FROM queue_sessions s "
+            "LEFT JOIN worker_leases w ON w.worker_id = s.worker_id "
+            "WHERE s.queue_id = ? AND s.status = 'in_progress' "
+            f"AND (w.heartbeat_at IS NULL OR w.heartbeat_at < {DB_NOW} - ?) "
+            "ORDER BY s.batch_position, s.idx",
+            (queue_id, lease_seconds),
+        )
+        return [row[0] for row in rows]
 
     async def list_sessions(
         self,
