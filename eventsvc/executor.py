@@ -29,6 +29,7 @@ Not yet here: abandoning a node thread on shutdown (shutdown waits for running n
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -59,6 +60,7 @@ from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, session_stream
 from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
 from eventsvc.invocations.context import ArtifactStore
+from eventsvc.progress import Progress
 from eventsvc.sampling import StatsContext
 from eventsvc.service import Service
 from eventsvc.sessions import (
@@ -83,18 +85,6 @@ WAKING_TAGS = frozenset(
 )
 CANCELING_TAGS = frozenset({"batch.canceled", "session.canceled"})
 CANDIDATES = 4  # under contention a worker picks among this many next sessions
-
-
-@dataclass
-class Progress:
-    """A node's progress report: published live, never written to the log."""
-
-    queue_id: str
-    batch_id: str
-    session_id: str
-    node_id: str
-    fraction: float
-    message: str
 
 
 @dataclass
@@ -131,6 +121,21 @@ class _Fenced(Exception):
     """Another writer appended to the session: this worker no longer owns it."""
 
 
+class _Abandoned(Exception):
+    """The session was canceled while its node ran in a thread, which was left to finish."""
+
+
+async def _cancel_when_set(flag: anyio.Event, scope: anyio.CancelScope) -> None:
+    await flag.wait()
+    scope.cancel()
+
+
+def _release_from_thread(limiter: anyio.CapacityLimiter, token: object) -> None:
+    # RuntimeError: the event loop is gone (the process is shutting down), nothing to release.
+    with contextlib.suppress(RuntimeError):
+        anyio.from_thread.run_sync(limiter.release_on_behalf_of, token)
+
+
 class Executor:
     def __init__(
         self,
@@ -140,7 +145,6 @@ class Executor:
         workers: int = 1,
         threads: int = 4,
         name: str = "worker",
-        on_progress: Callable[[Progress], None] | None = None,
     ) -> None:
         self.service = service
         self.queue_id = queue_id
@@ -148,7 +152,8 @@ class Executor:
         self.name = name
         self.limiter = anyio.CapacityLimiter(threads)
         self.artifacts = FileArtifactStore(service.settings.artifacts_dir)
-        self.on_progress = on_progress
+        # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
+        self.abandoned: dict[str, str] = {}
         self._work = anyio.Event()
         self._running: dict[str, _Running] = {}
         instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -157,13 +162,22 @@ class Executor:
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Follow the log, keep the leases, recover dead sessions and run the workers."""
-        async with anyio.create_task_group() as tg:
-            await tg.start(self._follow)
-            await tg.start(self._beat)
-            tg.start_soon(self._recover, tg)
-            for worker_id in self.worker_ids:
-                tg.start_soon(self._worker, worker_id)
-            task_status.started()
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(self._follow)
+                await tg.start(self._beat)
+                tg.start_soon(self._recover, tg)
+                for worker_id in self.worker_ids:
+                    tg.start_soon(self._worker, worker_id)
+                task_status.started()
+        finally:
+            for node_id, session_id in self.abandoned.items():
+                log.warning(
+                    "shutting down with node %s of session %s still running in its "
+                    "thread (abandoned; it cannot be killed)",
+                    node_id,
+                    session_id,
+                )
 
     # --- liveness -----------------------------------------------------------------------
 
@@ -267,8 +281,7 @@ class Executor:
             del self._running[session_id]
 
     def report(self, progress: Progress) -> None:
-        if self.on_progress is not None:
-            self.on_progress(progress)
+        self.service.progress.publish_threadsafe(progress)
 
 
 class _SessionRun:
@@ -353,6 +366,9 @@ class _SessionRun:
             pending.append(self._started(node, execution))
             await self._append(pending)
             output, error, stats = await self._invoke(node)
+            if isinstance(error, _Abandoned):
+                await self._cancel([])
+                return
             if error is not None:
                 pending = self._failure(node.id, execution, error, stats)
                 if self.running.canceled.is_set():
@@ -385,12 +401,51 @@ class _SessionRun:
                 with stats:
                     output = await node.invoke(context)
             else:
-                output = await anyio.to_thread.run_sync(
-                    _timed_invoke, node, context, stats, limiter=self.executor.limiter
-                )
+                output = await self._in_thread(node, context, stats)
         except Exception as exc:  # a failing node is data, not a crash of the worker
             return None, exc, stats
         return output, None, stats
+
+    async def _in_thread(
+        self, node: BaseInvocation, context: NodeContext, stats: StatsContext
+    ) -> BaseInvocationOutput:
+        """Run a blocking node in a worker thread; abandon it if its session is canceled.
+
+        A thread cannot be killed: an abandoned node keeps its limiter slot until its thread
+        returns, and is recorded so shutdown can say so instead of hanging.
+        """
+        limiter, token = self.executor.limiter, object()
+        await limiter.acquire_on_behalf_of(token)
+
+        def call() -> BaseInvocationOutput:
+            try:
+                return _timed_invoke(node, context, stats)
+            finally:
+                _release_from_thread(limiter, token)
+
+        output: BaseInvocationOutput | None = None
+        error: Exception | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_when_set, self.running.canceled, tg.cancel_scope)
+                try:
+                    output = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                except Exception as exc:  # the node's own failure, raised unwrapped below
+                    error = exc
+                tg.cancel_scope.cancel()
+        except anyio.get_cancelled_exc_class():
+            self._abandon(node)
+            raise
+        if error is not None:
+            raise error
+        if output is None:
+            self._abandon(node)
+            raise _Abandoned(f"node {node.id} abandoned: its session was canceled")
+        return output
+
+    def _abandon(self, node: BaseInvocation) -> None:
+        self.executor.abandoned[node.id] = self.state.session_id
+        log.warning("abandoned node %s of session %s in its thread", node.id, self.state.session_id)
 
     # --- events -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from eventsvc.errors import (
 )
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.progress import ProgressHub
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
 from eventsvc.store.sqlite import SqliteEventStore
@@ -59,6 +60,7 @@ class Service:
         self.registry = registry
         self.queue = SqliteQueueView(store)
         self.stats = SqliteStatsView(store)
+        self.progress = ProgressHub()
 
     @classmethod
     @asynccontextmanager

@@ -337,3 +337,87 @@ async def test_stats_count_every_node_and_drop_invalid_sessions(service: Service
     assert one.execution_seconds <= one.wall_seconds
     assert all(t.max_vram is None for t in one.node_types)  # no CUDA here: no reading
     assert "add" in {t.node_type for t in (await service.stats.node_types()).node_types}
+
+
+@invocation("test_steps", title="Steps", category="tests")
+class StepsInvocation(BaseInvocation):
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        for step in (1, 2):
+            context.progress(step / 2, f"step {step} of 2")
+        return IntegerOutput(value=2)
+
+
+@invocation("test_stubborn", title="Stubborn", category="tests")
+class StubbornInvocation(BaseInvocation):
+    """Blocks on its gate and never polls for cancellation."""
+
+    gate: str = InputField("g")
+
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        ENTERED.setdefault(self.gate, threading.Event()).set()
+        GATES.setdefault(self.gate, threading.Event()).wait(30)
+        return IntegerOutput(value=1)
+
+
+async def wait_for_tag(service: Service, after: int, tag: str, session_id: str) -> int:
+    """The position of the first ``tag`` event of a session after ``after``."""
+    with anyio.fail_after(20):
+        async with service.store.subscribe(
+            after=after, filter=EventFilter(tags=frozenset({tag}))
+        ) as sub:
+            async for event in sub:
+                if event.data.session_id == session_id:  # type: ignore[attr-defined]
+                    return event.position
+    raise AssertionError("unreachable")
+
+
+async def test_progress_reaches_listeners_and_never_the_log(service: Service) -> None:
+    await service.enqueue_batch(
+        "default", Batch(batch_id="p", graph=graph({"s": {"type": "test_steps"}}))
+    )
+    async with service.progress.listen() as reports:
+        await settle(service, ["p"])
+        received = [reports.receive_nowait() for _ in range(2)]
+    assert [(r.session_id, r.node_id, r.fraction, r.message) for r in received] == [
+        ("p.0", "s", 0.5, "step 1 of 2"),
+        ("p.0", "s", 1.0, "step 2 of 2"),
+    ]
+    assert "invocation.progress" not in {e.tag for e in await service.store.read_all(limit=100)}
+
+
+async def test_a_canceled_sessions_thread_is_abandoned_and_keeps_its_slot(tmp_path: Path) -> None:
+    GATES.pop("stubborn", None)
+    ENTERED.pop("stubborn", None)
+    async with Service.open(settings_for(tmp_path)) as service:
+        g = graph({"g": {"type": "test_stubborn", "gate": "stubborn"}})
+        await service.enqueue_batch("default", Batch(batch_id="t", graph=g, runs=2))
+        executor = Executor(service, threads=1)
+        async with anyio.create_task_group() as tg:
+            await tg.start(executor.run)
+            await anyio.to_thread.run_sync(
+                ENTERED.setdefault("stubborn", threading.Event()).wait, 10
+            )
+            head = await service.store.head()
+            await service.cancel_session("t.0")
+            await wait_for_tag(service, head, "invocation.started", "t.1")
+            assert executor.abandoned == {"g": "t.0"}
+            assert executor.limiter.borrowed_tokens == 1  # t.1 waits for the abandoned slot
+            assert [e.tag for e in await stream(service, "t.0")][-1] == "session.canceled"
+            GATES["stubborn"].set()
+            await wait_for_tag(service, head, "session.completed", "t.1")
+            tg.cancel_scope.cancel()
+
+
+async def test_pause_stops_starting_sessions_and_resume_restarts(service: Service) -> None:
+    await service.pause_queue("default")
+    executor = Executor(service)
+    async with anyio.create_task_group() as tg:
+        await tg.start(executor.run)
+        await service.enqueue_batch(
+            "default", Batch(batch_id="z", graph=graph({"a": {"type": "add"}}))
+        )
+        resumed_at = await service.resume_queue("default")
+        started_at = await wait_for_tag(service, 0, "session.started", "z.0")
+        assert started_at > resumed_at  # nothing started while the queue was paused
+        await wait_for_tag(service, started_at, "session.completed", "z.0")
+        tg.cancel_scope.cancel()
