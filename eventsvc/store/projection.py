@@ -18,13 +18,17 @@ from eventsvc.events import RecordedEvent
 
 
 class ProjectionTransaction(Protocol):
-    """The open write transaction a projection folds events in."""
+    """The open write transaction a projection folds events in.
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
+    Synchronous: the store runs a whole transaction, the append and every projection, in one
+    call on its connection's thread, rather than paying a thread hop per statement.
+    """
 
-    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None: ...
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
 
 
 class InlineProjection(Protocol):
@@ -41,6 +45,6 @@ class InlineProjection(Protocol):
         """The tables it owns, dropped by a rebuild."""
         ...
 
-    async def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (consecutive positions) into its tables."""
         ...

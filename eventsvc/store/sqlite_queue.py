@@ -20,7 +20,7 @@ the backend (the session state machine, session values, the read models) is in t
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventsvc.batches import BatchDatum, session_values
@@ -128,9 +128,7 @@ class SqliteQueueProjection:
     tables = ("queue_state", "queue_batches", "queue_sessions")
 
     def __init__(self) -> None:
-        self._handlers: dict[
-            str, Callable[[ProjectionTransaction, Any, RecordedEvent], Awaitable[None]]
-        ] = {
+        self._handlers: dict[str, Callable[[ProjectionTransaction, Any, RecordedEvent], None]] = {
             "batch.enqueued": self._batch_enqueued,
             "batch.canceled": self._batch_canceled,
             "batch.reprioritized": self._batch_reprioritized,
@@ -140,16 +138,16 @@ class SqliteQueueProjection:
             **dict.fromkeys(NEW_STATUS, self._session_changed),
         }
 
-    async def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         for record in events:
             handler = self._handlers.get(record.tag)
             if handler is not None:
-                await handler(tx, record.data, record)
+                handler(tx, record.data, record)
 
-    async def _batch_enqueued(
+    def _batch_enqueued(
         self, tx: ProjectionTransaction, event: BatchEnqueued, record: RecordedEvent
     ) -> None:
-        await tx.execute(
+        tx.execute(
             "INSERT INTO queue_batches (batch_id, queue_id, position, priority, session_count, "
             "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -164,63 +162,61 @@ class SqliteQueueProjection:
                 event.session_count,
             ),
         )
-        await tx.execute(
-            "INSERT OR IGNORE INTO queue_state (queue_id) VALUES (?)", (event.queue_id,)
-        )
+        tx.execute("INSERT OR IGNORE INTO queue_state (queue_id) VALUES (?)", (event.queue_id,))
 
-    async def _batch_canceled(
+    def _batch_canceled(
         self, tx: ProjectionTransaction, event: BatchCanceled, record: RecordedEvent
     ) -> None:
         # Every session not started yet, virtual or retried, is canceled; running ones stop
         # when their worker sees the cancel and appends session.canceled.
-        await tx.execute(
+        tx.execute(
             "UPDATE queue_batches SET canceled_at = ?, n_canceled = n_canceled + n_uninitialized, "
             "n_uninitialized = 0 WHERE batch_id = ?",
             (record.position, event.batch_id),
         )
-        await tx.execute(
+        tx.execute(
             "UPDATE queue_sessions SET status = 'canceled', updated_position = ?, "
             "finished_at = ? WHERE batch_id = ? AND status = 'uninitialized'",
             (record.position, record.recorded_at, event.batch_id),
         )
 
-    async def _batch_reprioritized(
+    def _batch_reprioritized(
         self, tx: ProjectionTransaction, event: BatchReprioritized, record: RecordedEvent
     ) -> None:
         for table in ("queue_batches", "queue_sessions"):
-            await tx.execute(
+            tx.execute(
                 f"UPDATE {table} SET priority = ? WHERE batch_id = ?",
                 (event.priority, event.batch_id),
             )
 
-    async def _queue_paused(
+    def _queue_paused(
         self, tx: ProjectionTransaction, event: QueuePaused | QueueResumed, record: RecordedEvent
     ) -> None:
-        await tx.execute(
+        tx.execute(
             "INSERT INTO queue_state (queue_id, paused) VALUES (?, ?) "
             "ON CONFLICT (queue_id) DO UPDATE SET paused = excluded.paused",
             (event.queue_id, int(isinstance(event, QueuePaused))),
         )
 
-    async def _queue_pruned(
+    def _queue_pruned(
         self, tx: ProjectionTransaction, event: QueuePruned, record: RecordedEvent
     ) -> None:
-        await tx.execute(
+        tx.execute(
             "UPDATE queue_batches SET pruned = 1 WHERE queue_id = ? AND pruned = 0 "
             "AND n_uninitialized = 0 AND n_in_progress = 0",
             (event.queue_id,),
         )
-        await tx.execute(
+        tx.execute(
             "INSERT INTO queue_state (queue_id, pruned_at) VALUES (?, ?) "
             "ON CONFLICT (queue_id) DO UPDATE SET pruned_at = excluded.pruned_at",
             (event.queue_id, record.position),
         )
 
-    async def _session_changed(
+    def _session_changed(
         self, tx: ProjectionTransaction, event: SessionEvent, record: RecordedEvent
     ) -> None:
         _, index = parse_session_id(event.session_id)
-        rows = await tx.fetchall(
+        rows = tx.fetchall(
             "SELECT b.canceled_at, b.cursor, b.priority, b.position, s.status "
             "FROM queue_batches b LEFT JOIN queue_sessions s ON s.session_id = ? "
             "WHERE b.batch_id = ?",
@@ -242,7 +238,7 @@ class SqliteQueueProjection:
         )
         worker = getattr(event, "worker_id", None)
         started = record.recorded_at if record.tag == "session.started" else None
-        await tx.execute(
+        tx.execute(
             _UPSERT_SESSION,
             (
                 event.session_id,
@@ -261,23 +257,21 @@ class SqliteQueueProjection:
             ),
         )
         if previous != status:
-            await tx.execute(
+            tx.execute(
                 f"UPDATE queue_batches SET n_{previous} = n_{previous} - 1, "
                 f"n_{status} = n_{status} + 1 WHERE batch_id = ?",
                 (event.batch_id,),
             )
         if stored is None and index == cursor:
-            await self._advance_cursor(tx, event.batch_id, cursor + 1)
+            self._advance_cursor(tx, event.batch_id, cursor + 1)
 
-    async def _advance_cursor(self, tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
+    def _advance_cursor(self, tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
         """Move the cursor past every materialized index (usually none)."""
-        while await tx.fetchall(
+        while tx.fetchall(
             "SELECT 1 FROM queue_sessions WHERE batch_id = ? AND idx = ?", (batch_id, cursor)
         ):
             cursor += 1
-        await tx.execute(
-            "UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id)
-        )
+        tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))
 
 
 # --- queries ------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ class SqliteStatsProjection:
     schema = SCHEMA
     tables = ("stats_runs",)
 
-    async def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         rows = []
         for record in events:
             data = record.data
@@ -85,11 +85,11 @@ class SqliteStatsProjection:
                 )
             elif isinstance(data, GraphInvalid):
                 if rows:
-                    await tx.executemany(_INSERT, rows)
+                    tx.executemany(_INSERT, rows)
                     rows = []
-                await tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
+                tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
         if rows:
-            await tx.executemany(_INSERT, rows)
+            tx.executemany(_INSERT, rows)
 
 
 class SqliteStatsView:

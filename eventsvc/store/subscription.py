@@ -25,8 +25,11 @@ from eventsvc.events import RecordedEvent
 ReadPage = Callable[[int, int], Awaitable[list[RecordedEvent]]]
 """``read_all(after, limit)`` of the store."""
 
-WaitForChange = Callable[[], Awaitable[None]]
-"""Returns once the log may have grown (a read-only process's bounded poll)."""
+ChangeMark = Callable[[], Awaitable[int]]
+"""A marker of the log's state (a read-only process's ``PRAGMA data_version``)."""
+
+WaitForChange = Callable[[int], Awaitable[None]]
+"""Returns once the marker differs from the one given (a bounded poll)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Subscription:
         self,
         read_page: ReadPage,
         fanout: Fanout | None,
+        change_mark: ChangeMark,
         wait_for_change: WaitForChange,
         *,
         after: int,
@@ -100,6 +104,7 @@ class Subscription:
         self._went_live = anyio.Event()
         self._read_page = read_page
         self._fanout = fanout
+        self._change_mark = change_mark
         self._wait_for_change = wait_for_change
         self._filter = filter or EventFilter()
         self._buffer = buffer
@@ -114,10 +119,12 @@ class Subscription:
 
     async def _events(self) -> AsyncIterator[RecordedEvent]:
         while True:
+            # Marked before reading, so a commit landing after the read is never waited past.
+            mark = await self._change_mark() if self._fanout is None else 0
             async for event in self._catch_up():
                 yield event
             if self._fanout is None:
-                await self._wait_for_change()
+                await self._wait_for_change(mark)
                 continue
             async for event in self._follow(self._fanout):
                 yield event
