@@ -34,6 +34,7 @@ import inspect
 import logging
 import os
 import secrets
+import threading
 import traceback
 import zlib
 from collections.abc import Callable, Sequence
@@ -130,10 +131,40 @@ async def _cancel_when_set(flag: anyio.Event, scope: anyio.CancelScope) -> None:
     scope.cancel()
 
 
-def _release_from_thread(limiter: anyio.CapacityLimiter, token: object) -> None:
-    # RuntimeError: the event loop is gone (the process is shutting down), nothing to release.
-    with contextlib.suppress(RuntimeError):
-        anyio.from_thread.run_sync(limiter.release_on_behalf_of, token)
+class _Slot:
+    """A limiter slot held for one node thread, given back by whoever sees the thread end.
+
+    Normally the event loop gives it back when the thread's result arrives; a thread that
+    was abandoned gives it back itself when it finally returns, so the slot stays taken for
+    exactly as long as the thread runs.
+    """
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._lock = threading.Lock()
+        self._abandoned = self._done = False
+
+    async def take(self) -> None:
+        await self._limiter.acquire_on_behalf_of(self)
+
+    def give_back(self) -> None:
+        self._limiter.release_on_behalf_of(self)
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            done = self._done
+        if done:  # the thread ended just as it was abandoned
+            self.give_back()
+
+    def thread_done(self) -> None:
+        with self._lock:
+            self._done = True
+            abandoned = self._abandoned
+        if abandoned:
+            # RuntimeError: the event loop is gone (the process is shutting down).
+            with contextlib.suppress(RuntimeError):
+                anyio.from_thread.run_sync(self.give_back)
 
 
 class Executor:
@@ -414,14 +445,14 @@ class _SessionRun:
         A thread cannot be killed: an abandoned node keeps its limiter slot until its thread
         returns, and is recorded so shutdown can say so instead of hanging.
         """
-        limiter, token = self.executor.limiter, object()
-        await limiter.acquire_on_behalf_of(token)
+        slot = _Slot(self.executor.limiter)
+        await slot.take()
 
         def call() -> BaseInvocationOutput:
             try:
                 return _timed_invoke(node, context, stats)
             finally:
-                _release_from_thread(limiter, token)
+                slot.thread_done()
 
         output: BaseInvocationOutput | None = None
         error: Exception | None = None
@@ -434,13 +465,17 @@ class _SessionRun:
                     error = exc
                 tg.cancel_scope.cancel()
         except anyio.get_cancelled_exc_class():
+            slot.abandon()
             self._abandon(node)
             raise
-        if error is not None:
-            raise error
-        if output is None:
+        if error is None and output is None:
+            slot.abandon()
             self._abandon(node)
             raise _Abandoned(f"node {node.id} abandoned: its session was canceled")
+        slot.give_back()
+        if error is not None:
+            raise error
+        assert output is not None
         return output
 
     def _abandon(self, node: BaseInvocation) -> None:

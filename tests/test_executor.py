@@ -422,3 +422,50 @@ async def test_pause_stops_starting_sessions_and_resume_restarts(service: Servic
         assert started_at > resumed_at  # nothing started while the queue was paused
         await wait_for_tag(service, started_at, "session.completed", "z.0")
         tg.cancel_scope.cancel()
+
+
+@invocation("test_async_add", title="Async Add", category="tests")
+class AsyncAddInvocation(BaseInvocation):
+    a: int = InputField(0)
+    b: int = InputField(0)
+
+    async def invoke(self, context: InvocationContext) -> IntegerOutput:  # type: ignore[override]
+        await anyio.lowlevel.checkpoint()
+        return IntegerOutput(value=self.a + self.b)
+
+
+async def test_async_node_bodies_are_awaited(service: Service) -> None:
+    g = graph(
+        {"x": {"type": "test_async_add", "a": 2}, "y": {"type": "add"}}, [edge("x.value", "y.a")]
+    )
+    await service.enqueue_batch(
+        "default", Batch(batch_id="as", graph=g, data=[[datum("x", "b", [3, 4])]])
+    )
+    await settle(service, ["as"])
+    assert (await outputs(service, "as.0"))["y"]["value"] == 5
+    assert (await outputs(service, "as.1"))["x"]["value"] == 6
+
+
+async def test_canceling_a_batch_mid_way_keeps_what_finished(service: Service) -> None:
+    GATES.pop("mid", None)
+    ENTERED.pop("mid", None)
+    g = graph({"g": {"type": "test_gate", "gate": "mid"}})
+    await service.enqueue_batch(
+        "default", Batch(batch_id="done", graph=graph({"a": {"type": "add"}}), runs=2)
+    )
+    await service.enqueue_batch("default", Batch(batch_id="mid", graph=g, runs=5))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(settle, service, ["done", "mid"])
+        await anyio.to_thread.run_sync(ENTERED.setdefault("mid", threading.Event()).wait, 10)
+        canceled_at = await service.cancel_batches("default", ["mid"])
+    counts = (await service.queue.batch_status("mid")).counts
+    assert (counts.canceled, counts.completed, counts.total) == (5, 0, 5)
+    assert (await service.queue.batch_status("done")).counts.completed == 2
+    starts = [
+        e
+        for e in await service.store.read_all(limit=1000)
+        if e.tag == "session.started" and e.stream.startswith("session-mid.")
+    ]
+    # Only the sessions running when the cancel came (one per worker) ever started.
+    assert 1 <= len(starts) <= 2
+    assert all(start.position < canceled_at for start in starts)
