@@ -33,6 +33,8 @@ class Settings(BaseModel):
     max_queue_uninitialized: int = Field(
         10_000_000, ge=1, description="Most sessions waiting to start in one queue"
     )
+    queue_id: str = Field("default", description="The queue this process's workers run")
+    workers: int = Field(1, ge=1, description="Workers running sessions in this process")
     lease_seconds: float = Field(5.0, gt=0, description="A worker silent this long is dead")
     max_resumes: int = Field(2, ge=0, description="Resumes of one attempt before it fails")
     nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")

@@ -39,7 +39,7 @@ import traceback
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.abc
@@ -63,7 +63,6 @@ from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.progress import Progress
 from eventsvc.sampling import StatsContext
-from eventsvc.service import Service
 from eventsvc.sessions import (
     BATCH_CANCELED,
     ApplyBatchCancel,
@@ -78,6 +77,9 @@ from eventsvc.sessions import (
     evolve,
 )
 from eventsvc.store import EventFilter, ExpectedVersion
+
+if TYPE_CHECKING:
+    from eventsvc.service import Service
 
 log = logging.getLogger("eventsvc.executor")
 

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+
 from eventsvc import events as ev
 from eventsvc.batches import Batch, validate_batch
 from eventsvc.clock import Clock
@@ -26,6 +28,7 @@ from eventsvc.errors import (
     NotFoundError,
     StoreError,
 )
+from eventsvc.executor import Executor
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.progress import ProgressHub
@@ -65,8 +68,14 @@ class Service:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, settings: Settings | None = None, *, clock: Clock | None = None
+        cls,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        run_workers: bool = False,
     ) -> AsyncIterator[Service]:
+        """The service on its store; with ``run_workers``, ``settings.workers`` workers run
+        the queue ``settings.queue_id`` in the service's own task group until it closes."""
         settings = settings or Settings.from_env()
         registry = settings.registry()
         options = StoreOptions(max_event_bytes=settings.max_event_bytes)
@@ -75,7 +84,15 @@ class Service:
                 raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")
             await store.register(SqliteQueueProjection())
             await store.register(SqliteStatsProjection())
-            yield cls(store, settings, registry)
+            service = cls(store, settings, registry)
+            async with anyio.create_task_group() as tg:
+                if run_workers:
+                    executor = Executor(
+                        service, queue_id=settings.queue_id, workers=settings.workers
+                    )
+                    await tg.start(executor.run)
+                yield service
+                tg.cancel_scope.cancel()
 
     async def wait_for(self, position: int) -> None:
         """Return once the queue projection has folded the log up to ``position``.

@@ -469,3 +469,23 @@ async def test_canceling_a_batch_mid_way_keeps_what_finished(service: Service) -
     # Only the sessions running when the cancel came (one per worker) ever started.
     assert 1 <= len(starts) <= 2
     assert all(start.position < canceled_at for start in starts)
+
+
+async def test_the_service_can_run_its_own_workers(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, workers=2)
+    ended = frozenset({"session.completed"})
+    async with (
+        Service.open(settings, run_workers=True) as service,
+        service.store.subscribe(filter=EventFilter(tags=ended)) as sub,
+    ):
+        await service.enqueue_batch(
+            "default",
+            Batch(
+                batch_id="own",
+                graph=graph({"a": {"type": "add", "b": 1}}),
+                data=[[datum("a", "a", [1, 2, 3])]],
+            ),
+        )
+        with anyio.fail_after(20):
+            done = [await anext(aiter(sub)) for _ in range(3)]
+    assert sorted(e.data.session_id for e in done) == ["own.0", "own.1", "own.2"]  # type: ignore[attr-defined]
