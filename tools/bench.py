@@ -287,6 +287,13 @@ async def bench_store(directory: Path, total: int) -> list[Figure]:
 # --- graph ----------------------------------------------------------------------------------
 
 
+def edge(source: str, destination: str) -> dict[str, dict[str, str]]:
+    """An edge from ``"node.field"`` to ``"node.field"``."""
+    (s_node, s_field), (d_node, d_field) = source.split("."), destination.split(".")
+    return {"source": {"node_id": s_node, "field": s_field},
+            "destination": {"node_id": d_node, "field": d_field}}  # fmt: skip
+
+
 def kahn(edges: list[tuple[int, int]], count: int) -> list[int]:
     """The floor: a plain topological sort of the same edges."""
     indegree = [0] * count
@@ -338,25 +345,14 @@ def bench_graph() -> list[Figure]:
     figures.append(Figure("validate_1000_ms", value, "ms", floor, "<= 50 ms"))
 
     items = 5000
-    graph = parse_graph(
-        {
-            "nodes": {
-                "r": {"type": "range", "id": "r", "start": 0, "stop": items},
-                "it": {"type": "iterate", "id": "it"},
-                "add": {"type": "add", "id": "add", "b": 1},
-            },
-            "edges": [
-                {
-                    "source": {"node_id": "r", "field": "collection"},
-                    "destination": {"node_id": "it", "field": "collection"},
-                },
-                {
-                    "source": {"node_id": "it", "field": "item"},
-                    "destination": {"node_id": "add", "field": "a"},
-                },
-            ],
-        }
-    )
+    graph = parse_graph({
+        "nodes": {
+            "r": {"type": "range", "id": "r", "start": 0, "stop": items},
+            "it": {"type": "iterate", "id": "it"},
+            "add": {"type": "add", "id": "add", "b": 1},
+        },
+        "edges": [edge("r.collection", "it.collection"), edge("it.item", "add.a")],
+    })  # fmt: skip
     context = FakeContext()
     state = GraphExecutionState(graph)
     stepping, steps = 0.0, 0
@@ -589,25 +585,12 @@ async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
             Figure("commits_per_node", (service.store.commits - commits) / nodes, "commits", None)
         )
 
-        three = parse_graph(
-            {
-                "nodes": {
-                    "a": {"type": "add", "id": "a"},
-                    "m": {"type": "multiply", "id": "m", "b": 3},
-                    "s": {"type": "subtract", "id": "s", "b": 1},
-                },
-                "edges": [
-                    {
-                        "source": {"node_id": "a", "field": "value"},
-                        "destination": {"node_id": "m", "field": "a"},
-                    },
-                    {
-                        "source": {"node_id": "m", "field": "value"},
-                        "destination": {"node_id": "s", "field": "a"},
-                    },
-                ],
-            }
-        )
+        three = parse_graph({
+            "nodes": {"a": {"type": "add", "id": "a"},
+                      "m": {"type": "multiply", "id": "m", "b": 3},
+                      "s": {"type": "subtract", "id": "s", "b": 1}},
+            "edges": [edge("a.value", "m.a"), edge("m.value", "s.a")],
+        })  # fmt: skip
         data = [[BatchDatum(node_path="a", field_name="a", items=list(range(1000)))]]
         await service.enqueue_batch("default", Batch(batch_id="thousand", graph=three, data=data))
         elapsed = await run_until_done(service, "thousand", 1000)

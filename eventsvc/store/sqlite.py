@@ -679,32 +679,10 @@ class SqliteEventStore:
             for event_id, tag, schema_version, data, meta, event in request.items:
                 position += 1
                 version += 1
-                previous = chain_hash(
-                    previous,
-                    position,
-                    request.stream,
-                    version,
-                    event_id,
-                    tag,
-                    schema_version,
-                    recorded_at,
-                    data.encode(),
-                    meta.encode(),
-                )
-                rows.append(
-                    (
-                        position,
-                        request.stream,
-                        version,
-                        event_id,
-                        tag,
-                        schema_version,
-                        recorded_at,
-                        data,
-                        meta,
-                        previous,
-                    )
-                )
+                row = (position, request.stream, version, event_id, tag, schema_version,
+                       recorded_at, data, meta)  # fmt: skip
+                previous = chain_hash(previous, *row[:7], data.encode(), meta.encode())
+                rows.append((*row, previous))
                 events.append(event)
             versions[request.stream] = (version, position)
             request.result = AppendResult(request.stream, first, position, version)
