@@ -85,14 +85,20 @@ class Service:
             await store.register(SqliteQueueProjection())
             await store.register(SqliteStatsProjection())
             service = cls(store, settings, registry)
-            async with anyio.create_task_group() as tg:
-                if run_workers:
-                    executor = Executor(
-                        service, queue_id=settings.queue_id, workers=settings.workers
-                    )
-                    await tg.start(executor.run)
+            if not run_workers:
                 yield service
+                return
+            failure: BaseException | None = None
+            async with anyio.create_task_group() as tg:
+                executor = Executor(service, queue_id=settings.queue_id, workers=settings.workers)
+                await tg.start(executor.run)
+                try:
+                    yield service
+                except BaseException as exc:  # re-raised below, not wrapped in a group
+                    failure = exc
                 tg.cancel_scope.cancel()
+            if failure is not None:
+                raise failure
 
     async def wait_for(self, position: int) -> None:
         """Return once the queue projection has folded the log up to ``position``.

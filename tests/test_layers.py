@@ -18,7 +18,7 @@ LAYERS = {
     # L2 orchestration
     "service": 2, "executor": 2, "projections": 2, "progress": 2,
     # L3 edges, and the fakes for tests that nothing else imports
-    "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3,
+    "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3, "__main__": 3, "examples": 3,
 }  # fmt: skip
 
 

@@ -1,0 +1,5 @@
+import sys
+
+from eventsvc.cli import main
+
+sys.exit(main())

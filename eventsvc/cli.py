@@ -1,0 +1,240 @@
+"""The ``eventsvc`` command line (L3): run graphs and batches in process, stats, schemas.
+
+    eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
+    eventsvc stats [--session ID | --batch ID | --by-type]
+    eventsvc schema [--check]
+
+Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
+``eventsvc.db`` in ``$EVENTSVC_HOME`` (else ``$XDG_DATA_HOME/eventsvc``, else
+``~/.local/share/eventsvc``), with artifacts beside it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, TextIO
+
+import anyio
+from pydantic import ValidationError
+
+from eventsvc import schemas
+from eventsvc.batches import Batch
+from eventsvc.config import Settings
+from eventsvc.errors import EventsvcError, GraphValidationError, Problem
+from eventsvc.graph import parse_graph
+from eventsvc.service import Service
+from eventsvc.stats import render_table, to_json
+from eventsvc.store import EventFilter
+
+EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
+ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
+
+
+class InputError(Exception):
+    """The user's input cannot be run; ``lines`` say why, one problem each."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def home() -> Path:
+    if "EVENTSVC_HOME" in os.environ:
+        return Path(os.environ["EVENTSVC_HOME"])
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data) / "eventsvc"
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    base = Settings.from_env()
+    if args.store:
+        url = args.store
+    elif args.db:
+        url = f"sqlite://{Path(args.db).resolve()}"
+    else:
+        url = f"sqlite://{(home() / 'eventsvc.db').resolve()}"
+    artifacts = Path(base.artifacts_dir)
+    if "EVENTSVC_ARTIFACTS_DIR" not in os.environ and url.startswith("sqlite:///"):
+        artifacts = Path(url.removeprefix("sqlite://")).parent / "artifacts"
+    return base.model_copy(update={"store_url": url, "artifacts_dir": str(artifacts.resolve())})
+
+
+# --- run ----------------------------------------------------------------------------------
+
+
+def load_batch(args: argparse.Namespace) -> Batch:
+    """The batch to run, from an example or from files; every problem as an InputError."""
+    if args.example:
+        text = resources.files("eventsvc.examples").joinpath(f"{args.example}.json").read_text()
+        document = _json(text, f"example {args.example}")
+    elif args.graph:
+        document = _json(_read(args.graph), args.graph)
+    else:
+        raise InputError(["give a GRAPH.json or --example NAME"])
+    if not isinstance(document, dict):
+        raise InputError([f"{args.graph}: expected a JSON object (a graph, or a graph and data)"])
+    if "graph" not in document:
+        document = {"graph": document}
+    if args.batch:
+        data = _json(_read(args.batch), args.batch)
+        document.update(data if isinstance(data, dict) else {"data": data})
+    try:
+        graph = parse_graph(document["graph"])
+    except GraphValidationError as exc:
+        raise InputError([_line(p) for p in exc.problems]) from None
+    try:
+        return Batch.model_validate({**document, "graph": graph})
+    except ValidationError as exc:
+        raise InputError(
+            [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_url=False)]
+        ) from None
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise InputError([f"{path}: {exc.strerror}"]) from None
+
+
+def _json(text: str, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([f"{where}: not JSON ({exc.msg} at line {exc.lineno})"]) from None
+
+
+def _line(problem: Problem) -> str:
+    where = ".".join(part for part in (problem.node_id, problem.field) if part)
+    return f"{problem.code}: {where + ': ' if where else ''}{problem.message}"
+
+
+class ProgressBar:
+    """sessions done/total, failures and an ETA, redrawn in place."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.done, self.failed = total, 0, 0
+        self.started = time.monotonic()
+        self.out = out
+
+    def update(self, failed: bool) -> None:
+        self.done += 1
+        self.failed += failed
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        width = 24
+        filled = round(width * self.done / self.total)
+        self.out.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] sessions {self.done}/{self.total}"
+            f"  failed {self.failed}  ETA {eta:4.1f}s"
+        )
+        if self.done == self.total:
+            self.out.write("\n")
+        self.out.flush()
+
+
+async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) -> int:
+    tags = ENDED | {"invocation.completed"}
+    async with Service.open(settings, run_workers=True) as service:
+        head = await service.store.head()
+        async with service.store.subscribe(after=head, filter=EventFilter(tags=tags)) as events:
+            try:
+                result = await service.enqueue_batch(settings.queue_id, batch)
+            except GraphValidationError as exc:
+                raise InputError([_line(p) for p in exc.problems]) from None
+            bar = ProgressBar(result.session_count, err)
+            images = 0
+            async for event in events:
+                if getattr(event.data, "batch_id", None) != batch.batch_id:
+                    continue
+                if event.tag == "invocation.completed":
+                    outputs = event.data.outputs  # type: ignore[attr-defined]
+                    images += isinstance(outputs.get("image"), dict)
+                    continue
+                bar.update(failed=event.tag != "session.completed")
+                if bar.done == bar.total:
+                    break
+        out.write(render_table(await service.stats.batch(batch.batch_id)) + "\n")
+        out.write(f"batch {batch.batch_id}: {bar.done - bar.failed} of {bar.total} completed")
+        out.write(f", {bar.failed} failed\n")
+        out.write(f"artifacts: {settings.artifacts_dir} ({images} images)\n")
+        out.write(f"store: {settings.store_url}\n")
+    return 1 if bar.failed else 0
+
+
+# --- stats --------------------------------------------------------------------------------
+
+
+async def show_stats(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    async with Service.open(settings) as service:
+        if args.session:
+            summary = await service.stats.session(args.session)
+        elif args.batch:
+            summary = await service.stats.batch(args.batch)
+        else:
+            summary = await service.stats.node_types()
+    out.write(json.dumps(to_json(summary), indent=2) if args.json else render_table(summary))
+    out.write("\n")
+    return 0
+
+
+# --- entry point --------------------------------------------------------------------------
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def with_store(command: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        where = command.add_mutually_exclusive_group()
+        where.add_argument("--db", help="the SQLite file (default: $EVENTSVC_HOME/eventsvc.db)")
+        where.add_argument("--store", help="a store URL, such as sqlite:///path/to/file.db")
+        return command
+
+    run = with_store(commands.add_parser("run", help="enqueue and execute a graph or batch"))
+    run.add_argument("graph", nargs="?", help="a graph, or {graph, data, runs}, as JSON")
+    run.add_argument("--batch", help="the batch data as JSON: {data, runs} or a list of groups")
+    run.add_argument("--example", choices=EXAMPLES, help="a shipped example instead")
+    run.add_argument("--workers", type=int, default=1, help="workers running sessions")
+
+    stats = with_store(commands.add_parser("stats", help="node statistics"))
+    scope = stats.add_mutually_exclusive_group()
+    scope.add_argument("--session", help="one session's stats")
+    scope.add_argument("--batch", help="one batch's stats")
+    scope.add_argument("--by-type", action="store_true", help="every node type (the default)")
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
+    schema.add_argument("--check", action="store_true")
+    return root
+
+
+def main(
+    argv: Sequence[str] | None = None, out: TextIO = sys.stdout, err: TextIO = sys.stderr
+) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "schema":
+        return schemas.main(["--check"] if args.check else [])
+    try:
+        settings = settings_from(args)
+        if args.command == "run":
+            settings = settings.model_copy(update={"workers": max(1, args.workers)})
+            return anyio.run(run_batch, settings, load_batch(args), out, err)
+        return anyio.run(show_stats, settings, args, out)
+    except InputError as exc:
+        err.write("\n".join(exc.lines) + "\n")
+        return 2
+    except EventsvcError as exc:
+        err.write(f"eventsvc: {exc}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
