@@ -97,9 +97,9 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
         yield opened
 
 
-async def settle(service: Service, batch_ids: list[str]) -> None:
+async def settle(service: Service, batch_ids: list[str], queue_id: str = "default") -> None:
     """Run an executor until every session of the batches has ended."""
-    executor = Executor(service, queue_id="default", workers=2)
+    executor = Executor(service, queue_id=queue_id, workers=2)
     ended = frozenset({"session.completed", "session.failed", "session.canceled"})
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:

@@ -1,0 +1,258 @@
+"""Routes: the queue, stats, the node catalogue, artifacts and health."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Annotated, Any, Literal
+
+import anyio
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from eventsvc import __version__
+from eventsvc.api import errors
+from eventsvc.batches import Batch
+from eventsvc.errors import NotFoundError
+from eventsvc.events import InvocationCompleted, InvocationFailed, SessionStarted
+from eventsvc.ids import session_stream
+from eventsvc.service import EnqueueResult, Service
+from eventsvc.stats import to_json
+from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView
+
+State = Literal["uninitialized", "in_progress", "completed", "failed", "canceled"]
+
+
+def get_service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+class EnqueueBatchBody(BaseModel):
+    batch: Batch
+    prepend: bool = False
+
+
+class BatchIds(BaseModel):
+    batch_ids: list[str] = Field(min_length=1)
+
+
+class SessionIds(BaseModel):
+    session_ids: list[str] = Field(min_length=1)
+
+
+class Priority(BaseModel):
+    priority: int
+
+
+class Position(BaseModel):
+    """Where the command's last event landed in the log."""
+
+    position: int
+
+
+class SessionDetail(BaseModel):
+    session: dict[str, Any]
+    results: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    errors: dict[str, str] = Field(default_factory=dict)
+
+
+def create_app(service: Service) -> FastAPI:
+    app = FastAPI(title="eventsvc", version=__version__)
+    app.state.service = service
+    errors.install(app)
+    app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
+    app.include_router(queue_routes())
+    app.include_router(other_routes())
+    return app
+
+
+def queue_routes() -> APIRouter:
+    router = APIRouter(prefix="/api/v1/queue/{queue_id}", tags=["queue"])
+
+    @router.post("/enqueue_batch")
+    async def enqueue_batch(
+        queue_id: str, body: EnqueueBatchBody, service: ServiceDep
+    ) -> EnqueueResult:
+        return await service.enqueue_batch(queue_id, body.batch, body.prepend)
+
+    @router.get("/status")
+    async def queue_status(queue_id: str, service: ServiceDep) -> QueueStatus:
+        return await service.queue.queue_status(queue_id)
+
+    @router.get("/b/{batch_id}/status")
+    async def batch_status(queue_id: str, batch_id: str, service: ServiceDep) -> BatchStatus:
+        status = await service.queue.batch_status(batch_id)
+        if status.queue_id != queue_id:
+            raise NotFoundError(f"no batch {batch_id!r} in queue {queue_id!r}")
+        return status
+
+    @router.get("/sessions")
+    async def list_sessions(
+        queue_id: str,
+        service: ServiceDep,
+        state: State | None = None,
+        batch_id: str | None = None,
+        after: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> SessionPage:
+        return await service.queue.list_sessions(
+            queue_id, batch_id=batch_id, state=state, after=after, limit=limit
+        )
+
+    @router.get("/s/{session_id}")
+    async def get_session(queue_id: str, session_id: str, service: ServiceDep) -> SessionDetail:
+        view = await service.queue.get_session(session_id)
+        if view.queue_id != queue_id:
+            raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
+        return await session_detail(service, view)
+
+    @router.put("/s/{session_id}/cancel")
+    async def cancel_session(queue_id: str, session_id: str, service: ServiceDep) -> Position:
+        view = await service.queue.get_session(session_id)
+        if view.queue_id != queue_id:
+            raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
+        return Position(position=await service.cancel_session(session_id))
+
+    @router.put("/cancel_by_batch_ids")
+    async def cancel_batches(queue_id: str, body: BatchIds, service: ServiceDep) -> Position:
+        return Position(position=await service.cancel_batches(queue_id, body.batch_ids))
+
+    @router.put("/retry_sessions")
+    async def retry_sessions(queue_id: str, body: SessionIds, service: ServiceDep) -> Position:
+        return Position(position=await service.retry_sessions(body.session_ids))
+
+    @router.put("/b/{batch_id}/priority")
+    async def reprioritize(
+        queue_id: str, batch_id: str, body: Priority, service: ServiceDep
+    ) -> Position:
+        return Position(
+            position=await service.reprioritize_batch(queue_id, batch_id, body.priority)
+        )
+
+    @router.put("/processor/pause")
+    async def pause(queue_id: str, service: ServiceDep) -> Position:
+        return Position(position=await service.pause_queue(queue_id))
+
+    @router.put("/processor/resume")
+    async def resume(queue_id: str, service: ServiceDep) -> Position:
+        return Position(position=await service.resume_queue(queue_id))
+
+    @router.put("/prune")
+    async def prune(queue_id: str, service: ServiceDep) -> Position:
+        return Position(position=await service.prune_queue(queue_id))
+
+    return router
+
+
+async def session_detail(service: Service, view: SessionView) -> SessionDetail:
+    """The session with the outputs and errors of its current attempt."""
+    recorded = await service.store.read_stream(session_stream(view.session_id))
+    starts = [i for i, r in enumerate(recorded) if isinstance(r.data, SessionStarted)]
+    detail = SessionDetail(session=asdict(view))
+    for record in recorded[starts[-1] if starts else len(recorded) :]:
+        if isinstance(record.data, InvocationCompleted):
+            detail.results[record.data.node_id] = record.data.outputs
+        elif isinstance(record.data, InvocationFailed):
+            detail.errors[record.data.node_id] = record.data.error_message
+    return detail
+
+
+def other_routes() -> APIRouter:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.get("/stats/sessions/{session_id}", tags=["stats"])
+    async def session_stats(session_id: str, service: ServiceDep) -> dict[str, Any]:
+        return to_json(await service.stats.session(session_id))
+
+    @router.get("/stats/batches/{batch_id}", tags=["stats"])
+    async def batch_stats(batch_id: str, service: ServiceDep) -> dict[str, Any]:
+        return to_json(await service.stats.batch(batch_id))
+
+    @router.get("/stats/node_types", tags=["stats"])
+    async def node_type_stats(service: ServiceDep) -> dict[str, Any]:
+        return to_json(await service.stats.node_types())
+
+    @router.get("/invocations", tags=["nodes"])
+    async def invocations(service: ServiceDep) -> list[dict[str, Any]]:
+        return [
+            {
+                "type": cls.meta.type,
+                "title": cls.meta.title,
+                "tags": list(cls.meta.tags),
+                "category": cls.meta.category,
+                "version": cls.meta.version,
+                "classification": cls.meta.classification.value,
+                "output": cls.meta.output.output_type,
+                "schema": cls.model_json_schema(),
+            }
+            for cls in service.registry.invocations()
+        ]
+
+    @router.get("/artifacts/{sha256}", tags=["artifacts"])
+    async def artifact(sha256: str, service: ServiceDep) -> Response:
+        from eventsvc.artifacts import FileArtifactStore
+
+        artifacts = FileArtifactStore(service.settings.artifacts_dir)
+        try:
+            data = await anyio.to_thread.run_sync(artifacts.get, sha256)
+            media_type = await anyio.to_thread.run_sync(artifacts.media_type, sha256)
+        except KeyError as exc:
+            raise NotFoundError(str(exc.args[0])) from None
+        return Response(content=data, media_type=media_type)
+
+    @router.get("/health", tags=["health"])
+    async def health(service: ServiceDep) -> dict[str, Any]:
+        head = await service.store.head()
+        checkpoints = {name: await service.store.checkpoint(name) for name in ("queue", "stats")}
+        return {
+            "store": "ok",
+            "head": head,
+            "projection_lag": {name: head - position for name, position in checkpoints.items()},
+        }
+
+    return router
+
+
+class BodyLimit:
+    """Answer 413 for a request body over ``limit`` bytes, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except _TooLarge:
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = errors.error_response(
+            413, "body_too_large", f"the request body is over {self.limit} bytes", []
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

@@ -1,0 +1,197 @@
+"""Request and response of every route, through httpx.ASGITransport around an opened service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from eventsvc.api import create_app
+from eventsvc.artifacts import FileArtifactStore
+from eventsvc.config import Settings
+from eventsvc.service import Service
+from tests.test_executor import settle
+
+pytestmark = pytest.mark.anyio
+
+GRAPH = {
+    "nodes": {"a": {"type": "add", "id": "a"}, "d": {"type": "divide", "id": "d", "a": 12}},
+    "edges": [],
+}
+
+
+def batch(batch_id: str, items: list[Any], **extra: Any) -> dict[str, Any]:
+    return {
+        "batch": {
+            "batch_id": batch_id,
+            "graph": GRAPH,
+            "data": [[{"node_path": "d", "field_name": "b", "items": items}]],
+            **extra,
+        }
+    }
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/events.db",
+        artifacts_dir=str(tmp_path / "artifacts"),
+        max_batch_sessions=100,
+    )
+    async with Service.open(settings) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as opened:
+        yield opened
+
+
+Q = "/api/v1/queue/q"
+
+
+async def test_enqueue_then_query_the_queue(client: httpx.AsyncClient) -> None:
+    response = await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1, 2, 3]))
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["batch_id"], body["session_count"], body["enqueued"], body["priority"]) == (
+        "b1",
+        3,
+        3,
+        0,
+    )
+    status = (await client.get(f"{Q}/status")).json()
+    assert status["counts"]["uninitialized"] == 3
+    assert (await client.get(f"{Q}/b/b1/status")).json()["session_count"] == 3
+    page = (await client.get(f"{Q}/sessions", params={"limit": 2})).json()
+    assert [s["session_id"] for s in page["items"]] == ["b1.0", "b1.1"]
+    rest = (await client.get(f"{Q}/sessions", params={"after": page["next_cursor"]})).json()
+    assert [s["session_id"] for s in rest["items"]] == ["b1.2"]
+    session = (await client.get(f"{Q}/s/b1.1")).json()
+    assert session["session"]["state"] == "uninitialized"
+    assert session["session"]["field_values"] == [{"node_path": "d", "field_name": "b", "value": 2}]
+    assert (session["results"], session["errors"]) == ({}, {})
+
+
+async def test_a_session_shows_its_results_and_errors(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [4, 0]))
+    await settle(service, ["b1"], queue_id="q")
+    done = (await client.get(f"{Q}/s/b1.0")).json()
+    assert done["session"]["state"] == "completed"
+    assert done["results"]["d"] == {"value": 3, "type": "integer_output"}
+    failed = (await client.get(f"{Q}/s/b1.1")).json()
+    assert failed["session"]["state"] == "failed"
+    assert "cannot divide 12 by zero" in failed["errors"]["d"]
+    stats = (await client.get("/api/v1/stats/batches/b1")).json()
+    assert {t["node_type"]: t["calls"] for t in stats["node_types"]} == {"add": 2, "divide": 2}
+    assert (await client.get("/api/v1/stats/sessions/b1.0")).json()["sessions"] == 1
+    assert (await client.get("/api/v1/stats/node_types")).status_code == 200
+    retried = await client.put(f"{Q}/retry_sessions", json={"session_ids": ["b1.1"]})
+    assert retried.status_code == 200
+    assert (await client.get(f"{Q}/s/b1.1")).json()["session"]["attempt"] == 2
+
+
+async def test_commands_return_the_position_of_their_event(client: httpx.AsyncClient) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1, 2]))
+    await client.post(f"{Q}/enqueue_batch", json=batch("b2", [1]))
+    positions = [
+        (await client.put(f"{Q}/s/b1.0/cancel")).json()["position"],
+        (await client.put(f"{Q}/b/b2/priority", json={"priority": 3})).json()["position"],
+        (await client.put(f"{Q}/processor/pause")).json()["position"],
+        (await client.put(f"{Q}/processor/resume")).json()["position"],
+        (await client.put(f"{Q}/cancel_by_batch_ids", json={"batch_ids": ["b1"]})).json()[
+            "position"
+        ],
+        (await client.put(f"{Q}/prune")).json()["position"],
+    ]
+    assert positions == list(range(3, 9))
+    assert (await client.get(f"{Q}/b/b2/status")).json()["priority"] == 3
+    listed = (await client.get(f"{Q}/sessions")).json()["items"]
+    assert [s["session_id"] for s in listed] == ["b2.0"]  # b1 finished (canceled) and pruned
+
+
+async def test_the_catalogue_artifacts_and_health(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    catalogue = (await client.get("/api/v1/invocations")).json()
+    add = next(n for n in catalogue if n["type"] == "add")
+    assert (add["output"], add["schema"]["class"]) == ("integer_output", "invocation")
+    sha = FileArtifactStore(service.settings.artifacts_dir).put(b"\x89PNG...", "image/png")
+    response = await client.get(f"/api/v1/artifacts/{sha}")
+    assert (response.status_code, response.headers["content-type"], response.content) == (
+        200,
+        "image/png",
+        b"\x89PNG...",
+    )
+    assert (await client.get(f"/api/v1/artifacts/{'0' * 64}")).status_code == 404
+    health = (await client.get("/api/v1/health")).json()
+    assert health["store"] == "ok"
+    assert health["projection_lag"] == {"queue": 0, "stats": 0}
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+async def test_an_invalid_graph_is_422_with_every_problem(client: httpx.AsyncClient) -> None:
+    body = batch("bad", [1])
+    body["batch"]["graph"] = {
+        "nodes": {"a": {"type": "ad", "id": "a"}, "m": {"type": "multiply", "id": "x"}}
+    }
+    response = await client.post(f"{Q}/enqueue_batch", json=body)
+    assert response.status_code == 422
+    error = response.json()
+    assert error["code"] == "invalid_graph"
+    assert {(d["code"], d["node_id"], d["field"]) for d in error["details"]} == {
+        ("unknown_node_type", "a", "type")
+    }
+
+
+async def test_bad_items_and_limits_are_422_and_append_nothing(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    response = await client.post(f"{Q}/enqueue_batch", json=batch("bad", [1, "x"]))
+    assert (response.status_code, response.json()["code"]) == (422, "invalid_batch")
+    details = {(d["code"], d["node_id"], d["field"]) for d in response.json()["details"]}
+    assert details == {("invalid_item", "d", "b"), ("mixed_types", "d", "b")}
+    too_many = await client.post(f"{Q}/enqueue_batch", json=batch("big", list(range(101))))
+    assert too_many.status_code == 422
+    assert too_many.json()["code"] == "limit_exceeded"
+    assert "max_batch_sessions: requested 101, allowed 100" in too_many.json()["message"]
+    runs = await client.post(f"{Q}/enqueue_batch", json=batch("zero", [1], runs=0))
+    assert (runs.status_code, runs.json()["code"]) == (422, "invalid_request")
+    assert runs.json()["details"][0]["field"] == "batch.runs"
+    assert await service.store.head() == 0
+
+
+async def test_a_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    huge = b'{"batch": "' + b"x" * (16 * 1024 * 1024 + 1) + b'"}'
+    response = await client.post(
+        f"{Q}/enqueue_batch", content=huge, headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
+
+
+async def test_unknown_things_are_404_and_conflicts_409(client: httpx.AsyncClient) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1]))
+    for path in (
+        f"{Q}/b/nope/status",
+        f"{Q}/s/nope.0",
+        f"{Q}/s/b1.5",
+        "/api/v1/queue/other/s/b1.0",
+    ):
+        response = await client.get(path)
+        assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
+    retry = await client.put(f"{Q}/retry_sessions", json={"session_ids": ["b1.0"]})
+    assert (retry.status_code, retry.json()["code"]) == (409, "conflict")
+    assert "'b1.0' is uninitialized: Retry" in retry.json()["message"]
+    again = await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1]))
+    assert again.status_code == 409
+    state = await client.get(f"{Q}/sessions", params={"state": "sleeping"})
+    assert state.status_code == 422
