@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventsvc import __version__
 from eventsvc.api import errors
+from eventsvc.api.events import event_routes
 from eventsvc.batches import Batch
 from eventsvc.errors import NotFoundError
 from eventsvc.events import InvocationCompleted, InvocationFailed, SessionStarted
@@ -67,6 +68,7 @@ def create_app(service: Service) -> FastAPI:
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
     app.include_router(queue_routes())
     app.include_router(other_routes())
+    app.include_router(event_routes())
     return app
 
 

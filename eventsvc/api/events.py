@@ -1,0 +1,161 @@
+"""``GET /api/v1/events``: the log as Server-Sent Events, resumable by position.
+
+Each stored event goes out with ``id:`` = its position and ``event:`` = its tag; a client that
+reconnects with ``Last-Event-ID`` (or ``?after=``) continues with no gap and no duplicate.
+Node progress goes out as ``event: invocation.progress`` without an id (it is not in the log).
+A client that cannot keep up is disconnected by its subscription's bounded buffer, rather than
+slowing anyone else, and resumes by id. ``follow=false`` replays up to the head and closes.
+
+The response is a small ASGI app of its own, so the log, the progress and the heartbeat can
+each run in a task of one task group, all stopped when the client goes away.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import anyio
+from fastapi import APIRouter, Header, Request, Response
+from starlette.types import Receive, Scope, Send
+
+from eventsvc.errors import StoreError, SubscriberLaggedError
+from eventsvc.events import CODEC, RecordedEvent
+from eventsvc.progress import Progress
+from eventsvc.service import Service
+from eventsvc.store import EventFilter
+
+HEARTBEAT_SECONDS = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """What a client asked to receive."""
+
+    queue_id: str | None = None
+    batch_id: str | None = None
+    session_id: str | None = None
+    tags: frozenset[str] | None = None
+
+    def wants(self, queue_id: str | None, batch_id: str | None, session_id: str | None) -> bool:
+        return (
+            (self.queue_id is None or self.queue_id == queue_id)
+            and (self.batch_id is None or self.batch_id == batch_id)
+            and (self.session_id is None or self.session_id == session_id)
+        )
+
+
+def frame(record: RecordedEvent) -> bytes:
+    data = CODEC.encode(record.data).decode()
+    return f"id: {record.position}\nevent: {record.tag}\ndata: {data}\n\n".encode()
+
+
+def progress_frame(progress: Progress) -> bytes:
+    return f"event: invocation.progress\ndata: {json.dumps(asdict(progress))}\n\n".encode()
+
+
+class EventStream(Response):
+    """The streaming response: log events, progress reports and heartbeats until disconnect."""
+
+    def __init__(
+        self, service: Service, after: int, follow: bool, selection: Selection, heartbeat: float
+    ) -> None:
+        super().__init__(media_type="text/event-stream")
+        self.service, self.after, self.follow = service, after, follow
+        self.selection, self.heartbeat = selection, heartbeat
+        self._sending = anyio.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    (b"x-accel-buffering", b"no"),
+                ],
+            }
+        )
+        self._send = send
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._until_disconnect, receive, tg.cancel_scope)
+            if self.follow:
+                tg.start_soon(self._progress)
+                tg.start_soon(self._heartbeats)
+            await self._log()
+            tg.cancel_scope.cancel()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _write(self, chunk: bytes) -> None:
+        async with self._sending:
+            await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def _log(self) -> None:
+        store = self.service.store
+        until = None if self.follow else await store.head()
+        tags = self.selection.tags
+        log_tags = None if tags is None else tags - {"invocation.progress"}
+        if until is not None and self.after >= until:
+            return
+        try:
+            async with store.subscribe(after=self.after, filter=EventFilter(tags=log_tags)) as sub:
+                async for record in sub:
+                    data = record.data
+                    if self.selection.wants(
+                        getattr(data, "queue_id", None),
+                        getattr(data, "batch_id", None),
+                        getattr(data, "session_id", None),
+                    ):
+                        await self._write(frame(record))
+                    if until is not None and sub.position >= until:
+                        return
+        except (SubscriberLaggedError, StoreError) as exc:
+            # The client resumes with Last-Event-ID; say why the stream ends.
+            await self._write(f": closed: {exc}\n\n".encode())
+
+    async def _progress(self) -> None:
+        tags = self.selection.tags
+        if tags is not None and "invocation.progress" not in tags:
+            return
+        async with self.service.progress.listen() as reports:
+            async for report in reports:
+                if self.selection.wants(report.queue_id, report.batch_id, report.session_id):
+                    await self._write(progress_frame(report))
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await anyio.sleep(self.heartbeat)
+            await self._write(b": heartbeat\n\n")
+
+    @staticmethod
+    async def _until_disconnect(receive: Receive, scope: anyio.CancelScope) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        scope.cancel()
+
+
+def event_routes() -> APIRouter:
+    router = APIRouter(prefix="/api/v1", tags=["events"])
+
+    @router.get("/events", response_model=None)
+    async def events(
+        request: Request,
+        after: int = 0,
+        follow: bool = True,
+        queue_id: str | None = None,
+        batch_id: str | None = None,
+        session_id: str | None = None,
+        tags: str | None = None,
+        last_event_id: str | None = Header(default=None),
+    ) -> Response:
+        """Server-Sent Events of the log: ``id:`` is the position; resume with Last-Event-ID."""
+        if last_event_id is not None and last_event_id.isdigit():
+            after = int(last_event_id)
+        chosen = frozenset(t.strip() for t in tags.split(",") if t.strip()) if tags else None
+        selection = Selection(queue_id, batch_id, session_id, chosen)
+        service: Service = request.app.state.service
+        heartbeat = getattr(request.app.state, "heartbeat_seconds", HEARTBEAT_SECONDS)
+        return EventStream(service, after, follow, selection, heartbeat)
+
+    return router

@@ -1,0 +1,123 @@
+"""The SSE stream: replay through ASGITransport, live and resumable against a real uvicorn."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+import uvicorn
+
+from eventsvc.api import create_app
+from eventsvc.batches import Batch, BatchDatum
+from eventsvc.config import Settings
+from eventsvc.graph import parse_graph
+from eventsvc.service import Service
+
+pytestmark = pytest.mark.anyio
+
+GRAPH = parse_graph({"nodes": {"a": {"type": "add", "id": "a"}}})
+
+
+def batch(batch_id: str, count: int) -> Batch:
+    data = [[BatchDatum(node_path="a", field_name="a", items=list(range(count)))]]
+    return Batch(batch_id=batch_id, graph=GRAPH, data=data)
+
+
+def settings_for(directory: Path) -> Settings:
+    return Settings(
+        store_url=f"sqlite://{directory}/events.db", artifacts_dir=str(directory / "artifacts")
+    )
+
+
+def parse(text: str) -> list[dict[str, str]]:
+    frames = []
+    for block in text.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1)
+            for line in block.splitlines()
+            if ": " in line and not line.startswith(":")
+        )
+        if fields:
+            frames.append(fields)
+    return frames
+
+
+async def test_a_replay_closes_at_the_head_and_filters(tmp_path: Path) -> None:
+    async with Service.open(settings_for(tmp_path)) as service:
+        await service.enqueue_batch("q", batch("b1", 2))
+        await service.enqueue_batch("other", batch("b2", 1))
+        await service.cancel_session("b1.1")
+        transport = httpx.ASGITransport(app=create_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            everything = await client.get("/api/v1/events", params={"follow": "false"})
+            assert everything.headers["content-type"].startswith("text/event-stream")
+            frames = parse(everything.text)
+            assert [(f["id"], f["event"]) for f in frames] == [
+                ("1", "batch.enqueued"),
+                ("2", "batch.enqueued"),
+                ("3", "session.canceled"),
+            ]
+            queue_q = parse(
+                (
+                    await client.get(
+                        "/api/v1/events",
+                        params={"follow": "false", "queue_id": "q", "tags": "session.canceled"},
+                    )
+                ).text
+            )
+            assert [f["id"] for f in queue_q] == ["3"]
+            resumed = parse(
+                (
+                    await client.get(
+                        "/api/v1/events", params={"follow": "false"}, headers={"Last-Event-ID": "1"}
+                    )
+                ).text
+            )
+            assert [f["id"] for f in resumed] == ["2", "3"]
+
+
+@pytest.fixture
+async def live(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
+    async with Service.open(settings_for(tmp_path), run_workers=True) as service:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
+        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [listener])
+            yield service, f"http://127.0.0.1:{port}"
+            server.should_exit = True
+        listener.close()
+
+
+async def read_ids(client: httpx.AsyncClient, count: int, **request: Any) -> list[int]:
+    """The first ``count`` positions the stream delivers, then the connection is dropped."""
+    ids: list[int] = []
+    async with client.stream("GET", "/api/v1/events", **request) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("id: "):
+                ids.append(int(line[4:]))
+                if len(ids) == count:
+                    break
+    return ids
+
+
+async def test_a_live_stream_resumes_by_id_without_gap_or_duplicate(
+    live: tuple[Service, str],
+) -> None:
+    service, url = live
+    with anyio.fail_after(30):
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            await service.enqueue_batch("default", batch("b1", 3))
+            # 1 enqueue + 3 sessions x (started, node started, node completed, completed)
+            first = await read_ids(client, 5)
+            rest = await read_ids(client, 8, headers={"Last-Event-ID": str(first[-1])})
+    assert first + rest == list(range(1, 14))
