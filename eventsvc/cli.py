@@ -1,5 +1,6 @@
 """The ``eventsvc`` command line (L3): run graphs and batches in process, stats, schemas.
 
+    eventsvc serve [--host H] [--port P] [--workers N] [--token T]
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc schema [--check]
@@ -169,6 +170,26 @@ async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) 
     return 1 if bar.failed else 0
 
 
+# --- serve --------------------------------------------------------------------------------
+
+
+async def serve(settings: Settings, host: str, port: int, token: str | None, err: TextIO) -> int:
+    import uvicorn
+
+    from eventsvc.api import create_app
+
+    async with Service.open(settings, run_workers=True) as service:
+        err.write(
+            f"eventsvc serving {settings.store_url} on http://{host}:{port} "
+            f"with {settings.workers} worker(s)\n"
+        )
+        config = uvicorn.Config(
+            create_app(service, token=token), host=host, port=port, lifespan="off", log_level="info"
+        )
+        await uvicorn.Server(config).serve()
+    return 0
+
+
 # --- stats --------------------------------------------------------------------------------
 
 
@@ -198,6 +219,16 @@ def parser() -> argparse.ArgumentParser:
         where.add_argument("--store", help="a store URL, such as sqlite:///path/to/file.db")
         return command
 
+    serve_command = with_store(commands.add_parser("serve", help="the HTTP API and workers"))
+    serve_command.add_argument("--host", default="127.0.0.1")
+    serve_command.add_argument("--port", type=int, default=9090)
+    serve_command.add_argument("--workers", type=int, default=1)
+    serve_command.add_argument(
+        "--token",
+        default=os.environ.get("EVENTSVC_TOKEN"),
+        help="require 'Authorization: Bearer TOKEN' (or EVENTSVC_TOKEN)",
+    )
+
     run = with_store(commands.add_parser("run", help="enqueue and execute a graph or batch"))
     run.add_argument("graph", nargs="?", help="a graph, or {graph, data, runs}, as JSON")
     run.add_argument("--batch", help="the batch data as JSON: {data, runs} or a list of groups")
@@ -224,6 +255,9 @@ def main(
         return schemas.main(["--check"] if args.check else [])
     try:
         settings = settings_from(args)
+        if args.command == "serve":
+            settings = settings.model_copy(update={"workers": max(1, args.workers)})
+            return anyio.run(serve, settings, args.host, args.port, args.token, err)
         if args.command == "run":
             settings = settings.model_copy(update={"workers": max(1, args.workers)})
             return anyio.run(run_batch, settings, load_batch(args), out, err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
 
@@ -61,11 +62,15 @@ class SessionDetail(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
 
 
-def create_app(service: Service) -> FastAPI:
+def create_app(service: Service, token: str | None = None) -> FastAPI:
+    """The app around an opened service; with ``token``, every API request must carry
+    ``Authorization: Bearer <token>``."""
     app = FastAPI(title="eventsvc", version=__version__)
     app.state.service = service
     errors.install(app)
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
+    if token:
+        app.add_middleware(BearerToken, token=token)
     app.include_router(queue_routes())
     app.include_router(other_routes())
     app.include_router(event_routes())
@@ -258,3 +263,22 @@ class BodyLimit:
 
 class _TooLarge(Exception):
     pass
+
+
+class BearerToken:
+    """Answer 401 to an API request without ``Authorization: Bearer <token>``."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+            given = dict(scope.get("headers", [])).get(b"authorization", b"")
+            if not hmac.compare_digest(given, self.expected):
+                response = errors.error_response(
+                    401, "unauthorized", "this server needs 'Authorization: Bearer <token>'", []
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -195,3 +195,14 @@ async def test_unknown_things_are_404_and_conflicts_409(client: httpx.AsyncClien
     assert again.status_code == 409
     state = await client.get(f"{Q}/sessions", params={"state": "sleeping"})
     assert state.status_code == 422
+
+
+async def test_a_token_protects_every_api_route(service: Service) -> None:
+    transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.get(f"{Q}/status")
+        assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+        wrong = await client.get(f"{Q}/status", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        allowed = await client.get(f"{Q}/status", headers={"Authorization": "Bearer s3cret"})
+        assert allowed.status_code == 200
