@@ -293,6 +293,7 @@ class EventCodec:
     def __init__(self, union: Any, upcasters: Mapping[tuple[str, int], Upcaster]) -> None:
         self._encoder = msgspec.json.Encoder()
         self._decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(union)
+        self._page_decoder: msgspec.json.Decoder[list[Event]] = msgspec.json.Decoder(list[union])
         self._upcasters = upcasters  # a live view: upcasters may register after the codec
         members = union.__args__ if hasattr(union, "__args__") else (union,)
         self.versions: dict[str, int] = {m.__struct_config__.tag: m.schema_version for m in members}
@@ -300,6 +301,10 @@ class EventCodec:
     def decode_current(self, data: str | bytes) -> Event:
         """Decode a payload known to be at its tag's current schema version."""
         return self._decoder.decode(data)
+
+    def decode_page(self, array: str | bytes) -> list[Event]:
+        """Decode a JSON array of payloads all at their current schema versions."""
+        return self._page_decoder.decode(array)
 
     def encode(self, event: Event) -> bytes:
         return self._encoder.encode(event)

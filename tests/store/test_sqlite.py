@@ -112,6 +112,16 @@ async def test_an_undecodable_row_names_its_position(backend: SqliteBackend) -> 
             await reader.read_all()
 
 
+async def test_a_mangled_event_id_names_its_position(backend: SqliteBackend) -> None:
+    async with backend.open() as store:
+        for _ in range(3):
+            await store.append("a", [session_started()])
+    backend.execute_raw("UPDATE events SET event_id = 'not-a-uuid\"' WHERE position = 3")
+    async with backend.open(read_only=True) as reader:
+        with pytest.raises(EventDecodeError, match="position 3"):
+            await reader.read_all()
+
+
 async def test_read_only_needs_an_existing_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no event store at"):
         async with open_store(f"sqlite://{tmp_path}/missing.db", read_only=True):
