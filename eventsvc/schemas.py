@@ -28,6 +28,13 @@ def events_schema() -> dict[str, Any]:
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Event", **schema}
 
 
+def openapi_schema() -> dict[str, Any]:
+    """The API's OpenAPI document, as ``/openapi.json`` serves it."""
+    from eventsvc.api import create_app
+
+    return create_app(None).openapi()
+
+
 def invocations_schema(registry: InvocationRegistry | None = None) -> dict[str, Any]:
     """Every invocation and output schema under ``$defs``; each invocation points at its output.
 
@@ -52,7 +59,11 @@ def invocations_schema(registry: InvocationRegistry | None = None) -> dict[str, 
 
 def render() -> dict[str, str]:
     """Every generated file, by name, exactly as it is written."""
-    documents = {"events.json": events_schema(), "invocations.json": invocations_schema()}
+    documents = {
+        "events.json": events_schema(),
+        "invocations.json": invocations_schema(),
+        "openapi.json": openapi_schema(),
+    }
     return {
         name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in documents.items()
     }

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import jsonschema
+import pytest
 
 from eventsvc import schemas
 
@@ -68,3 +69,37 @@ def test_nodes_registered_elsewhere_stay_out_of_the_schemas() -> None:
 
     assert "test_schema_leak" not in schemas.render()["invocations.json"]
     assert schemas.drifted() == []
+
+
+def test_the_openapi_document_is_valid_and_carries_every_node() -> None:
+    from openapi_spec_validator import validate
+
+    from eventsvc.invocations import builtin_registry
+
+    document = json.loads(schemas.render()["openapi.json"])
+    validate(document)
+    components = document["components"]["schemas"]
+    registry = builtin_registry()
+    output_map = components["InvocationOutputMap"]["properties"]
+    for cls in registry.invocations():
+        schema = components[cls.__name__]
+        assert schema["class"] == "invocation"
+        assert {"type", "id"} <= set(schema["required"])
+        reference = f"#/components/schemas/{cls.meta.output.__name__}"
+        assert schema["output"] == {"$ref": reference}
+        assert output_map[cls.meta.type] == {"$ref": reference}
+    for output in registry.outputs():
+        assert components[output.__name__]["class"] == "output"
+    assert "/api/v1/events" in document["paths"]
+
+
+@pytest.mark.anyio
+async def test_the_app_serves_the_committed_document() -> None:
+    import httpx
+
+    from eventsvc.api import create_app
+
+    transport = httpx.ASGITransport(app=create_app(None))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        served = (await client.get("/openapi.json")).json()
+    assert served == json.loads((schemas.SCHEMAS_DIR / "openapi.json").read_text())

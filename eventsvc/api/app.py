@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
+from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventsvc import __version__
@@ -18,6 +20,7 @@ from eventsvc.batches import Batch
 from eventsvc.errors import NotFoundError
 from eventsvc.events import InvocationCompleted, InvocationFailed, SessionStarted
 from eventsvc.ids import session_stream
+from eventsvc.invocations.registry import builtin_registry
 from eventsvc.service import EnqueueResult, Service
 from eventsvc.stats import to_json
 from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView
@@ -62,10 +65,11 @@ class SessionDetail(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
 
 
-def create_app(service: Service, token: str | None = None) -> FastAPI:
+def create_app(service: Service | None, token: str | None = None) -> FastAPI:
     """The app around an opened service; with ``token``, every API request must carry
-    ``Authorization: Bearer <token>``."""
+    ``Authorization: Bearer <token>``. (``None`` builds the app only to render its schema.)"""
     app = FastAPI(title="eventsvc", version=__version__)
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.service = service
     errors.install(app)
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
@@ -75,6 +79,39 @@ def create_app(service: Service, token: str | None = None) -> FastAPI:
     app.include_router(other_routes())
     app.include_router(event_routes())
     return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus every built-in invocation and output schema as a component
+    (with their ``class`` extras and required lists) and ``InvocationOutputMap``."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    document = get_openapi(title=app.title, version=app.version, routes=app.routes)
+    components: dict[str, Any] = document.setdefault("components", {}).setdefault("schemas", {})
+    components.update(invocation_components("#/components/schemas/{model}"))
+    app.openapi_schema = document
+    return document
+
+
+def invocation_components(ref_template: str) -> dict[str, Any]:
+    registry = builtin_registry()
+    models = [*registry.invocations(), *registry.outputs()]
+    _, schema = models_json_schema(
+        [(model, "validation") for model in models], ref_template=ref_template
+    )
+    definitions: dict[str, Any] = schema["$defs"]
+    output_map: dict[str, Any] = {}
+    for cls in registry.invocations():
+        reference = {"$ref": ref_template.format(model=cls.meta.output.__name__)}
+        definitions[cls.__name__]["output"] = reference
+        output_map[cls.meta.type] = reference
+    definitions["InvocationOutputMap"] = {
+        "type": "object",
+        "description": "The output schema of each invocation type.",
+        "properties": output_map,
+        "required": sorted(output_map),
+    }
+    return definitions
 
 
 def queue_routes() -> APIRouter:

@@ -169,6 +169,10 @@ def _invocation_schema_extra(schema: dict[str, Any], cls: type[BaseModel]) -> No
     meta: InvocationMeta | None = getattr(cls, "meta", None)
     schema["class"] = "invocation"
     schema["required"] = sorted(set(schema.get("required", [])) | {"type", "id"})
+    for field in schema.get("properties", {}).values():
+        if field.get("orig_required"):
+            # None stands in for "fed by an edge"; it is no value of the field's type.
+            field.pop("default", None)
     if meta is not None:
         schema["title"] = meta.title
         schema["tags"] = list(meta.tags)
