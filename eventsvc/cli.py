@@ -3,6 +3,7 @@
     eventsvc serve [--host H] [--port P] [--workers N] [--token T]
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
+    eventsvc events tail [--after N] [--follow]
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -29,10 +30,11 @@ from eventsvc import schemas
 from eventsvc.batches import Batch
 from eventsvc.config import Settings
 from eventsvc.errors import EventsvcError, GraphValidationError, Problem
+from eventsvc.events import CODEC
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
-from eventsvc.store import EventFilter
+from eventsvc.store import EventFilter, open_store
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
 ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
@@ -206,6 +208,32 @@ async def show_stats(settings: Settings, args: argparse.Namespace, out: TextIO) 
     return 0
 
 
+# --- events -------------------------------------------------------------------------------
+
+
+async def tail(settings: Settings, after: int, follow: bool, out: TextIO) -> int:
+    """Print the log as JSON lines, read-only (works beside a running service)."""
+    async with open_store(settings.store_url, read_only=True) as store:
+        head = await store.head()
+        if not follow and after >= head:
+            return 0
+        async with store.subscribe(after=after) as events:
+            async for event in events:
+                line = {
+                    "position": event.position,
+                    "stream": event.stream,
+                    "version": event.version,
+                    "tag": event.tag,
+                    "recorded_at": event.recorded_datetime.isoformat(),
+                    "data": json.loads(CODEC.encode(event.data)),
+                }
+                out.write(json.dumps(line) + "\n")
+                out.flush()
+                if not follow and events.position >= head:
+                    break
+    return 0
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -242,6 +270,12 @@ def parser() -> argparse.ArgumentParser:
     scope.add_argument("--by-type", action="store_true", help="every node type (the default)")
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    events = commands.add_parser("events", help="the log")
+    event_commands = events.add_subparsers(dest="events_command", required=True)
+    tail_command = with_store(event_commands.add_parser("tail", help="print events as JSON"))
+    tail_command.add_argument("--after", type=int, default=0, help="start after this position")
+    tail_command.add_argument("--follow", action="store_true", help="keep printing new events")
+
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")
     return root
@@ -261,6 +295,8 @@ def main(
         if args.command == "run":
             settings = settings.model_copy(update={"workers": max(1, args.workers)})
             return anyio.run(run_batch, settings, load_batch(args), out, err)
+        if args.command == "events":
+            return anyio.run(tail, settings, args.after, args.follow, out)
         return anyio.run(show_stats, settings, args, out)
     except InputError as exc:
         err.write("\n".join(exc.lines) + "\n")

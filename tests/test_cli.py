@@ -96,3 +96,14 @@ def test_the_seed_grid_writes_twelve_pngs(tmp_path: Path) -> None:
 
 def test_schema_check_passes_on_the_committed_files() -> None:
     assert run("schema", "--check")[0] == 0
+
+
+def test_events_tail_prints_the_log_as_json_lines(tmp_path: Path) -> None:
+    run("run", "--example", "math-grid", "--db", str(tmp_path / "e.db"))
+    code, out, _ = run("events", "tail", "--db", str(tmp_path / "e.db"), "--after", "1")
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert lines[0]["position"] == 2
+    assert [line["position"] for line in lines] == list(range(2, len(lines) + 2))
+    assert lines[-1]["tag"] == "session.completed"
+    assert lines[0]["data"]["type"] == lines[0]["tag"]

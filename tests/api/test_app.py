@@ -206,3 +206,34 @@ async def test_a_token_protects_every_api_route(service: Service) -> None:
         assert wrong.status_code == 401
         allowed = await client.get(f"{Q}/status", headers={"Authorization": "Bearer s3cret"})
         assert allowed.status_code == 200
+
+
+async def test_the_server_answers_while_a_heavy_node_runs(tmp_path: Path) -> None:
+    import threading
+
+    import anyio
+
+    from tests.test_executor import ENTERED, GATES
+
+    GATES.pop("heavy", None)
+    ENTERED.pop("heavy", None)
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/events.db", artifacts_dir=str(tmp_path / "artifacts")
+    )
+    async with Service.open(settings, run_workers=True) as service:
+        transport = httpx.ASGITransport(app=create_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            heavy = {
+                "batch": {
+                    "batch_id": "h",
+                    "graph": {
+                        "nodes": {"s": {"type": "test_stubborn", "id": "s", "gate": "heavy"}}
+                    },
+                }
+            }
+            assert (await client.post("/api/v1/queue/default/enqueue_batch", json=heavy)).is_success
+            await anyio.to_thread.run_sync(ENTERED.setdefault("heavy", threading.Event()).wait, 10)
+            with anyio.fail_after(5):
+                status = await client.get("/api/v1/queue/default/status")
+            assert status.json()["counts"]["in_progress"] == 1
+            GATES["heavy"].set()
