@@ -191,7 +191,8 @@ class Executor:
         self._running: dict[str, _Running] = {}
         instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
         self.worker_ids = [f"{instance}-{n}" for n in range(workers)]
-        self.recovery_id = f"{instance}-r"
+        # Resumed sessions run under the first worker's id: its lease covers them too.
+        self.recovery_id = self.worker_ids[0]
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Follow the log, keep the leases, recover dead sessions and run the workers."""
@@ -216,7 +217,7 @@ class Executor:
 
     async def _beat(self, *, task_status: TaskStatus[None]) -> None:
         """Stamp every lease of this process, a third of the lease apart."""
-        ids = [*self.worker_ids, self.recovery_id]
+        ids = self.worker_ids
         await self.service.store.heartbeat(ids)
         task_status.started()
         while True:

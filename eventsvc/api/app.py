@@ -256,6 +256,8 @@ def other_routes() -> APIRouter:
             "store": "ok",
             "head": head,
             "projection_lag": {name: head - position for name, position in checkpoints.items()},
+            "subscribers": service.store.subscribers,
+            "workers_alive": await service.queue.live_workers(service.settings.lease_seconds),
         }
 
     return router

@@ -299,6 +299,11 @@ class SqliteEventStore:
     def read_only(self) -> bool:
         return self._writer is None
 
+    @property
+    def subscribers(self) -> int:
+        """Live subscriptions this process is feeding."""
+        return 0 if self._fanout is None else len(self._fanout)
+
     async def head(self) -> int:
         if self._writer is not None:
             return self._head.position

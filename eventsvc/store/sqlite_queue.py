@@ -371,6 +371,14 @@ class SqliteQueueView:
             views.append(await self._view(owner or await self._batch(row[1]), index, row))
         return views
 
+    async def live_workers(self, lease_seconds: float) -> int:
+        """Workers whose lease is current (by the database's clock), in any process."""
+        rows = await self._store.query(
+            f"SELECT count(*) FROM worker_leases WHERE heartbeat_at >= {DB_NOW} - ?",
+            (lease_seconds,),
+        )
+        return int(rows[0][0])
+
     async def expired_sessions(self, queue_id: str, lease_seconds: float) -> list[str]:
         """Sessions in progress whose worker's lease ran out (by the database's clock)."""
         rows = await self._store.query(

@@ -134,6 +134,7 @@ async def test_the_catalogue_artifacts_and_health(
     health = (await client.get("/api/v1/health")).json()
     assert health["store"] == "ok"
     assert health["projection_lag"] == {"queue": 0, "stats": 0}
+    assert (health["subscribers"], health["workers_alive"]) == (0, 0)
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -235,5 +236,8 @@ async def test_the_server_answers_while_a_heavy_node_runs(tmp_path: Path) -> Non
             await anyio.to_thread.run_sync(ENTERED.setdefault("heavy", threading.Event()).wait, 10)
             with anyio.fail_after(5):
                 status = await client.get("/api/v1/queue/default/status")
+                health = await client.get("/api/v1/health")
             assert status.json()["counts"]["in_progress"] == 1
+            assert health.json()["workers_alive"] == 1
+            assert health.json()["subscribers"] == 1  # the executor's follower
             GATES["heavy"].set()
