@@ -29,6 +29,9 @@ class Settings(BaseModel):
     store_url: str = Field("sqlite://var/eventsvc.db", description="Where the log lives")
     artifacts_dir: str = Field("var/artifacts", description="Where large node values live")
     max_event_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Largest event")
+    subscriber_buffer: int = Field(
+        1024, ge=1, description="Commits a live subscriber may lag before it is disconnected"
+    )
     max_batch_sessions: int = Field(1_000_000, ge=1, description="Most sessions in one batch")
     max_queue_uninitialized: int = Field(
         10_000_000, ge=1, description="Most sessions waiting to start in one queue"

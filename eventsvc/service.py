@@ -78,7 +78,9 @@ class Service:
         the queue ``settings.queue_id`` in the service's own task group until it closes."""
         settings = settings or Settings.from_env()
         registry = settings.registry()
-        options = StoreOptions(max_event_bytes=settings.max_event_bytes)
+        options = StoreOptions(
+            max_event_bytes=settings.max_event_bytes, subscriber_buffer=settings.subscriber_buffer
+        )
         async with open_store(settings.store_url, options=options, clock=clock) as store:
             if not isinstance(store, SqliteEventStore):
                 raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")

@@ -16,6 +16,7 @@ import json
 from dataclasses import asdict, dataclass
 
 import anyio
+import anyio.abc
 from fastapi import APIRouter, Header, Request, Response
 from starlette.types import Receive, Scope, Send
 
@@ -23,7 +24,7 @@ from eventsvc.errors import StoreError, SubscriberLaggedError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.progress import Progress
 from eventsvc.service import Service
-from eventsvc.store import EventFilter
+from eventsvc.store import EventFilter, Subscription
 
 HEARTBEAT_SECONDS = 15.0
 
@@ -61,6 +62,8 @@ class EventStream(Response):
         self, service: Service, after: int, follow: bool, selection: Selection, heartbeat: float
     ) -> None:
         super().__init__(media_type="text/event-stream")
+        # Set once the stream follows the log live (caught up); tests synchronise on it.
+        self.live = anyio.Event()
         self.service, self.after, self.follow = service, after, follow
         self.selection, self.heartbeat = selection, heartbeat
         self._sending = anyio.Lock()
@@ -83,7 +86,7 @@ class EventStream(Response):
             if self.follow:
                 tg.start_soon(self._progress)
                 tg.start_soon(self._heartbeats)
-            await self._log()
+            await self._log(tg)
             tg.cancel_scope.cancel()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
@@ -91,7 +94,7 @@ class EventStream(Response):
         async with self._sending:
             await self._send({"type": "http.response.body", "body": chunk, "more_body": True})
 
-    async def _log(self) -> None:
+    async def _log(self, tg: anyio.abc.TaskGroup) -> None:
         store = self.service.store
         until = None if self.follow else await store.head()
         tags = self.selection.tags
@@ -100,6 +103,7 @@ class EventStream(Response):
             return
         try:
             async with store.subscribe(after=self.after, filter=EventFilter(tags=log_tags)) as sub:
+                tg.start_soon(self._signal_live, sub)
                 async for record in sub:
                     data = record.data
                     if self.selection.wants(
@@ -113,6 +117,10 @@ class EventStream(Response):
         except (SubscriberLaggedError, StoreError) as exc:
             # The client resumes with Last-Event-ID; say why the stream ends.
             await self._write(f": closed: {exc}\n\n".encode())
+
+    async def _signal_live(self, subscription: Subscription) -> None:
+        await subscription.wait_live()
+        self.live.set()
 
     async def _progress(self) -> None:
         tags = self.selection.tags

@@ -121,3 +121,39 @@ async def test_a_live_stream_resumes_by_id_without_gap_or_duplicate(
             first = await read_ids(client, 5)
             rest = await read_ids(client, 8, headers={"Last-Event-ID": str(first[-1])})
     assert first + rest == list(range(1, 14))
+
+
+async def test_a_client_that_cannot_keep_up_is_disconnected_and_told_where_to_resume(
+    tmp_path: Path,
+) -> None:
+    from eventsvc.api.events import EventStream, Selection
+
+    settings = settings_for(tmp_path).model_copy(update={"subscriber_buffer": 2})
+    async with Service.open(settings) as service:
+        stream = EventStream(service, after=0, follow=True, selection=Selection(), heartbeat=60)
+        sent: list[bytes] = []
+        first_write, unblock = anyio.Event(), anyio.Event()
+
+        async def slow_send(message: dict[str, Any]) -> None:
+            if message.get("body"):
+                first_write.set()
+                await unblock.wait()  # a client that stopped reading
+            sent.append(message.get("body", b""))
+
+        async def never_disconnects() -> dict[str, Any]:
+            await anyio.sleep_forever()
+            raise AssertionError
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stream, {"type": "http"}, never_disconnects, slow_send)
+                await stream.live.wait()
+                await service.enqueue_batch("q", batch("b0", 1))
+                await first_write.wait()
+                for n in range(1, 6):  # more commits than the subscriber's buffer holds
+                    await service.enqueue_batch("q", batch(f"b{n}", 1))
+                unblock.set()
+        text = b"".join(sent).decode()
+        assert "subscriber fell more than 2 commits behind" in text
+        resume_at = int(text.rsplit("after=", 1)[1].split()[0])
+        assert [int(f["id"]) for f in parse(text)] == list(range(1, resume_at + 1))
