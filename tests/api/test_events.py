@@ -157,3 +157,38 @@ async def test_a_client_that_cannot_keep_up_is_disconnected_and_told_where_to_re
         assert "subscriber fell more than 2 commits behind" in text
         resume_at = int(text.rsplit("after=", 1)[1].split()[0])
         assert [int(f["id"]) for f in parse(text)] == list(range(1, resume_at + 1))
+
+
+async def test_progress_goes_out_without_an_id_and_only_when_selected(tmp_path: Path) -> None:
+    from eventsvc.api.events import EventStream, Selection
+    from eventsvc.progress import Progress
+
+    async with Service.open(settings_for(tmp_path)) as service:
+        chosen = Selection(tags=frozenset({"invocation.progress"}), session_id="b1.0")
+        stream = EventStream(service, after=0, follow=True, selection=chosen, heartbeat=60)
+        sent: list[bytes] = []
+        got_one = anyio.Event()
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message.get("body", b""))
+            if b"invocation.progress" in message.get("body", b""):
+                got_one.set()
+
+        async def never_disconnects() -> dict[str, Any]:
+            await anyio.sleep_forever()
+            raise AssertionError
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stream, {"type": "http"}, never_disconnects, send)
+                await stream.live.wait()
+                await service.enqueue_batch("q", batch("b1", 1))  # not selected: no frame
+                for session_id in ("b1.1", "b1.0"):  # only b1.0 is selected
+                    service.progress.publish(Progress("q", "b1", session_id, "a", 0.5, "half"))
+                await got_one.wait()
+                tg.cancel_scope.cancel()
+        frames = parse(b"".join(sent).decode())
+        assert len(frames) == 1
+        assert frames[0]["event"] == "invocation.progress"
+        assert "id" not in frames[0]
+        assert '"session_id": "b1.0"' in frames[0]["data"]
