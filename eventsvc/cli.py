@@ -175,11 +175,17 @@ async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) 
 # --- serve --------------------------------------------------------------------------------
 
 
-async def serve(settings: Settings, host: str, port: int, token: str | None, err: TextIO) -> int:
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> int:
     import uvicorn
 
     from eventsvc.api import create_app
 
+    host, port, token = args.host, args.port, args.token
+    if host not in LOOPBACK and not token and not args.insecure:
+        raise InputError([f"refusing to serve on {host} without --token (or pass --insecure)"])
     async with Service.open(settings, run_workers=True) as service:
         err.write(
             f"eventsvc serving {settings.store_url} on http://{host}:{port} "
@@ -256,6 +262,15 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("EVENTSVC_TOKEN"),
         help="require 'Authorization: Bearer TOKEN' (or EVENTSVC_TOKEN)",
     )
+    serve_command.add_argument(
+        "--insecure", action="store_true", help="allow a non-loopback address without a token"
+    )
+    serve_command.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="an origin browsers may call from (repeatable; none by default)",
+    )
 
     run = with_store(commands.add_parser("run", help="enqueue and execute a graph or batch"))
     run.add_argument("graph", nargs="?", help="a graph, or {graph, data, runs}, as JSON")
@@ -291,7 +306,7 @@ def main(
         settings = settings_from(args)
         if args.command == "serve":
             settings = settings.model_copy(update={"workers": max(1, args.workers)})
-            return anyio.run(serve, settings, args.host, args.port, args.token, err)
+            return anyio.run(serve, settings, args, err)
         if args.command == "run":
             settings = settings.model_copy(update={"workers": max(1, args.workers)})
             return anyio.run(run_batch, settings, load_batch(args), out, err)

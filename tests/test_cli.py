@@ -107,3 +107,9 @@ def test_events_tail_prints_the_log_as_json_lines(tmp_path: Path) -> None:
     assert [line["position"] for line in lines] == list(range(2, len(lines) + 2))
     assert lines[-1]["tag"] == "session.completed"
     assert lines[0]["data"]["type"] == lines[0]["tag"]
+
+
+def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
+    code, _, err = run("serve", "--host", "0.0.0.0", "--db", str(tmp_path / "e.db"))
+    assert code == 2
+    assert "without --token" in err

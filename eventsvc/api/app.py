@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
@@ -65,9 +68,13 @@ class SessionDetail(BaseModel):
     errors: dict[str, str] = Field(default_factory=dict)
 
 
-def create_app(service: Service | None, token: str | None = None) -> FastAPI:
+def create_app(
+    service: Service | None, token: str | None = None, cors_origins: Sequence[str] = ()
+) -> FastAPI:
     """The app around an opened service; with ``token``, every API request must carry
-    ``Authorization: Bearer <token>``. (``None`` builds the app only to render its schema.)"""
+    ``Authorization: Bearer <token>`` (the event stream also takes ``?token=``, as a browser's
+    EventSource sends no headers). CORS is off unless origins are given. (``None`` builds the
+    app only to render its schema.)"""
     app = FastAPI(title="eventsvc", version=__version__)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.service = service
@@ -75,6 +82,13 @@ def create_app(service: Service | None, token: str | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
     if token:
         app.add_middleware(BearerToken, token=token)
+    if cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cors_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
     app.include_router(queue_routes())
     app.include_router(other_routes())
     app.include_router(event_routes())
@@ -314,6 +328,9 @@ class BearerToken:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             given = dict(scope.get("headers", [])).get(b"authorization", b"")
+            if scope["path"] == "/api/v1/events" and not given:
+                query = dict(parse_qsl(scope.get("query_string", b"").decode()))
+                given = f"Bearer {query.get('token', '')}".encode()
             if not hmac.compare_digest(given, self.expected):
                 response = errors.error_response(
                     401, "unauthorized", "this server needs 'Authorization: Bearer <token>'", []

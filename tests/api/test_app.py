@@ -189,9 +189,13 @@ async def test_unknown_things_are_404_and_conflicts_409(client: httpx.AsyncClien
     ):
         response = await client.get(path)
         assert (response.status_code, response.json()["code"]) == (404, "not_found"), path
-    retry = await client.put(f"{Q}/retry_sessions", json={"session_ids": ["b1.0"]})
+    await client.put(f"{Q}/s/b1.0/cancel")
+    again_cancel = await client.put(f"{Q}/s/b1.0/cancel")
+    assert (again_cancel.status_code, again_cancel.json()["code"]) == (409, "conflict")
+    await client.post(f"{Q}/enqueue_batch", json=batch("b9", [1]))
+    retry = await client.put(f"{Q}/retry_sessions", json={"session_ids": ["b9.0"]})
     assert (retry.status_code, retry.json()["code"]) == (409, "conflict")
-    assert "'b1.0' is uninitialized: Retry" in retry.json()["message"]
+    assert "'b9.0' is uninitialized: Retry" in retry.json()["message"]
     again = await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1]))
     assert again.status_code == 409
     state = await client.get(f"{Q}/sessions", params={"state": "sleeping"})
@@ -207,6 +211,10 @@ async def test_a_token_protects_every_api_route(service: Service) -> None:
         assert wrong.status_code == 401
         allowed = await client.get(f"{Q}/status", headers={"Authorization": "Bearer s3cret"})
         assert allowed.status_code == 200
+        events = "/api/v1/events?follow=false"
+        assert (await client.get(f"{events}&token=s3cret")).status_code == 200
+        assert (await client.get(f"{events}&token=nope")).status_code == 401
+        assert (await client.get(f"{Q}/status?token=s3cret")).status_code == 401
 
 
 async def test_the_server_answers_while_a_heavy_node_runs(tmp_path: Path) -> None:
