@@ -123,6 +123,12 @@ async def test_a_live_stream_resumes_by_id_without_gap_or_duplicate(
     assert first + rest == list(range(1, 14))
 
 
+async def never_disconnects() -> dict[str, Any]:
+    """The receive side of a client that stays connected."""
+    await anyio.sleep_forever()
+    raise AssertionError("unreachable")
+
+
 async def test_a_client_that_cannot_keep_up_is_disconnected_and_told_where_to_resume(
     tmp_path: Path,
 ) -> None:
@@ -139,10 +145,6 @@ async def test_a_client_that_cannot_keep_up_is_disconnected_and_told_where_to_re
                 first_write.set()
                 await unblock.wait()  # a client that stopped reading
             sent.append(message.get("body", b""))
-
-        async def never_disconnects() -> dict[str, Any]:
-            await anyio.sleep_forever()
-            raise AssertionError
 
         with anyio.fail_after(20):
             async with anyio.create_task_group() as tg:
@@ -173,10 +175,6 @@ async def test_progress_goes_out_without_an_id_and_only_when_selected(tmp_path: 
             sent.append(message.get("body", b""))
             if b"invocation.progress" in message.get("body", b""):
                 got_one.set()
-
-        async def never_disconnects() -> dict[str, Any]:
-            await anyio.sleep_forever()
-            raise AssertionError
 
         with anyio.fail_after(10):
             async with anyio.create_task_group() as tg:
