@@ -405,7 +405,10 @@ class SqliteQueueView:
             raise ValueError(f"unknown session state {state!r}; expected one of {STATES}")
         position, start, after_batch = 0, 0, None
         if after is not None:
-            after_batch, after_index = parse_session_id(after)
+            try:
+                after_batch, after_index = parse_session_id(after)
+            except ValueError:
+                raise NotFoundError(f"cursor {after!r} names no session") from None
             start = after_index + 1
         items: list[SessionView] = []
         while len(items) < limit:
