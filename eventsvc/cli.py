@@ -4,6 +4,7 @@
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc events tail [--after N] [--follow]
+    eventsvc audit [--json] [--anchor POS:HASH]
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -19,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any, TextIO
@@ -27,6 +29,7 @@ import anyio
 from pydantic import ValidationError
 
 from eventsvc import schemas
+from eventsvc.audit import audit, parse_anchor
 from eventsvc.batches import Batch
 from eventsvc.config import Settings
 from eventsvc.errors import EventsvcError, GraphValidationError, Problem
@@ -240,6 +243,37 @@ async def tail(settings: Settings, after: int, follow: bool, out: TextIO) -> int
     return 0
 
 
+# --- audit --------------------------------------------------------------------------------
+
+
+async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        anchor = parse_anchor(args.anchor) if args.anchor else None
+    except ValueError as exc:
+        raise InputError([str(exc)]) from None
+    async with open_store(settings.store_url, read_only=True) as store:
+        report = await audit(store, anchor)
+    if args.json:
+        out.write(
+            json.dumps(
+                {
+                    "clean": report.clean,
+                    "events": report.events,
+                    "anchor": report.anchor,
+                    "findings": [asdict(f) for f in report.findings],
+                }
+            )
+            + "\n"
+        )
+    else:
+        for finding in report.findings:
+            where = f" {finding.stream}" if finding.stream else ""
+            out.write(f"{finding.check}: position {finding.position}{where}: {finding.reason}\n")
+        verdict = "clean" if report.clean else f"{len(report.findings)} finding(s)"
+        out.write(f"audit: {report.events} events, {verdict}; anchor {report.anchor}\n")
+    return 0 if report.clean else 1
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -291,6 +325,10 @@ def parser() -> argparse.ArgumentParser:
     tail_command.add_argument("--after", type=int, default=0, help="start after this position")
     tail_command.add_argument("--follow", action="store_true", help="keep printing new events")
 
+    audit_command = with_store(commands.add_parser("audit", help="check the log (read-only)"))
+    audit_command.add_argument("--json", action="store_true", help="print one JSON object")
+    audit_command.add_argument("--anchor", help="POS:HASH of an earlier clean audit")
+
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")
     return root
@@ -310,6 +348,8 @@ def main(
         if args.command == "run":
             settings = settings.model_copy(update={"workers": max(1, args.workers)})
             return anyio.run(run_batch, settings, load_batch(args), out, err)
+        if args.command == "audit":
+            return anyio.run(run_audit, settings, args, out)
         if args.command == "events":
             return anyio.run(tail, settings, args.after, args.follow, out)
         return anyio.run(show_stats, settings, args, out)
