@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from eventsvc.errors import Problem
+from eventsvc.events import BatchEnqueued
 from eventsvc.graph import Graph, validate_graph
 from eventsvc.ids import session_id
 from eventsvc.invocations.base import BaseInvocation, Input
@@ -77,10 +78,25 @@ class Batch(BaseModel):
 
     def session_graph(self, index: int) -> dict[str, Any]:
         """The JSON form of session ``index``'s graph: the batch graph with its values set."""
-        document = self.graph.model_dump(mode="json")
-        for value in self.session_values(index):
-            document["nodes"][value.node_path][value.field_name] = value.value
-        return document
+        return substitute(self.graph.model_dump(mode="json"), self.session_values(index))
+
+
+def data_of(event: BatchEnqueued) -> list[list[BatchDatum]]:
+    """A stored batch's data, as the models session values are computed from."""
+    return [
+        [BatchDatum(node_path=d.node_path, field_name=d.field_name, items=d.items) for d in group]
+        for group in event.data
+    ]
+
+
+def substitute(graph: dict[str, Any], values: list[FieldValue]) -> dict[str, Any]:
+    """A copy of a graph's JSON form with ``values`` set on its nodes (the input is kept)."""
+    nodes = dict(graph["nodes"])
+    for value in values:
+        node = nodes.get(value.node_path)
+        if isinstance(node, dict):
+            nodes[value.node_path] = {**node, value.field_name: value.value}
+    return {**graph, "nodes": nodes}
 
 
 def session_values(data: list[list[BatchDatum]], count: int, index: int) -> list[FieldValue]:

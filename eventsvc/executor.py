@@ -47,7 +47,7 @@ from anyio.abc import TaskStatus
 
 from eventsvc import events as ev
 from eventsvc.artifacts import FileArtifactStore
-from eventsvc.batches import BatchDatum, session_values
+from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.errors import (
     ConcurrencyError,
     GraphValidationError,
@@ -58,7 +58,7 @@ from eventsvc.errors import (
 from eventsvc.events import Event, NodeMeasurement, RecordedEvent
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import parse_graph
-from eventsvc.ids import batch_stream, session_stream
+from eventsvc.ids import batch_stream, parse_session_id, session_stream
 from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.progress import Progress
@@ -373,14 +373,9 @@ class _SessionRun:
         return await self.store.read_stream(batch_stream(self.state.batch_id))
 
     def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
-        _, index = self.state.session_id.rsplit(".", 1)
-        document: dict[str, Any] = {**enqueued.graph, "nodes": dict(enqueued.graph["nodes"])}
-        data = [[_datum(d) for d in group] for group in enqueued.data]
-        for value in session_values(data, enqueued.session_count, int(index)):
-            node = document["nodes"].get(value.node_path)
-            if isinstance(node, dict):
-                document["nodes"][value.node_path] = {**node, value.field_name: value.value}
-        return document
+        _, index = parse_session_id(self.state.session_id)
+        values = session_values(data_of(enqueued), enqueued.session_count, index)
+        return substitute(enqueued.graph, values)
 
     async def _run_nodes(self, execution: GraphExecutionState) -> None:
         pending: list[Event] = []
@@ -570,7 +565,3 @@ def _timed_invoke(
 ) -> BaseInvocationOutput:
     with stats:
         return node.invoke(context)
-
-
-def _datum(datum: ev.BatchDatum) -> BatchDatum:
-    return BatchDatum(node_path=datum.node_path, field_name=datum.field_name, items=datum.items)

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from eventsvc.batches import BatchDatum, session_values
+from eventsvc.batches import BatchDatum, data_of, session_values
 from eventsvc.errors import NotFoundError
 from eventsvc.events import (
     BatchCanceled,
@@ -529,13 +529,7 @@ class SqliteQueueView:
         if data is None:
             [record] = await self._store.read_stream(batch_stream(batch_id), 0, 1)
             assert isinstance(record.data, BatchEnqueued)
-            data = [
-                [
-                    BatchDatum(node_path=d.node_path, field_name=d.field_name, items=d.items)
-                    for d in group
-                ]
-                for group in record.data.data
-            ]
+            data = data_of(record.data)
             if len(self._data) >= self._cached_batches:
                 del self._data[next(iter(self._data))]
             self._data[batch_id] = data
