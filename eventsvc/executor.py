@@ -46,7 +46,6 @@ import anyio.abc
 from anyio.abc import TaskStatus
 
 from eventsvc import events as ev
-from eventsvc.artifacts import FileArtifactStore
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.errors import (
     ConcurrencyError,
@@ -184,7 +183,6 @@ class Executor:
         self.workers = workers
         self.name = name
         self.limiter = anyio.CapacityLimiter(threads)
-        self.artifacts = FileArtifactStore(service.settings.artifacts_dir)
         # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
         self.abandoned: dict[str, str] = {}
         self._work = anyio.Event()
@@ -420,7 +418,7 @@ class _SessionRun:
             self.state.session_id,
             node.id,
             logging.getLogger(f"eventsvc.node.{node.node_type}"),
-            self.executor.artifacts,
+            self.executor.service.artifacts,
             self.running.canceled,
             self.executor.report,
         )

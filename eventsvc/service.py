@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import anyio
 
 from eventsvc import events as ev
+from eventsvc.artifacts import FileArtifactStore
 from eventsvc.batches import Batch, validate_batch
 from eventsvc.clock import Clock
 from eventsvc.config import Settings
@@ -64,6 +65,7 @@ class Service:
         self.queue = SqliteQueueView(store)
         self.stats = SqliteStatsView(store)
         self.progress = ProgressHub()
+        self.artifacts = FileArtifactStore(settings.artifacts_dir)
 
     @classmethod
     @asynccontextmanager
@@ -127,7 +129,7 @@ class Service:
         if count > self.settings.max_batch_sessions:
             raise LimitExceededError("max_batch_sessions", count, self.settings.max_batch_sessions)
         await self._check_queue_room(queue_id, count)
-        priority = await self._priority(queue_id) if prepend else 0
+        priority = await self.queue.prepend_priority(queue_id) if prepend else 0
         event = ev.BatchEnqueued(
             queue_id=queue_id,
             batch_id=batch.batch_id,
@@ -163,16 +165,6 @@ class Service:
                 allowed,
                 f"queue {queue_id!r} already holds {waiting} uninitialized sessions",
             )
-
-    async def _priority(self, queue_id: str) -> int:
-        """One above the highest priority among batches with sessions still to start."""
-        rows = await self.store.query(
-            "SELECT max(priority) FROM queue_batches WHERE queue_id = ? "
-            "AND canceled_at IS NULL AND cursor < session_count",
-            (queue_id,),
-        )
-        highest = rows[0][0]
-        return 0 if highest is None else highest + 1
 
     async def cancel_batches(self, queue_id: str, batch_ids: Sequence[str]) -> int:
         position = 0

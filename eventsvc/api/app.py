@@ -252,9 +252,7 @@ def other_routes() -> APIRouter:
 
     @router.get("/artifacts/{sha256}", tags=["artifacts"])
     async def artifact(sha256: str, service: ServiceDep) -> Response:
-        from eventsvc.artifacts import FileArtifactStore
-
-        artifacts = FileArtifactStore(service.settings.artifacts_dir)
+        artifacts = service.artifacts
         try:
             data = await anyio.to_thread.run_sync(artifacts.get, sha256)
             media_type = await anyio.to_thread.run_sync(artifacts.media_type, sha256)

@@ -371,6 +371,16 @@ class SqliteQueueView:
             views.append(await self._view(owner or await self._batch(row[1]), index, row))
         return views
 
+    async def prepend_priority(self, queue_id: str) -> int:
+        """One above the highest priority among batches with sessions still to start."""
+        rows = await self._store.query(
+            "SELECT max(priority) FROM queue_batches WHERE queue_id = ? "
+            "AND canceled_at IS NULL AND cursor < session_count",
+            (queue_id,),
+        )
+        highest = rows[0][0]
+        return 0 if highest is None else int(highest) + 1
+
     async def live_workers(self, lease_seconds: float) -> int:
         """Workers whose lease is current (by the database's clock), in any process."""
         rows = await self._store.query(
