@@ -185,6 +185,8 @@ class Executor:
         self.limiter = anyio.CapacityLimiter(threads)
         # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
         self.abandoned: dict[str, str] = {}
+        # The enqueue events of the batches recently run (a few: they hold all the data).
+        self.enqueued: dict[str, ev.BatchEnqueued] = {}
         self._work = anyio.Event()
         self._running: dict[str, _Running] = {}
         instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
@@ -312,6 +314,12 @@ class Executor:
         finally:
             del self._running[session_id]
 
+    def remember(self, enqueued: ev.BatchEnqueued, keep: int = 16) -> ev.BatchEnqueued:
+        if len(self.enqueued) >= keep:
+            del self.enqueued[next(iter(self.enqueued))]
+        self.enqueued[enqueued.batch_id] = enqueued
+        return enqueued
+
     def report(self, progress: Progress) -> None:
         self.service.progress.publish_threadsafe(progress)
 
@@ -335,10 +343,8 @@ class _SessionRun:
         self.store = executor.service.store
 
     async def run(self, resumed: bool = False) -> None:
-        batch = await self._batch_events()
-        enqueued = batch[0].data
-        assert isinstance(enqueued, ev.BatchEnqueued)
-        canceled_at = max((r.position for r in batch if r.tag == "batch.canceled"), default=0)
+        enqueued, later = await self._batch_events()
+        canceled_at = max((r.position for r in later if r.tag == "batch.canceled"), default=0)
         if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
             return
         try:
@@ -367,8 +373,16 @@ class _SessionRun:
                 )
         return completions
 
-    async def _batch_events(self) -> list[RecordedEvent]:
-        return await self.store.read_stream(batch_stream(self.state.batch_id))
+    async def _batch_events(self) -> tuple[ev.BatchEnqueued, list[RecordedEvent]]:
+        """The batch's enqueue (decoded once per batch: it holds all the data) and every
+        event after it, re-read after each claim so a cancel is never missed."""
+        stream = batch_stream(self.state.batch_id)
+        enqueued = self.executor.enqueued.get(self.state.batch_id)
+        if enqueued is None:
+            [first] = await self.store.read_stream(stream, 0, 1)
+            assert isinstance(first.data, ev.BatchEnqueued)
+            enqueued = self.executor.remember(first.data)
+        return enqueued, await self.store.read_stream(stream, from_version=1)
 
     def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
         _, index = parse_session_id(self.state.session_id)
