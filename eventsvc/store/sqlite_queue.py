@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from eventsvc.batches import BatchDatum, data_of, session_values
 from eventsvc.errors import NotFoundError
@@ -135,14 +135,25 @@ class SqliteQueueProjection:
             "queue.paused": self._queue_paused,
             "queue.resumed": self._queue_paused,
             "queue.pruned": self._queue_pruned,
-            **dict.fromkeys(NEW_STATUS, self._session_changed),
         }
+        self.tags = frozenset(self._handlers) | frozenset(NEW_STATUS)
 
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        # Consecutive session events fold together (one read and one write per session and
+        # batch); any other event first flushes them, so every event sees what came before.
+        sessions: list[RecordedEvent] = []
         for record in events:
+            if record.tag in NEW_STATUS:
+                sessions.append(record)
+                continue
             handler = self._handlers.get(record.tag)
             if handler is not None:
+                if sessions:
+                    _fold_sessions(tx, sessions)
+                    sessions = []
                 handler(tx, record.data, record)
+        if sessions:
+            _fold_sessions(tx, sessions)
 
     def _batch_enqueued(
         self, tx: ProjectionTransaction, event: BatchEnqueued, record: RecordedEvent
@@ -212,66 +223,120 @@ class SqliteQueueProjection:
             (event.queue_id, record.position),
         )
 
-    def _session_changed(
-        self, tx: ProjectionTransaction, event: SessionEvent, record: RecordedEvent
-    ) -> None:
-        _, index = parse_session_id(event.session_id)
-        rows = tx.fetchall(
-            "SELECT b.canceled_at, b.cursor, b.priority, b.position, s.status "
-            "FROM queue_batches b LEFT JOIN queue_sessions s ON s.session_id = ? "
-            "WHERE b.batch_id = ?",
-            (event.session_id, event.batch_id),
-        )
-        if not rows:
-            log.warning(
-                "%s at position %d: no batch %r", record.tag, record.position, event.batch_id
-            )
-            return
-        canceled_at, cursor, priority, batch_position, stored = rows[0]
-        previous = stored or ("canceled" if canceled_at is not None else "uninitialized")
-        status = NEW_STATUS[record.tag]
-        terminal = status in ("completed", "failed", "canceled")
-        error = (
-            (event.error_type, event.error_message)
-            if isinstance(event, SessionFailed)
-            else (None, None)
-        )
-        worker = getattr(event, "worker_id", None)
-        started = record.recorded_at if record.tag == "session.started" else None
-        tx.execute(
-            _UPSERT_SESSION,
-            (
-                event.session_id,
-                event.batch_id,
-                index,
-                event.queue_id,
-                priority,
-                batch_position,
-                status,
-                event.attempt,
-                worker,
-                record.position,
-                started,
-                record.recorded_at if terminal else None,
-                *error,
-            ),
-        )
-        if previous != status:
-            tx.execute(
-                f"UPDATE queue_batches SET n_{previous} = n_{previous} - 1, "
-                f"n_{status} = n_{status} + 1 WHERE batch_id = ?",
-                (event.batch_id,),
-            )
-        if stored is None and index == cursor:
-            self._advance_cursor(tx, event.batch_id, cursor + 1)
 
-    def _advance_cursor(self, tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
-        """Move the cursor past every materialized index (usually none)."""
-        while tx.fetchall(
-            "SELECT 1 FROM queue_sessions WHERE batch_id = ? AND idx = ?", (batch_id, cursor)
-        ):
-            cursor += 1
-        tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))
+# SQLite's default limit on the parameters of one statement is 999 (before 3.32).
+_CHUNK = 500
+
+
+def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> None:
+    """Fold consecutive session events: each session's row and each batch's counters are
+    read once and written once, with what the events in order would have left."""
+    by_session: dict[str, list[RecordedEvent]] = {}
+    batch_of: dict[str, str] = {}
+    for record in records:
+        event = cast(SessionEvent, record.data)
+        by_session.setdefault(event.session_id, []).append(record)
+        batch_of[event.session_id] = event.batch_id
+    batches = _select_in(
+        tx,
+        "SELECT batch_id, canceled_at, cursor, priority, position FROM queue_batches "
+        "WHERE batch_id IN ({})",
+        list(set(batch_of.values())),
+    )
+    stored = _select_in(
+        tx,
+        "SELECT session_id, status FROM queue_sessions WHERE session_id IN ({})",
+        list(by_session),
+    )
+    upserts = []
+    deltas: dict[str, dict[str, int]] = {}
+    materialized: dict[str, list[int]] = {}
+    for sid, events in by_session.items():
+        batch_id = batch_of[sid]
+        if batch_id not in batches:
+            first = events[0]
+            log.warning("%s at position %d: no batch %r", first.tag, first.position, batch_id)
+            continue
+        canceled_at, cursor, priority, batch_position = batches[batch_id]
+        _, index = parse_session_id(sid)
+        previous: str = stored.get(sid) or (
+            "canceled" if canceled_at is not None else "uninitialized"
+        )
+        row = _session_row(events, index, priority, batch_position)
+        upserts.append(row)
+        status: str = row[6]
+        if previous != status:
+            counts = deltas.setdefault(batch_id, dict.fromkeys(STATES, 0))
+            counts[previous] -= 1
+            counts[status] += 1
+        if sid not in stored and index >= cursor:
+            materialized.setdefault(batch_id, []).append(index)
+    tx.executemany(_UPSERT_SESSION, upserts)
+    if deltas:
+        tx.executemany(
+            "UPDATE queue_batches SET "
+            + ", ".join(f"n_{state} = n_{state} + ?" for state in STATES)
+            + " WHERE batch_id = ?",
+            [(*counts.values(), batch_id) for batch_id, counts in deltas.items()],
+        )
+    for batch_id, indexes in materialized.items():
+        cursor = batches[batch_id][1]
+        if cursor in indexes:
+            _advance_cursor(tx, batch_id, cursor)
+
+
+def _session_row(
+    events: list[RecordedEvent], index: int, priority: int, batch_position: int
+) -> tuple[Any, ...]:
+    """The upsert that leaves a session's row as its events, applied one by one, would."""
+    last = events[-1]
+    event = cast(SessionEvent, last.data)
+    worker = started = None
+    for record in events:
+        worker = getattr(record.data, "worker_id", None) or worker
+        if record.tag == "session.started":
+            started = record.recorded_at
+    status = NEW_STATUS[last.tag]
+    terminal = status in ("completed", "failed", "canceled")
+    error = (event.error_type, event.error_message) if isinstance(event, SessionFailed) else None
+    return (
+        event.session_id,
+        event.batch_id,
+        index,
+        event.queue_id,
+        priority,
+        batch_position,
+        status,
+        event.attempt,
+        worker,
+        last.position,
+        started,
+        last.recorded_at if terminal else None,
+        *(error or (None, None)),
+    )
+
+
+def _select_in(tx: ProjectionTransaction, sql: str, keys: list[str]) -> dict[str, Any]:
+    """Rows keyed by their first column (the rest as a tuple, or the one value), fetched for
+    ``keys`` a chunk at a time."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for key, *rest in tx.fetchall(sql.format(", ".join("?" * len(chunk))), chunk):
+            found[key] = tuple(rest) if len(rest) > 1 else rest[0]
+    return found
+
+
+def _advance_cursor(tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
+    """Move the cursor past every materialized index from it on."""
+    for (index,) in tx.fetchall(
+        "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? ORDER BY idx",
+        (batch_id, cursor),
+    ):
+        if index != cursor:
+            break
+        cursor += 1
+    tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))
 
 
 # --- queries ------------------------------------------------------------------------------
