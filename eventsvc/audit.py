@@ -1,27 +1,41 @@
 """Audit: read the whole log and say what does not hold, each finding with its position (L2).
 
-Read-only, so it works beside a running service. Checks so far:
+Read-only, so it works beside a running service: everything is read in one snapshot of the
+store (the log, the projections and their checkpoints as of one commit). The checks:
 
-1. positions strictly increasing and dense, and the hash chain intact (the first broken
-   position is named); with an anchor ``POS:HASH`` the chain must still pass through that
-   hash at that position, which catches a truncated or recomputed tail. A clean audit gives
-   the anchor of its last position, for the user to keep;
-2. every stream's versions contiguous from 0;
-4. every event decodes with the current catalogue after upcasting.
-
-The session state machine (3) and projections against a fresh rebuild (5) are still to come.
+1. ``chain``/``anchor``: positions strictly increasing and dense, and the hash chain intact
+   (the first broken position is named); with an anchor ``POS:HASH`` the chain must still pass
+   through that hash at that position, which catches a truncated or recomputed tail. A clean
+   audit gives the anchor of its last position, for the user to keep;
+2. ``versions``: every stream's versions contiguous from 0;
+3. ``lifecycle``: every session's events follow the state machine (``eventsvc.sessions``): no
+   start but from ``uninitialized``, no node events outside ``in_progress``, no node event
+   from a worker after a resume handed the session to another, and an attempt started after
+   its batch's cancel (not retried since) has no node events and ends canceled;
+4. ``decode``: every event decodes with the current catalogue after upcasting;
+5. ``projection``: every projection equals a fresh rebuild up to its checkpoint, folded into a
+   temporary store by the same code; differing rows are named by table and key.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
-from eventsvc.chain import GENESIS, verify_chain
-from eventsvc.errors import EventDecodeError
-from eventsvc.events import CODEC
-from eventsvc.store import EventStore
+from eventsvc import events as ev
+from eventsvc.chain import GENESIS, StoredRow, verify_chain
+from eventsvc.errors import EventDecodeError, StoreError
+from eventsvc.sessions import SessionState, Status, evolve
+from eventsvc.store.builtin import ScratchProjections
+from eventsvc.store.sqlite import SqliteEventStore
+
+PAGE = 5000
+# Rows named per table before the rest are only counted.
+ROWS_NAMED = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,52 +64,295 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(position), digest.lower()
 
 
-async def audit(store: EventStore, anchor: tuple[int, str] | None = None) -> AuditReport:
+async def audit(store: SqliteEventStore, anchor: tuple[int, str] | None = None) -> AuditReport:
     report = AuditReport()
-    previous, after, chain_broken = GENESIS, 0, False
-    versions: dict[str, int] = {}
-    anchor_seen = False
-    while rows := await store.read_rows(after=after, limit=1000):
-        if not chain_broken:
-            broken = verify_chain(rows, previous, after)
-            if broken is not None:
-                chain_broken = True
-                stream = next((r.stream for r in rows if r.position == broken.position), None)
-                report.findings.append(Finding("chain", broken.position, stream, broken.reason))
-        for row in rows:
-            expected = versions.get(row.stream, -1) + 1
-            if row.version != expected:
-                report.findings.append(
-                    Finding(
-                        "versions",
-                        row.position,
-                        row.stream,
-                        f"expected version {expected}, found {row.version}",
-                    )
-                )
-            versions[row.stream] = row.version
-            try:
-                CODEC.decode(row.tag, row.schema_version, row.data)
-            except (EventDecodeError, msgspec.MsgspecError) as exc:
-                report.findings.append(Finding("decode", row.position, row.stream, str(exc)))
-            if anchor is not None and row.position == anchor[0]:
-                anchor_seen = True
-                if row.hash.hex() != anchor[1]:
-                    report.findings.append(
-                        Finding(
-                            "anchor",
-                            row.position,
-                            row.stream,
-                            "the chain no longer passes through the anchor's hash",
-                        )
-                    )
-        report.events += len(rows)
-        previous, after = rows[-1].hash, rows[-1].position
-    if anchor is not None and not anchor_seen:
-        report.findings.append(
-            Finding(
-                "anchor", anchor[0], None, f"the log ends at position {after}, before the anchor"
-            )
-        )
-    report.anchor = f"{after}:{previous.hex()}"
+    async with store.snapshot() as snapshot:
+        log = _LogChecks(report, anchor)
+        lifecycle = _LifecycleChecks(report)
+        rebuild = _RebuildChecks(report, snapshot, await snapshot.checkpoints())
+        try:
+            after = 0
+            while rows := await snapshot.read_rows(after=after, limit=PAGE):
+                records = log.check(rows)
+                lifecycle.check(records)
+                await rebuild.fold(records)
+                after = rows[-1].position
+            log.finish()
+            await rebuild.finish(log.after)
+        finally:
+            rebuild.close()
     return report
+
+
+class _LogChecks:
+    """Checks 1, 2 and 4, page by page."""
+
+    def __init__(self, report: AuditReport, anchor: tuple[int, str] | None) -> None:
+        self.report = report
+        self.anchor = anchor
+        self.anchor_seen = False
+        self.previous, self.after, self.chain_broken = GENESIS, 0, False
+        self.versions: dict[str, int] = {}
+
+    def check(self, rows: Sequence[StoredRow]) -> list[ev.RecordedEvent]:
+        findings = self.report.findings
+        if not self.chain_broken and (broken := verify_chain(rows, self.previous, self.after)):
+            self.chain_broken = True
+            stream = next((r.stream for r in rows if r.position == broken.position), None)
+            findings.append(Finding("chain", broken.position, stream, broken.reason))
+        for row in rows:
+            expected = self.versions.get(row.stream, -1) + 1
+            if row.version != expected:
+                reason = f"expected version {expected}, found {row.version}"
+                findings.append(Finding("versions", row.position, row.stream, reason))
+            self.versions[row.stream] = row.version
+            if self.anchor is not None and row.position == self.anchor[0]:
+                self.anchor_seen = True
+                if row.hash.hex() != self.anchor[1]:
+                    reason = "the chain no longer passes through the anchor's hash"
+                    findings.append(Finding("anchor", row.position, row.stream, reason))
+        self.report.events += len(rows)
+        self.previous, self.after = rows[-1].hash, rows[-1].position
+        return self._decoded(rows)
+
+    def _decoded(self, rows: Sequence[StoredRow]) -> list[ev.RecordedEvent]:
+        """The page's events: in one call when it allows, else row by row, naming failures."""
+        current = ev.CODEC.versions
+        if all(current.get(row.tag) == row.schema_version for row in rows):
+            try:
+                ids = _IDS.decode(b'["' + b'","'.join(r.event_id.encode() for r in rows) + b'"]')
+                page = ev.CODEC.decode_page(b"[" + b",".join(row.data for row in rows) + b"]")
+                if all(ev.event_tag(e) == row.tag for e, row in zip(page, rows, strict=True)):
+                    return [_record(r, i, e) for r, i, e in zip(rows, ids, page, strict=True)]
+            except (EventDecodeError, msgspec.MsgspecError):
+                pass
+        records = []
+        for row in rows:
+            try:
+                event_id = msgspec.convert(row.event_id, uuid.UUID)
+            except msgspec.ValidationError:
+                self._finding(row, f"the event id {row.event_id!r} is not a UUID")
+                continue
+            try:
+                event = ev.CODEC.decode(row.tag, row.schema_version, row.data)
+            except (EventDecodeError, msgspec.MsgspecError) as exc:
+                self._finding(row, str(exc))
+                continue
+            if ev.event_tag(event) != row.tag:
+                self._finding(row, f"the payload is a {ev.event_tag(event)!r}, not a {row.tag!r}")
+                continue
+            records.append(_record(row, event_id, event))
+        return records
+
+    def _finding(self, row: StoredRow, reason: str) -> None:
+        self.report.findings.append(Finding("decode", row.position, row.stream, reason))
+
+    def finish(self) -> None:
+        if self.anchor is not None and not self.anchor_seen:
+            reason = (
+                "the log holds no event at the anchor's position"
+                if self.after > self.anchor[0]
+                else f"the log ends at position {self.after}, before the anchor"
+            )
+            self.report.findings.append(Finding("anchor", self.anchor[0], None, reason))
+        self.report.anchor = f"{self.after}:{self.previous.hex()}"
+
+
+# Which session states each event may follow.
+_FROM: dict[type[ev.Event], frozenset[Status]] = {
+    ev.SessionStarted: frozenset({Status.UNINITIALIZED}),
+    ev.SessionResumed: frozenset({Status.IN_PROGRESS}),
+    ev.SessionCompleted: frozenset({Status.IN_PROGRESS}),
+    ev.SessionFailed: frozenset({Status.IN_PROGRESS}),
+    ev.GraphInvalid: frozenset({Status.IN_PROGRESS}),
+    ev.SessionCanceled: frozenset({Status.UNINITIALIZED, Status.IN_PROGRESS}),
+    ev.SessionRetried: frozenset({Status.FAILED, Status.CANCELED}),
+    ev.InvocationStarted: frozenset({Status.IN_PROGRESS}),
+    ev.InvocationCompleted: frozenset({Status.IN_PROGRESS}),
+    ev.InvocationFailed: frozenset({Status.IN_PROGRESS}),
+}
+
+
+class _LifecycleChecks:
+    """Check 3: each session's events replayed through the state machine, in log order."""
+
+    def __init__(self, report: AuditReport) -> None:
+        self.report = report
+        self.sessions: dict[str, SessionState] = {}
+        self.batch_canceled_at: dict[str, int] = {}
+        # Sessions whose current attempt started after its batch's cancel: that cancel's position.
+        self.doomed: dict[str, int] = {}
+
+    def check(self, records: Sequence[ev.RecordedEvent]) -> None:
+        for record in records:
+            event = record.data
+            if isinstance(event, ev.BatchCanceled):
+                self.batch_canceled_at[event.batch_id] = record.position
+            elif isinstance(event, ev.SessionEvent):
+                self._session_event(record, event)
+
+    def _session_event(self, row: ev.RecordedEvent, event: ev.SessionEvent) -> None:
+        state = self.sessions.get(event.session_id)
+        if state is None:
+            try:
+                state = SessionState.new(event.queue_id, event.session_id)
+            except ValueError as exc:
+                self._finding(row, f"not a session id: {exc}")
+                return
+        if state.status not in _FROM[type(event)]:
+            self._finding(row, f"{row.tag} while the session is {state.status}")
+        if isinstance(event, ev.InvocationEvent):
+            self._node_event(row, event, state)
+            return  # a node event leaves the session's state as it is
+        if isinstance(event, ev.SessionStarted):
+            canceled_at = self.batch_canceled_at.get(event.batch_id, 0)
+            if canceled_at > state.retried_at:
+                self.doomed[event.session_id] = canceled_at
+        elif isinstance(event, ev.SessionCompleted | ev.SessionFailed):
+            if (doomed_at := self.doomed.get(event.session_id)) is not None:
+                self._finding(
+                    row,
+                    f"{row.tag} ends an attempt started after its batch was canceled at position "
+                    f"{doomed_at}; it must end canceled",
+                )
+        elif isinstance(event, ev.SessionRetried):
+            self.doomed.pop(event.session_id, None)
+        self.sessions[event.session_id] = evolve(state, event, row.position)
+
+    def _node_event(
+        self, row: ev.RecordedEvent, event: ev.InvocationEvent, state: SessionState
+    ) -> None:
+        tag = row.tag
+        if event.worker_id is not None and state.worker_id not in (None, event.worker_id):
+            self._finding(
+                row,
+                f"{tag} of {event.node_id} written by {event.worker_id}, fenced off when the "
+                f"session was handed to {state.worker_id}",
+            )
+        if (canceled_at := self.doomed.get(event.session_id)) is not None:
+            self._finding(
+                row,
+                f"{tag} of {event.node_id} in an attempt started after its batch was canceled "
+                f"at position {canceled_at}",
+            )
+
+    def _finding(self, row: ev.RecordedEvent, reason: str) -> None:
+        self.report.findings.append(Finding("lifecycle", row.position, row.stream, reason))
+
+
+class _RebuildChecks:
+    """Check 5: the log folded into fresh projections (``ScratchProjections``), compared with
+    the snapshot's tables as each projection's checkpoint is reached."""
+
+    def __init__(
+        self, report: AuditReport, snapshot: SqliteEventStore, checkpoints: dict[str, int]
+    ) -> None:
+        self.report = report
+        self.snapshot = snapshot
+        self.scratch = ScratchProjections(list(checkpoints))
+        self.pending = list(self.scratch.projections)
+        self.checkpoints = checkpoints
+        self.last = max(checkpoints.values(), default=0)
+        self.folded = 0
+
+    async def fold(self, records: Sequence[ev.RecordedEvent]) -> None:
+        """Fold a page; a projection is compared once the page holding its checkpoint is in,
+        so every page ends at a checkpoint or before the next one."""
+        while self.pending and records:
+            target = min(self.checkpoints[p.name] for p in self.pending)
+            now = [r for r in records if r.position <= target]
+            records = records[len(now) :]
+            if now:
+                self.scratch.fold(now)
+                self.folded = now[-1].position
+            if records:  # the log goes on past the target: projections there are complete
+                self.folded = target
+                await self._compare_reached()
+
+    async def finish(self, end: int) -> None:
+        """Compare what is left once the log, which ends at ``end``, is folded."""
+        self.folded = end
+        await self._compare_reached()
+        for projection in self.pending:
+            checkpoint = self.checkpoints[projection.name]
+            reason = f"{projection.name}: checkpoint {checkpoint} is beyond the log's end ({end})"
+            self.report.findings.append(Finding("projection", checkpoint, None, reason))
+
+    def close(self) -> None:
+        self.scratch.close()
+
+    async def _compare_reached(self) -> None:
+        for projection in list(self.pending):
+            checkpoint = self.checkpoints[projection.name]
+            if checkpoint > self.folded:
+                continue
+            self.pending.remove(projection)
+            for table in projection.tables:
+                for reason in await self._differences(table):
+                    finding = Finding(
+                        "projection", checkpoint, None, f"{projection.name}: {reason}"
+                    )
+                    self.report.findings.append(finding)
+
+    async def _differences(self, table: str) -> list[str]:
+        info = self.scratch.query(f"PRAGMA table_info({table})")
+        columns = [row[1] for row in info]
+        # The primary key's columns in key order; a table without one is keyed by every column.
+        key = [row[0] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+        key = key or list(range(len(columns)))
+        order = ", ".join(columns[i] for i in key)
+        select = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+        try:
+            live_rows = await self.snapshot.query(select)
+        except StoreError as exc:
+            return [f"{table} cannot be read: {exc}"]
+        fresh_rows = self.scratch.query(select)
+        if live_rows == fresh_rows:
+            return []
+        live, fresh = _keyed(live_rows, key), _keyed(fresh_rows, key)
+        lines = []
+        for name in sorted(live.keys() | fresh.keys(), key=repr):
+            here, there = live.get(name), fresh.get(name)
+            if here == there:
+                continue
+            where = f"{table} row {_key_text(columns, key, name)}"
+            if there is None:
+                lines.append(f"{where} is not in a rebuild")
+            elif here is None:
+                lines.append(f"{where} is missing; a rebuild has it")
+            else:
+                changed = [
+                    f"{columns[i]} is {here[i]!r}, a rebuild gives {there[i]!r}"
+                    for i in range(len(columns))
+                    if here[i] != there[i]
+                ]
+                lines.append(f"{where}: {'; '.join(changed)}")
+        if len(lines) > ROWS_NAMED:
+            lines[ROWS_NAMED:] = [f"{table}: {len(lines) - ROWS_NAMED} more rows differ"]
+        return lines
+
+
+def _keyed(rows: list[tuple[Any, ...]], key: list[int]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    return {tuple(row[i] for i in key): row for row in rows}
+
+
+def _key_text(columns: list[str], key: list[int], values: tuple[Any, ...]) -> str:
+    return ", ".join(f"{columns[i]}={value!r}" for i, value in zip(key, values, strict=True))
+
+
+_IDS = msgspec.json.Decoder(list[uuid.UUID])
+
+
+def _record(row: StoredRow, event_id: uuid.UUID, event: ev.Event) -> ev.RecordedEvent:
+    return ev.RecordedEvent(
+        row.position,
+        row.stream,
+        row.version,
+        event_id,
+        row.tag,
+        row.schema_version,
+        event,
+        row.recorded_at,
+        row.hash,
+        row.metadata.decode(),
+    )

@@ -4,7 +4,10 @@
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc events tail [--after N] [--follow]
+    eventsvc events export [--after N] > log.ndjson
+    eventsvc events import log.ndjson
     eventsvc audit [--json] [--anchor POS:HASH]
+    eventsvc replay --projection NAME | --all [--url URL] | --to-position N [--json]
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -19,25 +22,38 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import asdict
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import anyio
+import httpx
 from pydantic import ValidationError
 
-from eventsvc import schemas
+from eventsvc import replay, schemas
 from eventsvc.audit import audit, parse_anchor
 from eventsvc.batches import Batch
+from eventsvc.client import ClientError, EventsvcClient
 from eventsvc.config import Settings
-from eventsvc.errors import EventsvcError, GraphValidationError, Problem
+from eventsvc.errors import (
+    EventsvcError,
+    GraphValidationError,
+    Problem,
+    StoreError,
+    StoreLockedError,
+)
 from eventsvc.events import CODEC
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
 from eventsvc.store import EventFilter, open_store
+from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.sqlite import SqliteEventStore
+from eventsvc.views import BatchStatus, QueueStatus
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
 ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
@@ -243,6 +259,48 @@ async def tail(settings: Settings, after: int, follow: bool, out: TextIO) -> int
     return 0
 
 
+async def export(settings: Settings, after: int, out: TextIO) -> int:
+    """Print the log after ``after`` as NDJSON, read-only."""
+    async with open_store(settings.store_url, read_only=True) as store:
+        async for lines in replay.export_rows(store, after):
+            out.write(lines.decode())
+    return 0
+
+
+async def import_log(settings: Settings, handle: BinaryIO, source: str, out: TextIO) -> int:
+    with handle:
+        hint = "stop the service first: an import goes into a store no service holds"
+        async with _writable_store(settings, hint) as store:
+            try:
+                pages = replay.parse_export(handle, source)
+                read, imported = await replay.import_rows(store, pages)
+            except StoreError as exc:
+                head = await store.head()
+                raise InputError(
+                    [
+                        str(exc),
+                        f"the log now ends at position {head}; events before the refused one "
+                        "are kept, and importing again skips them",
+                    ]
+                ) from None
+            head = await store.head()
+    out.write(
+        f"imported {imported} of {read} events from {source} ({read - imported} already in "
+        f"the log); the log ends at position {head}\n"
+    )
+    return 0
+
+
+def _import_file(settings: Settings, path: str, out: TextIO) -> int:
+    if path == "-":
+        return anyio.run(import_log, settings, sys.stdin.buffer, "standard input", out)
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by import_log)
+    except OSError as exc:
+        raise InputError([f"cannot read {path}: {exc.strerror}"]) from None
+    return anyio.run(import_log, settings, handle, path, out)
+
+
 # --- audit --------------------------------------------------------------------------------
 
 
@@ -252,6 +310,7 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -
     except ValueError as exc:
         raise InputError([str(exc)]) from None
     async with open_store(settings.store_url, read_only=True) as store:
+        assert isinstance(store, SqliteEventStore)
         report = await audit(store, anchor)
     if args.json:
         out.write(
@@ -272,6 +331,89 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -
         verdict = "clean" if report.clean else f"{len(report.findings)} finding(s)"
         out.write(f"audit: {report.events} events, {verdict}; anchor {report.anchor}\n")
     return 0 if report.clean else 1
+
+
+# --- replay -------------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def _writable_store(settings: Settings, hint: str) -> AsyncIterator[SqliteEventStore]:
+    """The store opened for writing with the built-in projections (caught up), or a clear
+    refusal, with ``hint``, when a running service holds it."""
+    try:
+        async with open_store(settings.store_url) as store:
+            assert isinstance(store, SqliteEventStore)
+            for projection in builtin_projections():
+                await store.register(projection)
+            yield store
+    except StoreLockedError as exc:
+        raise InputError([str(exc), hint]) from None
+
+
+async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.to_position is not None:
+        return await time_travel(settings, args.to_position, args.json, out)
+    names = replay.projection_names(args.projection, args.all)
+    if args.url:
+        async with EventsvcClient(args.url, token=args.token) as client:
+            for name in names:
+                try:
+                    answer = await client.rebuild_projection(name)
+                except ClientError as exc:
+                    raise InputError([f"the service at {args.url} refused: {exc}"]) from None
+                except httpx.HTTPError as exc:
+                    raise InputError([f"cannot reach the service at {args.url}: {exc}"]) from None
+                out.write(_rebuilt_line(answer["name"], answer["position"], answer["seconds"]))
+        return 0
+    hint = "to rebuild through the running service: eventsvc replay --url URL"
+    async with _writable_store(settings, hint) as store:
+        rebuilt = await replay.rebuild(store, names)
+    out.write(_rebuilt_line(", ".join(rebuilt.names), rebuilt.position, rebuilt.seconds))
+    return 0
+
+
+def _rebuilt_line(names: str, position: int, seconds: float) -> str:
+    return f"rebuilt {names} from the log up to position {position} in {seconds:.3f} s\n"
+
+
+async def time_travel(settings: Settings, position: int, as_json: bool, out: TextIO) -> int:
+    """The queue and stats as of ``position``, built in a temporary store (read-only here)."""
+    async with (
+        open_store(settings.store_url, read_only=True) as store,
+        replay.as_of(store, position) as past,
+    ):
+        summary = await replay.summary(past)
+    if as_json:
+        document = {
+            "position": summary.position,
+            "recorded_at": summary.recorded_at,
+            "queues": [queue.model_dump(mode="json") for queue in summary.queues],
+            "batches": [batch.model_dump(mode="json") for batch in summary.batches],
+            "stats": to_json(summary.stats),
+        }
+        out.write(json.dumps(document) + "\n")
+        return 0
+    when = "" if summary.recorded_at is None else f" ({_iso(summary.recorded_at)})"
+    out.write(f"as of position {summary.position}{when}:\n")
+    for queue in summary.queues:
+        paused = ", paused" if queue.paused else ""
+        out.write(f"queue {queue.queue_id}: {queue.batches} batch(es){paused}; {_counts(queue)}\n")
+    for batch in summary.batches:
+        canceled = ", canceled" if batch.canceled else ""
+        out.write(
+            f"  batch {batch.batch_id}: {batch.session_count} sessions, priority "
+            f"{batch.priority}{canceled}; {_counts(batch)}\n"
+        )
+    out.write(render_table(summary.stats) + "\n")
+    return 0
+
+
+def _counts(status: QueueStatus | BatchStatus) -> str:
+    return ", ".join(f"{state} {count}" for state, count in status.counts.model_dump().items())
+
+
+def _iso(micros: int) -> str:
+    return datetime.fromtimestamp(micros / 1e6, UTC).isoformat()
 
 
 # --- entry point --------------------------------------------------------------------------
@@ -324,10 +466,36 @@ def parser() -> argparse.ArgumentParser:
     tail_command = with_store(event_commands.add_parser("tail", help="print events as JSON"))
     tail_command.add_argument("--after", type=int, default=0, help="start after this position")
     tail_command.add_argument("--follow", action="store_true", help="keep printing new events")
+    export_command = with_store(
+        event_commands.add_parser("export", help="print the log as NDJSON, exactly as stored")
+    )
+    export_command.add_argument("--after", type=int, default=0, help="start after this position")
+    import_command = with_store(
+        event_commands.add_parser("import", help="load an export, re-verifying its hash chain")
+    )
+    import_command.add_argument("file", help="an NDJSON export ('-' for standard input)")
 
     audit_command = with_store(commands.add_parser("audit", help="check the log (read-only)"))
     audit_command.add_argument("--json", action="store_true", help="print one JSON object")
     audit_command.add_argument("--anchor", help="POS:HASH of an earlier clean audit")
+
+    replay_command = with_store(
+        commands.add_parser("replay", help="rebuild projections from the log, or look back")
+    )
+    what = replay_command.add_mutually_exclusive_group(required=True)
+    what.add_argument("--projection", choices=replay.PROJECTION_NAMES, help="rebuild one")
+    what.add_argument("--all", action="store_true", help="rebuild every projection")
+    what.add_argument(
+        "--to-position",
+        type=int,
+        metavar="N",
+        help="print the queue and stats as of position N (the live ones are left alone)",
+    )
+    replay_command.add_argument("--url", help="rebuild through the service running at URL")
+    replay_command.add_argument(
+        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
+    )
+    replay_command.add_argument("--json", action="store_true", help="--to-position as JSON")
 
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")
@@ -350,6 +518,12 @@ def main(
             return anyio.run(run_batch, settings, load_batch(args), out, err)
         if args.command == "audit":
             return anyio.run(run_audit, settings, args, out)
+        if args.command == "replay":
+            return anyio.run(run_replay, settings, args, out)
+        if args.command == "events" and args.events_command == "export":
+            return anyio.run(export, settings, args.after, out)
+        if args.command == "events" and args.events_command == "import":
+            return _import_file(settings, args.file, out)
         if args.command == "events":
             return anyio.run(tail, settings, args.after, args.follow, out)
         return anyio.run(show_stats, settings, args, out)

@@ -111,6 +111,10 @@ class EventsvcClient:
     async def batch_stats(self, batch_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/stats/batches/{batch_id}")
 
+    async def rebuild_projection(self, name: str) -> dict[str, Any]:
+        """Ask the service to rebuild projection ``name`` from the log (an admin route)."""
+        return await self._call("POST", f"/projections/{name}/rebuild")
+
     async def artifact(self, sha256: str) -> bytes:
         response = await self._http.get(f"/api/v1/artifacts/{sha256}")
         _raise_for(response)

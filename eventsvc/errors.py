@@ -135,6 +135,14 @@ class DuplicateEventError(StoreError):
     """Raised when an event id is already stored with different content or in another place."""
 
 
+class ImportRejectedError(StoreError):
+    """Raised when exported rows cannot go into a log: ``position`` is the first that cannot."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"cannot import the event at position {position}: {reason}")
+        self.position = position
+
+
 class EventDecodeError(StoreError):
     """Raised when a stored event (named by position) cannot be decoded or upcast."""
 

@@ -143,11 +143,13 @@ class NodeMeasurement(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class InvocationEvent(SessionEvent, frozen=True, kw_only=True):
-    """A node's execution id (``add[2,0]``), its source node id and its type."""
+    """A node's execution id (``add[2,0]``), its source node id and its type, and the worker
+    that ran it (so audit can tell a fenced worker's late write; absent in older logs)."""
 
     node_id: str
     source_node_id: str
     node_type: str
+    worker_id: str | None = None
 
 
 class InvocationStarted(InvocationEvent, frozen=True, kw_only=True, tag="invocation.started"):

@@ -504,6 +504,7 @@ class _SessionRun:
             "node_id": node_id,
             "source_node_id": source_id,
             "node_type": execution.graph.nodes[source_id].node_type,
+            "worker_id": self.worker_id,
         }
 
     def _started(self, node: BaseInvocation, execution: GraphExecutionState) -> Event:

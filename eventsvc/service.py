@@ -35,9 +35,10 @@ from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.progress import ProgressHub
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
+from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.sqlite import SqliteEventStore
-from eventsvc.store.sqlite_queue import SqliteQueueProjection, SqliteQueueView
-from eventsvc.store.sqlite_stats import SqliteStatsProjection, SqliteStatsView
+from eventsvc.store.sqlite_queue import SqliteQueueView
+from eventsvc.store.sqlite_stats import SqliteStatsView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -86,8 +87,8 @@ class Service:
         async with open_store(settings.store_url, options=options, clock=clock) as store:
             if not isinstance(store, SqliteEventStore):
                 raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")
-            await store.register(SqliteQueueProjection())
-            await store.register(SqliteStatsProjection())
+            for projection in builtin_projections():
+                await store.register(projection)
             service = cls(store, settings, registry)
             if not run_workers:
                 yield service
@@ -113,7 +114,7 @@ class Service:
         head = await self.store.head()
         if position > head:
             raise NotFoundError(f"position {position} is beyond the log's head ({head})")
-        checkpoint = await self.store.checkpoint(SqliteQueueProjection.name)
+        checkpoint = await self.store.checkpoint("queue")
         assert checkpoint >= position, "an inline projection is never behind the log"
 
     # --- batches ------------------------------------------------------------------------

@@ -13,8 +13,24 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
-from eventsvc.events import BatchEnqueued, Event, EventMetadata, NewEvent, SessionStarted
+import anyio
+
+from eventsvc.events import (
+    BatchCanceled,
+    BatchEnqueued,
+    Event,
+    EventMetadata,
+    InvocationCompleted,
+    InvocationStarted,
+    NewEvent,
+    NodeMeasurement,
+    SessionCompleted,
+    SessionFailed,
+    SessionRetried,
+    SessionStarted,
+)
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import Graph
 from eventsvc.store import EventStore, StoreOptions, open_store
@@ -115,3 +131,68 @@ def run_graph(graph: Graph, context: FakeContext | None = None) -> GraphExecutio
         context.node_id = node.id
         state.complete(node.id, node.invoke(context))
     return state
+
+
+async def append_traffic(
+    store: EventStore, events: int, *, sessions_per_batch: int = 50, concurrency: int = 64
+) -> int:
+    """Append about ``events`` events of realistic queue traffic straight to ``store``: batches
+    whose sessions run three nodes each and complete, or fail once and complete on a retry,
+    and every seventh batch canceled halfway. Deterministic but for event ids and times;
+    returns the number of events appended."""
+    limiter = anyio.CapacityLimiter(concurrency)
+    appended = 0
+
+    async def append(stream: str, batch: list[Event]) -> None:
+        nonlocal appended
+        async with limiter:
+            await store.append(stream, batch)
+        appended += len(batch)
+
+    for number in itertools.count():
+        if appended >= events:
+            return appended
+        batch_id = f"traffic-{number}"
+        canceled = number % 7 == 6
+        await append(f"batch-{batch_id}", [batch_enqueued(batch_id, sessions=sessions_per_batch)])
+        async with anyio.create_task_group() as tg:
+            for index in range(sessions_per_batch // 2 if canceled else sessions_per_batch):
+                tg.start_soon(append, *_session_traffic(batch_id, index))
+        if canceled:
+            await append(
+                f"batch-{batch_id}", [BatchCanceled(queue_id="default", batch_id=batch_id)]
+            )
+    raise AssertionError("unreachable")
+
+
+def _session_traffic(batch_id: str, index: int) -> tuple[str, list[Event]]:
+    sid = f"{batch_id}.{index}"
+    ids: dict[str, Any] = {"queue_id": "default", "batch_id": batch_id, "session_id": sid}
+    worker = f"w{index % 4}"
+    events: list[Event] = [SessionStarted(**ids, worker_id=worker)]
+    attempts = 2 if index % 10 == 3 else 1
+    for attempt in range(1, attempts + 1):
+        if attempt > 1:
+            events += [
+                SessionRetried(**ids, attempt=attempt),
+                SessionStarted(**ids, attempt=attempt, worker_id=worker),
+            ]
+        for step, node_type in enumerate(("add", "multiply", "subtract")):
+            node = {"node_id": f"n{step}", "source_node_id": f"n{step}", "node_type": node_type}
+            events += [
+                InvocationStarted(**ids, **node, attempt=attempt, worker_id=worker),
+                InvocationCompleted(
+                    **ids,
+                    **node,
+                    attempt=attempt,
+                    worker_id=worker,
+                    outputs={"value": index + step},
+                    measurement=NodeMeasurement(wall_seconds=0.001 * step, rss_before=1 << 20),
+                ),
+            ]
+        if attempt < attempts:
+            events.append(
+                SessionFailed(**ids, attempt=attempt, error_type="ValueError", error_message="x")
+            )
+    events.append(SessionCompleted(**ids, attempt=attempts))
+    return f"session-{sid}", events

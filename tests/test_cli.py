@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import io
 import json
+import socket
+import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
+import uvicorn
 
+from eventsvc.api import create_app
+from eventsvc.batches import Batch, BatchDatum
 from eventsvc.cli import main
+from eventsvc.config import Settings
+from eventsvc.graph import parse_graph
+from eventsvc.service import Service
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -113,3 +124,262 @@ def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     code, _, err = run("serve", "--host", "0.0.0.0", "--db", str(tmp_path / "e.db"))
     assert code == 2
     assert "without --token" in err
+
+
+# --- events export and import -------------------------------------------------------------
+
+
+def filled(directory: Path) -> Path:
+    database = directory / "e.db"
+    assert run("run", "--example", "math-grid", "--db", str(database))[0] == 0
+    return database
+
+
+def stored(database: Path) -> list[tuple[Any, ...]]:
+    if not database.exists():
+        return []
+    with sqlite3.connect(database) as conn:
+        return conn.execute("SELECT * FROM events ORDER BY position").fetchall()
+
+
+def exported(database: Path, path: Path, *argv: str) -> list[dict[str, Any]]:
+    code, out, err = run("events", "export", "--db", str(database), *argv)
+    assert (code, err) == (0, "")
+    path.write_text(out)
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_an_export_imports_into_an_empty_store_once(tmp_path: Path) -> None:
+    source = filled(tmp_path / "a")
+    lines = exported(source, tmp_path / "log.ndjson")
+    assert [line["position"] for line in lines] == list(range(1, 98))
+    target = tmp_path / "b" / "e.db"
+    code, out, _ = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert code == 0
+    assert out.startswith(f"imported 97 of 97 events from {tmp_path / 'log.ndjson'}")
+    assert "the log ends at position 97" in out
+    assert stored(target) == stored(source)
+    audits = [json.loads(run("audit", "--db", str(db), "--json")[1]) for db in (source, target)]
+    assert audits[0] == audits[1]
+    assert (audits[1]["clean"], audits[1]["anchor"].split(":")[0]) == (True, "97")
+    code, out, _ = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert code == 0
+    assert out.startswith("imported 0 of 97 events")
+    assert stored(target) == stored(source)
+    code, stats, _ = run("stats", "--db", str(target), "--json")
+    assert {t["node_type"]: t["calls"] for t in json.loads(stats)["node_types"]} == {
+        "add": 12,
+        "multiply": 12,
+        "string_format": 12,
+    }
+
+
+def test_an_export_after_a_position_cannot_start_an_empty_log(tmp_path: Path) -> None:
+    source = filled(tmp_path / "a")
+    lines = exported(source, tmp_path / "log.ndjson", "--after", "40")
+    assert [line["position"] for line in lines] == list(range(41, 98))
+    target = tmp_path / "b" / "e.db"
+    code, out, err = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert (code, out) == (2, "")
+    assert "cannot import the event at position 41" in err
+    assert "Traceback" not in err
+    assert stored(target) == []
+
+
+def test_a_tampered_line_is_refused_by_position_and_nothing_is_imported(tmp_path: Path) -> None:
+    source = filled(tmp_path / "a")
+    lines = exported(source, tmp_path / "log.ndjson")
+    lines[49]["data"] = lines[49]["data"].replace('"default"', '"forged"')
+    assert (
+        lines[49]["data"]
+        != json.loads(run("events", "export", "--db", str(source))[1].splitlines()[49])["data"]
+    )
+    (tmp_path / "log.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    target = tmp_path / "b" / "e.db"
+    code, _, err = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert code == 2
+    assert "cannot import the event at position 50" in err
+    assert stored(target) == []
+
+
+def test_a_store_holding_another_log_is_refused_by_position(tmp_path: Path) -> None:
+    exported(filled(tmp_path / "a"), tmp_path / "log.ndjson")
+    target = filled(tmp_path / "b")
+    before = stored(target)
+    code, _, err = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert code == 2
+    assert "cannot import the event at position 1" in err
+    assert "another event" in err
+    assert stored(target) == before
+
+
+def test_a_malformed_line_is_named_by_its_number(tmp_path: Path) -> None:
+    exported(filled(tmp_path / "a"), tmp_path / "log.ndjson")
+    text = (tmp_path / "log.ndjson").read_text().splitlines(keepends=True)
+    text[2] = '{"position": 3, "stream": \n'
+    (tmp_path / "log.ndjson").write_text("".join(text))
+    target = tmp_path / "b" / "e.db"
+    code, _, err = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(target))
+    assert code == 2
+    assert f"{tmp_path / 'log.ndjson'}, line 3: not an exported event" in err
+    assert stored(target) == []
+
+
+def test_importing_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.ndjson"
+    code, out, err = run("events", "import", str(missing), "--db", str(tmp_path / "e.db"))
+    assert (code, out, err) == (2, "", f"cannot read {missing}: No such file or directory\n")
+
+
+# --- replay -------------------------------------------------------------------------------
+
+
+def test_replay_to_a_position_prints_the_queue_and_stats_as_they_were(tmp_path: Path) -> None:
+    database = filled(tmp_path)
+    db = ("--db", str(database))
+    stats_then = json.loads(run("stats", *db, "--json")[1])
+    assert run("run", "--example", "math-grid", *db)[0] == 0
+    stats_now = json.loads(run("stats", *db, "--json")[1])
+    assert stats_now != stats_then
+    code, out, err = run("replay", "--to-position", "97", "--json", *db)
+    assert (code, err) == (0, "")
+    then = json.loads(out)
+    assert then["position"] == 97
+    assert then["stats"] == stats_then
+    [queue] = then["queues"]
+    assert (queue["queue_id"], queue["batches"], queue["paused"]) == ("default", 1, False)
+    assert queue["counts"] == {
+        "uninitialized": 0,
+        "in_progress": 0,
+        "completed": 12,
+        "failed": 0,
+        "canceled": 0,
+    }
+    [batch] = then["batches"]
+    assert (batch["session_count"], batch["counts"]["completed"]) == (12, 12)
+    now = json.loads(run("replay", "--to-position", "194", "--json", *db)[1])
+    assert (now["position"], len(now["batches"]), now["stats"]) == (194, 2, stats_now)
+    code, text, _ = run("replay", "--to-position", "97", *db)
+    assert code == 0
+    assert text.startswith("as of position 97 (")
+    assert "queue default: 1 batch(es); uninitialized 0, in_progress 0, completed 12" in text
+    # The live projections were left alone.
+    assert json.loads(run("stats", *db, "--json")[1]) == stats_now
+    code, out, err = run("replay", "--to-position", "195", *db)
+    assert (code, out) == (2, "")
+    assert err == "eventsvc: position 195 is not in the log (its head is 194)\n"
+
+
+def test_replay_all_rebuilds_a_store_no_service_holds(tmp_path: Path) -> None:
+    database = filled(tmp_path)
+    with sqlite3.connect(database) as conn:
+        conn.execute("UPDATE queue_batches SET n_completed = 0")
+        conn.execute("DELETE FROM stats_runs")
+    assert run("audit", "--db", str(database))[0] == 1
+    code, out, err = run("replay", "--all", "--db", str(database))
+    assert (code, err) == (0, "")
+    assert "queue" in out
+    assert "stats" in out
+    assert "up to position 97" in out
+    assert run("audit", "--db", str(database))[0] == 0
+    code, out, _ = run("replay", "--projection", "stats", "--db", str(database))
+    assert code == 0
+    assert out.startswith("rebuilt stats from the log up to position 97")
+
+
+@pytest.mark.anyio
+async def test_replay_while_a_service_holds_the_store_points_to_the_url(tmp_path: Path) -> None:
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/e.db", artifacts_dir=str(tmp_path / "artifacts")
+    )
+    async with Service.open(settings):
+        code, out, err = await anyio.to_thread.run_sync(
+            run, "replay", "--all", "--db", str(tmp_path / "e.db")
+        )
+    assert (code, out) == (2, "")
+    assert "already open for writing" in err
+    assert "--url" in err
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
+    """A service behind a real uvicorn on a free loopback port, with a token."""
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/e.db", artifacts_dir=str(tmp_path / "artifacts")
+    )
+    async with Service.open(settings) as service:
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        app = create_app(service, token="T0ken")
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(server.serve, [listener])
+            yield service, f"http://127.0.0.1:{port}"
+            server.should_exit = True
+        listener.close()
+
+
+@pytest.mark.anyio
+async def test_replay_through_a_running_service(served: tuple[Service, str]) -> None:
+    service, url = served
+    graph = parse_graph({"nodes": {"a": {"type": "add", "id": "a"}}})
+    data = [[BatchDatum(node_path="a", field_name="a", items=[1, 2, 3])]]
+    await service.enqueue_batch("default", Batch(batch_id="b1", graph=graph, data=data))
+    await service.cancel_session("b1.1")
+    head = await service.store.head()
+    assert head == 2
+    code, out, err = await anyio.to_thread.run_sync(
+        run, "replay", "--projection", "queue", "--url", url, "--token", "T0ken"
+    )
+    assert (code, err) == (0, "")
+    assert out.startswith("rebuilt queue from the log up to position 2 in ")
+    code, out, _ = await anyio.to_thread.run_sync(
+        run, "replay", "--all", "--url", url, "--token", "T0ken"
+    )
+    assert code == 0
+    assert [line.split(" from ")[0] for line in out.splitlines()] == [
+        "rebuilt queue",
+        "rebuilt stats",
+    ]
+    status = await service.queue.batch_status("b1")
+    assert (status.counts.uninitialized, status.counts.canceled) == (2, 1)
+
+
+@pytest.mark.anyio
+async def test_replay_through_a_service_with_a_wrong_token_is_a_clear_error(
+    served: tuple[Service, str],
+) -> None:
+    _, url = served
+    code, out, err = await anyio.to_thread.run_sync(
+        run, "replay", "--projection", "queue", "--url", url, "--token", "wrong"
+    )
+    assert (code, out) == (2, "")
+    assert "401" in err
+    assert "Traceback" not in err
+
+
+def test_a_tampered_line_is_refused_by_a_store_already_holding_the_log(tmp_path: Path) -> None:
+    source = filled(tmp_path / "a")
+    lines = exported(source, tmp_path / "log.ndjson")
+    lines[49]["data"] = lines[49]["data"].replace('"default"', '"forged"')
+    (tmp_path / "log.ndjson").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    before = stored(source)
+    code, out, err = run("events", "import", str(tmp_path / "log.ndjson"), "--db", str(source))
+    # The file is not this log (its line 50 is not the event stored there), whatever its hashes say.
+    assert (code, out) == (2, ""), out
+    assert "position 50" in err
+    assert stored(source) == before
+
+
+def test_replay_through_an_unreachable_service_is_a_clear_error() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]  # bound, not listening: connections are refused
+    try:
+        code, out, err = run("replay", "--all", "--url", f"http://127.0.0.1:{port}")
+    finally:
+        listener.close()
+    assert (code, out) == (2, "")
+    assert f"127.0.0.1:{port}" in err

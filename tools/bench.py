@@ -4,6 +4,7 @@
     python tools/bench.py graph [--json]
     python tools/bench.py enqueue [--json] [--dir DIR]
     python tools/bench.py executor [--json] [--dir DIR]
+    python tools/bench.py replay [--json] [--events N] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -28,6 +29,7 @@ import aiosqlite
 import anyio
 import psutil
 
+from eventsvc.audit import audit
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
 from eventsvc.events import CODEC, BatchEnqueued, SessionStarted
@@ -37,8 +39,9 @@ from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table
 from eventsvc.store import EventFilter, StoreOptions, open_store
+from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
-from eventsvc.testing import FakeContext
+from eventsvc.testing import FakeContext, append_traffic
 
 
 @dataclass
@@ -599,9 +602,31 @@ async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
     return figures, table
 
 
+async def bench_replay(directory: Path, total: int) -> list[Figure]:
+    """Rebuild the queue and stats projections from a log of realistic traffic, and audit it."""
+    path = directory / "replay.db"
+    async with open_store(f"sqlite://{path}", options=StoreOptions(synchronous="NORMAL")) as store:
+        assert isinstance(store, SqliteEventStore)
+        for projection in builtin_projections():
+            await store.register(projection)
+        total = await append_traffic(store, total)
+        rebuild_s = min([await timed(lambda: store.rebuild("queue", "stats")) for _ in range(3)])
+    floor_eps = max([await floor_read_eps(str(path), total, 5000) for _ in range(3)])
+    async with open_store(f"sqlite://{path}", read_only=True) as store:
+        assert isinstance(store, SqliteEventStore)
+        report = await audit(store)
+        assert report.clean, report.findings[:5]
+        audit_s = min([await timed(lambda: audit(store)) for _ in range(3)])
+    return [
+        Figure("rebuild_eps", total / rebuild_s, "events/s", floor_eps, ">= 150,000 events/s"),
+        Figure("audit_100k_s", audit_s * 100_000 / total, "s", total / floor_eps, "<= 2 s"),
+        Figure("log_events", total, "events", None),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench", choices=["store", "graph", "enqueue", "executor"])
+    parser.add_argument("bench", choices=["store", "graph", "enqueue", "executor", "replay"])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
@@ -616,6 +641,9 @@ def main() -> None:
             print()
             print(table)
         return
+    elif args.bench == "replay":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(bench_replay, Path(directory), args.events)
     elif args.bench == "enqueue":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(bench_enqueue, Path(directory))

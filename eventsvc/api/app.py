@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from pydantic.json_schema import models_json_schema
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from eventsvc import __version__
+from eventsvc import __version__, replay
 from eventsvc.api import errors
 from eventsvc.api.events import event_routes
 from eventsvc.batches import Batch
@@ -60,6 +60,12 @@ class Position(BaseModel):
     """Where the command's last event landed in the log."""
 
     position: int
+
+
+class RebuiltProjection(BaseModel):
+    name: str
+    position: int = Field(description="The log position the rebuilt projection folded up to")
+    seconds: float
 
 
 class SessionDetail(BaseModel):
@@ -259,6 +265,13 @@ def other_routes() -> APIRouter:
         except KeyError as exc:
             raise NotFoundError(str(exc.args[0])) from None
         return Response(content=data, media_type=media_type)
+
+    @router.post("/projections/{name}/rebuild", tags=["admin"])
+    async def rebuild_projection(name: str, service: ServiceDep) -> RebuiltProjection:
+        """Fold the whole log into fresh tables and swap them in with one commit; commands
+        wait meanwhile."""
+        rebuilt = await replay.rebuild(service.store, replay.projection_names(name, False))
+        return RebuiltProjection(name=name, position=rebuilt.position, seconds=rebuilt.seconds)
 
     @router.get("/health", tags=["health"])
     async def health(service: ServiceDep) -> dict[str, Any]:

@@ -5,8 +5,9 @@ appends the events it folds: a command then costs one commit, its effect is visi
 as soon as the append returns, and the projection's checkpoint (written in that transaction
 too) always equals the log's head. A projection registered on a log that is ahead of it first
 catches up, page by page, each page and its checkpoint in one transaction. ``rebuild`` drops
-its tables and folds the whole log again in a single transaction, so readers see either the
-old tables or the new ones, never a half-built state.
+the tables of the projections it names and folds the whole log again in a single transaction,
+so readers see either the old tables or the new ones, never a half-built state; it reads the
+log once for all of them, and only the rows whose tags they fold.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ class InlineProjection(Protocol):
         """The tables it owns, dropped by a rebuild."""
         ...
 
+    @property
+    def tags(self) -> frozenset[str]:
+        """The event tags it folds; a rebuild reads no others."""
+        ...
+
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
-        """Fold ``events`` (consecutive positions) into its tables."""
+        """Fold ``events`` (in position order; other tags may be left out) into its tables."""
         ...

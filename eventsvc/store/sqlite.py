@@ -31,7 +31,7 @@ import os
 import socket
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,13 +42,15 @@ import aiosqlite
 import anyio
 import msgspec
 
-from eventsvc.chain import GENESIS, StoredRow, chain_hash
+from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
 from eventsvc.clock import Clock
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
     EventDecodeError,
     EventTooLargeError,
+    ImportRejectedError,
+    NotFoundError,
     StoreError,
     StoreLockedError,
 )
@@ -99,13 +101,15 @@ _COLUMNS = (
 )
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
+# Rows a rebuild decodes and folds at a time.
+_REBUILD_PAGE = 5000
 _CHECKPOINT = (
     "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) "
     "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
 )
 
 
-class _Transaction:
+class SqliteTransaction:
     """A projection's view of the writer's open transaction (on the connection's thread)."""
 
     def __init__(self, raw: sqlite3.Connection) -> None:
@@ -148,7 +152,7 @@ async def _on_connection_thread(
     return await conn._execute(lambda: function(conn._conn))  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _statements(script: str) -> list[str]:
+def ddl_statements(script: str) -> list[str]:
     """The statements of a DDL script (no semicolons inside them)."""
     return [s.strip() for s in script.split(";") if s.strip()]
 
@@ -203,6 +207,8 @@ class SqliteEventStore:
         self._closed = False
         self._fanout = Fanout() if writer is not None else None
         self._projections: list[InlineProjection] = []
+        # Set when the commit leader steps down, for work waiting to run exclusively.
+        self._idle: anyio.Event | None = None
         self._beats: aiosqlite.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
@@ -300,6 +306,11 @@ class SqliteEventStore:
         return self._writer is None
 
     @property
+    def db_now(self) -> str:
+        """SQL for the database's clock in seconds since the epoch (leases are judged by it)."""
+        return DB_NOW
+
+    @property
     def subscribers(self) -> int:
         """Live subscriptions this process is feeding."""
         return 0 if self._fanout is None else len(self._fanout)
@@ -363,6 +374,24 @@ class SqliteEventStore:
             StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
             for p, s, v, i, t, sv, r, d, m, h in rows
         ]
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[SqliteEventStore]:
+        """A read-only store in which every read sees the database as of one commit: the
+        log, the projections and their checkpoints together (one WAL read transaction)."""
+        if self._path == _MEMORY:
+            raise StoreError("sqlite://:memory: has no snapshots: it holds a single connection")
+        reader = await _connect(f"file:{self._path}?mode=ro", self._options, uri=True)
+        view = SqliteEventStore(
+            self._url, self._path, None, reader, None, self._options, self._clock
+        )
+        try:
+            # The read transaction takes its snapshot at its first read, so read at once.
+            await reader.execute("BEGIN")
+            await view._read("SELECT count(*) FROM eventsvc_schema", ())
+            yield view
+        finally:
+            await view.aclose()
 
     def subscribe(
         self, after: int = 0, filter: EventFilter | None = None
@@ -435,8 +464,38 @@ class SqliteEventStore:
             self._committing = False
             for request in group:
                 request.wakeup.set()
-            if self._queue:
-                self._queue[0].wakeup.set()
+            self._wake_next()
+
+    def _wake_next(self) -> None:
+        """Hand the writer on: to the next queued append, and to any exclusive work waiting."""
+        if self._queue:
+            self._queue[0].wakeup.set()
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    async def _exclusively(
+        self, action: str, work: Callable[[aiosqlite.Connection], Awaitable[_T]]
+    ) -> _T:
+        """Run ``work`` with the writer while no append commits.
+
+        It takes the commit leader's place: appends arriving meanwhile queue up, as they do
+        behind any commit, and go together into the next one once ``work`` is done.
+        """
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
+        if self._closed:
+            raise StoreError(f"store {self._path!r} is closed")
+        while self._committing:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+        self._committing = True
+        try:
+            return await work(self._writer)
+        finally:
+            self._committing = False
+            self._wake_next()
 
     async def _commit(self, group: list[_Append]) -> None:
         assert self._writer is not None
@@ -499,28 +558,94 @@ class SqliteEventStore:
     # --- inline projections -------------------------------------------------------------
 
     async def register(self, projection: InlineProjection) -> None:
-        """Apply ``projection`` in every later append's transaction, catching up first.
+        """Apply ``projection`` in every later append's transaction, catching up first
+        (appends wait meanwhile)."""
 
-        Call it before the store is shared: while it catches up no append may be in flight.
+        async def catch_up(conn: aiosqlite.Connection) -> None:
+            await conn.executescript(
+                f"BEGIN IMMEDIATE; {_CHECKPOINTS_TABLE}; {projection.schema}; COMMIT;"
+            )
+            after = await self.checkpoint(projection.name)
+            while page := await self.read_all(after=after, limit=1000):
+                await _on_connection_thread(conn, self._fold_transaction(projection, page))
+                after = page[-1].position
+            self._projections.append(projection)
+
+        await self._exclusively("register a projection", catch_up)
+
+    @property
+    def projections(self) -> list[str]:
+        """The names of the projections folded in this store's appends."""
+        return [p.name for p in self._projections]
+
+    async def rebuild(self, *names: str) -> int:
+        """Drop the named projections' tables and fold the whole log into them again, in one
+        transaction: readers see the old tables or the new ones. Appends wait meanwhile.
+        Returns the position the rebuilt projections have folded up to."""
+        known = {p.name: p for p in self._projections}
+        for name in names:
+            if name not in known:
+                listed = ", ".join(repr(name) for name in known) or "none"
+                raise NotFoundError(f"no projection {name!r} (known: {listed})")
+        chosen = [known[name] for name in dict.fromkeys(names)]
+
+        async def rebuild(conn: aiosqlite.Connection) -> int:
+            return await _on_connection_thread(conn, self._rebuild_transaction(chosen))
+
+        return await self._exclusively("rebuild a projection", rebuild)
+
+    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+        """Store rows exported from a log exactly as they were (positions, times, hashes) and
+        fold them into the projections, in one transaction; return how many were new.
+
+        Rows at positions this log already holds must be the same events (same hash) and are
+        skipped, so importing a file twice changes nothing. The others must continue this
+        log densely and, unless ``verify`` is off, its hash chain: the first position that
+        does not is named and nothing of the call is stored.
         """
-        conn = self._exclusive_writer("register a projection")
-        await conn.executescript(
-            f"BEGIN IMMEDIATE; {_CHECKPOINTS_TABLE}; {projection.schema}; COMMIT;"
-        )
-        after = await self.checkpoint(projection.name)
-        while page := await self.read_all(after=after, limit=1000):
-            await _on_connection_thread(conn, self._fold_transaction(projection, page))
-            after = page[-1].position
-        self._projections.append(projection)
 
-    async def rebuild(self, name: str) -> int:
-        """Drop projection ``name``'s tables and fold the whole log again, atomically."""
-        conn = self._exclusive_writer("rebuild a projection")
-        named = [p for p in self._projections if p.name == name]
-        if not named:
-            known = ", ".join(repr(p.name) for p in self._projections) or "none"
-            raise StoreError(f"no projection {name!r} is registered (registered: {known})")
-        return await _on_connection_thread(conn, self._rebuild_transaction(named[0]))
+        async def store(conn: aiosqlite.Connection) -> int:
+            records, head = await _on_connection_thread(
+                conn, self._import_transaction(rows, verify)
+            )
+            self._head = head
+            self._versions.clear()
+            if records and self._fanout is not None:
+                self._fanout.publish(records)
+            return len(records)
+
+        return await self._exclusively("import events", store)
+
+    def _import_transaction(
+        self, rows: Sequence[StoredRow], verify: bool
+    ) -> Callable[[sqlite3.Connection], tuple[list[RecordedEvent], _Head]]:
+        head = self._head
+
+        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], _Head]:
+            known = [row for row in rows if row.position <= head.position]
+            fresh = [row for row in rows if row.position > head.position]
+            with _transaction(raw):
+                _check_known(raw, known)
+                if verify and (broken := verify_chain(fresh, head.hash, head.position)):
+                    raise ImportRejectedError(broken.position, broken.reason)
+                if not verify and fresh and fresh[0].position != head.position + 1:
+                    raise ImportRejectedError(
+                        fresh[0].position, f"the log ends at position {head.position}"
+                    )
+                stored = [_stored(row) for row in fresh]
+                try:
+                    raw.executemany(_INSERT, stored)
+                except sqlite3.IntegrityError as exc:
+                    raise ImportRejectedError(fresh[0].position, str(exc)) from None
+                records = _decode_rows(stored)
+                if records:
+                    self._apply_projections(raw, records)
+            if not fresh:
+                return [], head
+            last = fresh[-1]
+            return records, _Head(last.position, last.hash, last.recorded_at)
+
+        return transaction
 
     async def heartbeat(self, worker_ids: Sequence[str]) -> None:
         """Stamp the workers' leases with the database's clock, in a table beside the log.
@@ -548,6 +673,16 @@ class SqliteEventStore:
         """Rows of a read-only query on the reader connection (for projection views)."""
         return [tuple(row) for row in await self._read(sql, params)]
 
+    async def checkpoints(self) -> dict[str, int]:
+        """Every projection's checkpoint in this database (none before one is registered)."""
+        tables = await self._read(
+            "SELECT 1 FROM sqlite_master WHERE name = 'projection_checkpoints'", ()
+        )
+        if not tables:
+            return {}
+        rows = await self._read("SELECT name, position FROM projection_checkpoints", ())
+        return {name: int(position) for name, position in rows}
+
     async def checkpoint(self, name: str) -> int:
         """The position up to which projection ``name`` has folded the log."""
         rows = list(
@@ -562,50 +697,48 @@ class SqliteEventStore:
 
         def fold(raw: sqlite3.Connection) -> None:
             with _transaction(raw):
-                projection.apply(_Transaction(raw), page)
+                projection.apply(SqliteTransaction(raw), page)
                 raw.execute(_CHECKPOINT, (projection.name, page[-1].position))
 
         return fold
 
     def _rebuild_transaction(
-        self, projection: InlineProjection
+        self, projections: list[InlineProjection]
     ) -> Callable[[sqlite3.Connection], int]:
         """Fresh tables folded from position 0, swapped in by a single commit."""
+        tags = sorted(set().union(*(p.tags for p in projections)))
+        read = (
+            f"SELECT {_COLUMNS} FROM events WHERE position > ? AND tag IN ({_marks(tags)}) "
+            f"ORDER BY position LIMIT {_REBUILD_PAGE}"
+        )
 
         def rebuild(raw: sqlite3.Connection) -> int:
             after = 0
             with _transaction(raw):
-                for table in projection.tables:
-                    raw.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in _statements(projection.schema):
-                    raw.execute(statement)
-                while rows := raw.execute(
-                    f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position "
-                    "LIMIT 1000",
-                    (after,),
-                ).fetchall():
+                for projection in projections:
+                    for table in projection.tables:
+                        raw.execute(f"DROP TABLE IF EXISTS {table}")
+                    for statement in ddl_statements(projection.schema):
+                        raw.execute(statement)
+                transaction = SqliteTransaction(raw)
+                while rows := raw.execute(read, (after, *tags)).fetchall():
                     page = _decode_rows(rows)
-                    projection.apply(_Transaction(raw), page)
+                    for projection in projections:
+                        projection.apply(transaction, page)
                     after = page[-1].position
-                raw.execute(_CHECKPOINT, (projection.name, after))
-            return after
+                [(head,)] = raw.execute("SELECT coalesce(max(position), 0) FROM events")
+                raw.executemany(_CHECKPOINT, [(p.name, head) for p in projections])
+            return int(head)
 
         return rebuild
 
     def _apply_projections(self, raw: sqlite3.Connection, records: list[RecordedEvent]) -> None:
         if not self._projections:
             return
-        transaction = _Transaction(raw)
+        transaction = SqliteTransaction(raw)
         for projection in self._projections:
             projection.apply(transaction, records)
         raw.executemany(_CHECKPOINT, [(p.name, records[-1].position) for p in self._projections])
-
-    def _exclusive_writer(self, action: str) -> aiosqlite.Connection:
-        if self._writer is None:
-            raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
-        if self._committing or self._queue:
-            raise StoreError(f"cannot {action} while appends are in flight")
-        return self._writer
 
     def _stream_versions(
         self, raw: sqlite3.Connection, group: list[_Append]
@@ -752,6 +885,38 @@ def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
     if expected is STREAM_EXISTS:
         return version is not None
     return version == expected
+
+
+def _stored(row: StoredRow) -> tuple[Any, ...]:
+    """A row as the events table holds it (payloads as text, exactly the hashed bytes)."""
+    return (
+        row.position,
+        row.stream,
+        row.version,
+        row.event_id,
+        row.tag,
+        row.schema_version,
+        row.recorded_at,
+        row.data.decode(),
+        row.metadata.decode(),
+        row.hash,
+    )
+
+
+def _check_known(raw: sqlite3.Connection, rows: Sequence[StoredRow]) -> None:
+    """Rows at positions the log holds must be, field for field, the events it holds there."""
+    if not rows:
+        return
+    stored = {
+        row[0]: row
+        for row in raw.execute(
+            f"SELECT {_COLUMNS} FROM events WHERE position BETWEEN ? AND ?",
+            (rows[0].position, rows[-1].position),
+        )
+    }
+    for row in rows:
+        if stored.get(row.position) != _stored(row):
+            raise ImportRejectedError(row.position, "this log holds another event at that position")
 
 
 def _marks(values: Sequence[object]) -> str:

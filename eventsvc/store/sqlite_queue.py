@@ -38,7 +38,6 @@ from eventsvc.events import (
 )
 from eventsvc.ids import batch_stream, parse_session_id, session_id
 from eventsvc.store.projection import ProjectionTransaction
-from eventsvc.store.sqlite import DB_NOW
 from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView, counts_from
 
 if TYPE_CHECKING:
@@ -112,9 +111,9 @@ INSERT INTO queue_sessions (session_id, batch_id, idx, queue_id, priority, batch
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (session_id) DO UPDATE SET
     status = excluded.status, attempt = excluded.attempt,
-    worker_id = coalesce(excluded.worker_id, worker_id),
+    worker_id = coalesce(excluded.worker_id, queue_sessions.worker_id),
     updated_position = excluded.updated_position,
-    started_at = coalesce(excluded.started_at, started_at),
+    started_at = coalesce(excluded.started_at, queue_sessions.started_at),
     finished_at = excluded.finished_at,
     error_type = excluded.error_type, error_message = excluded.error_message
 """
@@ -173,7 +172,10 @@ class SqliteQueueProjection:
                 event.session_count,
             ),
         )
-        tx.execute("INSERT OR IGNORE INTO queue_state (queue_id) VALUES (?)", (event.queue_id,))
+        tx.execute(
+            "INSERT INTO queue_state (queue_id) VALUES (?) ON CONFLICT DO NOTHING",
+            (event.queue_id,),
+        )
 
     def _batch_canceled(
         self, tx: ProjectionTransaction, event: BatchCanceled, record: RecordedEvent
@@ -350,6 +352,12 @@ _SESSION_COLUMNS = (
     "error_message, started_at, finished_at"
 )
 
+_QUEUE_STATUS = (
+    "SELECT (SELECT paused FROM queue_state WHERE queue_id = ?), count(*), "
+    + ", ".join(f"coalesce(sum(n_{state}), 0)" for state in STATES)
+    + " FROM queue_batches WHERE queue_id = ? AND pruned = 0"
+)
+
 
 class SqliteQueueView:
     """Answers queue queries from the projection's tables, as if every session existed."""
@@ -360,12 +368,7 @@ class SqliteQueueView:
         self._cached_batches = cached_batches
 
     async def queue_status(self, queue_id: str) -> QueueStatus:
-        rows = await self._store.query(
-            "SELECT (SELECT paused FROM queue_state WHERE queue_id = ?), count(*), "
-            "total(n_uninitialized), total(n_in_progress), total(n_completed), total(n_failed), "
-            "total(n_canceled) FROM queue_batches WHERE queue_id = ? AND pruned = 0",
-            (queue_id, queue_id),
-        )
+        rows = await self._store.query(_QUEUE_STATUS, (queue_id, queue_id))
         paused, batches, *counts = rows[0]
         return QueueStatus(
             queue_id=queue_id,
@@ -449,7 +452,7 @@ class SqliteQueueView:
     async def live_workers(self, lease_seconds: float) -> int:
         """Workers whose lease is current (by the database's clock), in any process."""
         rows = await self._store.query(
-            f"SELECT count(*) FROM worker_leases WHERE heartbeat_at >= {DB_NOW} - ?",
+            f"SELECT count(*) FROM worker_leases WHERE heartbeat_at >= {self._store.db_now} - ?",
             (lease_seconds,),
         )
         return int(rows[0][0])
@@ -460,7 +463,7 @@ class SqliteQueueView:
             "SELECT s.session_id FROM queue_sessions s "
             "LEFT JOIN worker_leases w ON w.worker_id = s.worker_id "
             "WHERE s.queue_id = ? AND s.status = 'in_progress' "
-            f"AND (w.heartbeat_at IS NULL OR w.heartbeat_at < {DB_NOW} - ?) "
+            f"AND (w.heartbeat_at IS NULL OR w.heartbeat_at < {self._store.db_now} - ?) "
             "ORDER BY s.batch_position, s.idx",
             (queue_id, lease_seconds),
         )
@@ -491,7 +494,7 @@ class SqliteQueueView:
                 f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? AND pruned = 0 "
                 "AND position >= coalesce("
                 "(SELECT position FROM queue_batches WHERE batch_id = ?), ?) "
-                "AND (? IS NULL OR batch_id = ?) ORDER BY position LIMIT 20",
+                "AND (CAST(? AS TEXT) IS NULL OR batch_id = ?) ORDER BY position LIMIT 20",
                 (queue_id, after_batch, position, batch_id, batch_id),
             )
             if after_batch is not None and (not batches or batches[0][0] != after_batch):

@@ -56,6 +56,7 @@ class SqliteStatsProjection:
     name = "stats"
     schema = SCHEMA
     tables = ("stats_runs",)
+    tags = frozenset({"invocation.completed", "invocation.failed", "graph.invalid"})
 
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         rows = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import pytest
 
 from eventsvc.api import create_app
 from eventsvc.artifacts import FileArtifactStore
+from eventsvc.batches import Batch
+from eventsvc.client import ClientError, EventsvcClient
 from eventsvc.config import Settings
 from eventsvc.service import Service
 from tests.test_executor import settle
@@ -249,3 +252,63 @@ async def test_the_server_answers_while_a_heavy_node_runs(tmp_path: Path) -> Non
             assert health.json()["workers_alive"] == 1
             assert health.json()["subscribers"] == 1  # the executor's follower
             GATES["heavy"].set()
+
+
+# --- admin: projections rebuilt from the log ----------------------------------------------
+
+
+async def test_an_admin_rebuilds_a_projection_from_the_log(
+    client: httpx.AsyncClient, service: Service, tmp_path: Path
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1, 2, 3]))
+    await client.put(f"{Q}/s/b1.1/cancel")
+    status = (await client.get(f"{Q}/b/b1/status")).json()
+    assert status["counts"]["canceled"] == 1
+    with sqlite3.connect(tmp_path / "events.db") as conn:  # damage it behind the service's back
+        conn.execute("UPDATE queue_batches SET n_uninitialized = 0, n_canceled = 3")
+    assert (await client.get(f"{Q}/b/b1/status")).json() != status
+    response = await client.post("/api/v1/projections/queue/rebuild")
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == {"name", "position", "seconds"}
+    assert (body["name"], body["position"]) == ("queue", await service.store.head())
+    assert body["position"] == 2
+    assert 0 <= body["seconds"] < 10
+    assert (await client.get(f"{Q}/b/b1/status")).json() == status
+    assert await service.store.checkpoint("queue") == 2
+
+
+async def test_rebuilding_an_unknown_projection_is_404(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/projections/nope/rebuild")
+    assert response.status_code == 404
+    assert response.json() == {
+        "code": "not_found",
+        "message": "no projection 'nope' (known: queue, stats)",
+        "details": [],
+    }
+
+
+async def test_a_rebuild_needs_the_token(service: Service) -> None:
+    transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        refused = await client.post("/api/v1/projections/stats/rebuild")
+        assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized")
+        wrong = await client.post(
+            "/api/v1/projections/stats/rebuild", headers={"Authorization": "Bearer nope"}
+        )
+        assert wrong.status_code == 401
+        allowed = await client.post(
+            "/api/v1/projections/stats/rebuild", headers={"Authorization": "Bearer s3cret"}
+        )
+        assert (allowed.status_code, allowed.json()["name"]) == (200, "stats")
+
+
+async def test_the_client_asks_for_a_rebuild(service: Service) -> None:
+    await service.enqueue_batch("q", Batch.model_validate(batch("b1", [1, 2])["batch"]))
+    transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
+    async with EventsvcClient("http://test", token="s3cret", transport=transport) as client:
+        answer = await client.rebuild_projection("queue")
+        assert (answer["name"], answer["position"]) == ("queue", 1)
+        with pytest.raises(ClientError) as caught:
+            await client.rebuild_projection("nope")
+        assert (caught.value.status, caught.value.code) == (404, "not_found")

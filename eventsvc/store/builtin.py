@@ -1,0 +1,52 @@
+"""The projections every store folds: the queue and the node statistics (DESIGN section 3).
+
+The service registers them on open; replay, audit and time travel build fresh copies from the
+log through the same list, so all of them fold with exactly the same code. ``ScratchProjections``
+holds such fresh copies in a private in-memory database: what a rebuild would give, for audit
+to compare with the live tables.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from eventsvc.events import RecordedEvent
+from eventsvc.store.projection import InlineProjection
+from eventsvc.store.sqlite import SqliteTransaction, ddl_statements
+from eventsvc.store.sqlite_queue import SqliteQueueProjection
+from eventsvc.store.sqlite_stats import SqliteStatsProjection
+
+
+def builtin_projections() -> list[InlineProjection]:
+    return [SqliteQueueProjection(), SqliteStatsProjection()]
+
+
+PROJECTION_NAMES = tuple(projection.name for projection in builtin_projections())
+
+
+class ScratchProjections:
+    """The built-in projections folded into a private in-memory database."""
+
+    def __init__(self, names: Sequence[str] = PROJECTION_NAMES) -> None:
+        self.projections = [p for p in builtin_projections() if p.name in names]
+        # Used from one worker thread at a time (audit folds off the event loop).
+        self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        for projection in self.projections:
+            for statement in ddl_statements(projection.schema):
+                self._conn.execute(statement)
+
+    def fold(self, records: Sequence[RecordedEvent]) -> None:
+        """Fold ``records`` (in position order) into every projection, in one transaction."""
+        self._conn.execute("BEGIN")
+        transaction = SqliteTransaction(self._conn)
+        for projection in self.projections:
+            projection.apply(transaction, records)
+        self._conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._conn.close()
