@@ -31,7 +31,7 @@ from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError
 from eventsvc.sessions import SessionState, Status, evolve
 from eventsvc.store.builtin import ScratchProjections
-from eventsvc.store.sqlite import SqliteEventStore
+from eventsvc.store.projection import ProjectedStore
 
 PAGE = 5000
 # Rows named per table before the rest are only counted.
@@ -64,7 +64,7 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(position), digest.lower()
 
 
-async def audit(store: SqliteEventStore, anchor: tuple[int, str] | None = None) -> AuditReport:
+async def audit(store: ProjectedStore, anchor: tuple[int, str] | None = None) -> AuditReport:
     report = AuditReport()
     async with store.snapshot() as snapshot:
         log = _LogChecks(report, anchor)
@@ -245,7 +245,7 @@ class _RebuildChecks:
     the snapshot's tables as each projection's checkpoint is reached."""
 
     def __init__(
-        self, report: AuditReport, snapshot: SqliteEventStore, checkpoints: dict[str, int]
+        self, report: AuditReport, snapshot: ProjectedStore, checkpoints: dict[str, int]
     ) -> None:
         self.report = report
         self.snapshot = snapshot

@@ -52,7 +52,7 @@ from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
 from eventsvc.store import EventFilter, open_store
 from eventsvc.store.builtin import builtin_projections
-from eventsvc.store.sqlite import SqliteEventStore
+from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.views import BatchStatus, QueueStatus
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
@@ -310,8 +310,7 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -
     except ValueError as exc:
         raise InputError([str(exc)]) from None
     async with open_store(settings.store_url, read_only=True) as store:
-        assert isinstance(store, SqliteEventStore)
-        report = await audit(store, anchor)
+        report = await audit(projected(store), anchor)
     if args.json:
         out.write(
             json.dumps(
@@ -337,12 +336,12 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO) -
 
 
 @asynccontextmanager
-async def _writable_store(settings: Settings, hint: str) -> AsyncIterator[SqliteEventStore]:
+async def _writable_store(settings: Settings, hint: str) -> AsyncIterator[ProjectedStore]:
     """The store opened for writing with the built-in projections (caught up), or a clear
     refusal, with ``hint``, when a running service holds it."""
     try:
-        async with open_store(settings.store_url) as store:
-            assert isinstance(store, SqliteEventStore)
+        async with open_store(settings.store_url) as opened:
+            store = projected(opened)
             for projection in builtin_projections():
                 await store.register(projection)
             yield store

@@ -267,6 +267,9 @@ class Executor:
         async with self.service.store.subscribe(after=head, filter=EventFilter(tags=tags)) as sub:
             task_status.started()
             async for record in sub:
+                if record.tag in WAKING_TAGS:
+                    # Workers look for work in the queue projection: let it see this event.
+                    await self.service.wait_for(record.position)
                 self._observe(record)
 
     def _observe(self, record: RecordedEvent) -> None:

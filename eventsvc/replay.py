@@ -30,9 +30,10 @@ from eventsvc.stats import StatsSummary
 from eventsvc.store import EventStore, StoreOptions, open_store
 from eventsvc.store.builtin import PROJECTION_NAMES as PROJECTION_NAMES
 from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.projection import ProjectedStore
+from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.sqlite import SqliteEventStore
-from eventsvc.store.sqlite_queue import SqliteQueueView
-from eventsvc.store.sqlite_stats import SqliteStatsView
+from eventsvc.store.stats_projection import StatsView
 from eventsvc.views import BatchStatus, QueueStatus
 
 PAGE = 1000
@@ -55,7 +56,7 @@ def projection_names(name: str | None, every: bool) -> list[str]:
     return [name]
 
 
-async def rebuild(store: SqliteEventStore, names: Sequence[str]) -> Rebuilt:
+async def rebuild(store: ProjectedStore, names: Sequence[str]) -> Rebuilt:
     """Rebuild the named projections from position 0 in one pass over the log, swapped in
     together by one commit."""
     started = time.perf_counter()
@@ -120,9 +121,9 @@ class Summary:
     stats: StatsSummary
 
 
-async def summary(store: SqliteEventStore) -> Summary:
+async def summary(store: ProjectedStore) -> Summary:
     """What the queue and stats projections of ``store`` hold."""
-    queue, stats = SqliteQueueView(store), SqliteStatsView(store)
+    queue, stats = QueueView(store), StatsView(store)
     queue_ids = await store.query(
         "SELECT queue_id FROM queue_state UNION SELECT queue_id FROM queue_batches ORDER BY 1"
     )
@@ -185,7 +186,7 @@ def parse_export(lines: Iterable[bytes], source: str = "input") -> Iterator[list
         yield page
 
 
-async def import_rows(store: SqliteEventStore, pages: Iterable[list[StoredRow]]) -> tuple[int, int]:
+async def import_rows(store: ProjectedStore, pages: Iterable[list[StoredRow]]) -> tuple[int, int]:
     """Import pages of exported rows, each checked and stored in one transaction; return
     how many rows were read and how many of them were new to the log."""
     read = imported = 0

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 import anyio
 
 from eventsvc import events as ev
-from eventsvc.artifacts import FileArtifactStore
 from eventsvc.batches import Batch, validate_batch
 from eventsvc.clock import Clock
 from eventsvc.config import Settings
@@ -27,7 +26,6 @@ from eventsvc.errors import (
     IllegalTransitionError,
     LimitExceededError,
     NotFoundError,
-    StoreError,
 )
 from eventsvc.executor import Executor
 from eventsvc.ids import batch_stream, queue_stream, session_stream
@@ -36,9 +34,9 @@ from eventsvc.progress import ProgressHub
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
 from eventsvc.store.builtin import builtin_projections
-from eventsvc.store.sqlite import SqliteEventStore
-from eventsvc.store.sqlite_queue import SqliteQueueView
-from eventsvc.store.sqlite_stats import SqliteStatsView
+from eventsvc.store.projection import ProjectedStore, projected
+from eventsvc.store.queue_projection import QueueView
+from eventsvc.store.stats_projection import StatsView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -58,15 +56,15 @@ class Service:
     """Commands and queries over one event store."""
 
     def __init__(
-        self, store: SqliteEventStore, settings: Settings, registry: InvocationRegistry
+        self, store: ProjectedStore, settings: Settings, registry: InvocationRegistry
     ) -> None:
         self.store = store
         self.settings = settings
         self.registry = registry
-        self.queue = SqliteQueueView(store)
-        self.stats = SqliteStatsView(store)
+        self.queue = QueueView(store)
+        self.stats = StatsView(store)
         self.progress = ProgressHub()
-        self.artifacts = FileArtifactStore(settings.artifacts_dir)
+        self.artifacts = store.artifact_store(settings.artifacts_dir)
 
     @classmethod
     @asynccontextmanager
@@ -85,8 +83,7 @@ class Service:
             max_event_bytes=settings.max_event_bytes, subscriber_buffer=settings.subscriber_buffer
         )
         async with open_store(settings.store_url, options=options, clock=clock) as store:
-            if not isinstance(store, SqliteEventStore):
-                raise StoreError(f"the service runs on a SQLite store, not {store.url!r}")
+            store = projected(store)
             for projection in builtin_projections():
                 await store.register(projection)
             service = cls(store, settings, registry)
@@ -105,17 +102,15 @@ class Service:
             if failure is not None:
                 raise failure
 
-    async def wait_for(self, position: int) -> None:
-        """Return once the queue projection has folded the log up to ``position``.
+    async def wait_for(self, position: int) -> int:
+        """Return ``position`` once every projection has folded the log up to it.
 
-        On SQLite the projection is applied in the append's own transaction, so it is never
-        behind a position an append has returned; a position beyond the log is an error.
+        Every command ends here, so a query made after a command sees its effect in any
+        process: on SQLite at once (projections fold inside the append's transaction), on
+        PostgreSQL once the projections' runners have folded it.
         """
-        head = await self.store.head()
-        if position > head:
-            raise NotFoundError(f"position {position} is beyond the log's head ({head})")
-        checkpoint = await self.store.checkpoint("queue")
-        assert checkpoint >= position, "an inline projection is never behind the log"
+        await self.store.wait_for_projections(position)
+        return position
 
     # --- batches ------------------------------------------------------------------------
 
@@ -152,9 +147,8 @@ class Service:
             result = await self.store.append(batch_stream(batch.batch_id), [event], NO_STREAM)
         except ConcurrencyError:
             raise IllegalTransitionError(batch.batch_id, "already enqueued", "enqueue") from None
-        return EnqueueResult(
-            queue_id, batch.batch_id, count, count, priority, count, result.last_position
-        )
+        position = await self.wait_for(result.last_position)
+        return EnqueueResult(queue_id, batch.batch_id, count, count, priority, count, position)
 
     async def _check_queue_room(self, queue_id: str, count: int) -> None:
         waiting = (await self.queue.queue_status(queue_id)).counts.uninitialized
@@ -174,12 +168,14 @@ class Service:
             event = ev.BatchCanceled(queue_id=queue_id, batch_id=batch_id, reason="canceled")
             result = await self.store.append(batch_stream(batch_id), [event], STREAM_EXISTS)
             position = result.last_position
-        return position
+        return await self.wait_for(position)
 
     async def reprioritize_batch(self, queue_id: str, batch_id: str, priority: int) -> int:
         await self._batch_in(queue_id, batch_id)
         event = ev.BatchReprioritized(queue_id=queue_id, batch_id=batch_id, priority=priority)
-        return (await self.store.append(batch_stream(batch_id), [event])).last_position
+        return await self.wait_for(
+            (await self.store.append(batch_stream(batch_id), [event])).last_position
+        )
 
     async def _batch_in(self, queue_id: str, batch_id: str) -> None:
         status = await self.queue.batch_status(batch_id)
@@ -205,7 +201,7 @@ class Service:
             raise IllegalTransitionError(session_id, view.state, type(command).__name__)
         events = decide(command, state)
         result = await self.store.append(session_stream(session_id), events, version)
-        return result.last_position
+        return await self.wait_for(result.last_position)
 
     async def session_state(
         self, queue_id: str, session_id: str
@@ -229,4 +225,5 @@ class Service:
         return await self._queue_event(ev.QueuePruned(queue_id=queue_id))
 
     async def _queue_event(self, event: ev.QueuePaused | ev.QueueResumed | ev.QueuePruned) -> int:
-        return (await self.store.append(queue_stream(event.queue_id), [event])).last_position
+        result = await self.store.append(queue_stream(event.queue_id), [event])
+        return await self.wait_for(result.last_position)

@@ -14,13 +14,13 @@ from typing import Any
 
 from eventsvc.events import RecordedEvent
 from eventsvc.store.projection import InlineProjection
+from eventsvc.store.queue_projection import QueueProjection
 from eventsvc.store.sqlite import SqliteTransaction, ddl_statements
-from eventsvc.store.sqlite_queue import SqliteQueueProjection
-from eventsvc.store.sqlite_stats import SqliteStatsProjection
+from eventsvc.store.stats_projection import StatsProjection
 
 
 def builtin_projections() -> list[InlineProjection]:
-    return [SqliteQueueProjection(), SqliteStatsProjection()]
+    return [QueueProjection(), StatsProjection()]
 
 
 PROJECTION_NAMES = tuple(projection.name for projection in builtin_projections())

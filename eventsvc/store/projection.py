@@ -12,10 +12,15 @@ log once for all of them, and only the rows whose tags they fold.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
-from typing import Any, Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, runtime_checkable
 
+from eventsvc.chain import StoredRow
 from eventsvc.events import RecordedEvent
+from eventsvc.invocations.context import ArtifactStore
+from eventsvc.store import EventStore
 
 
 class ProjectionTransaction(Protocol):
@@ -54,3 +59,64 @@ class InlineProjection(Protocol):
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (in position order; other tags may be left out) into its tables."""
         ...
+
+
+@runtime_checkable
+class ProjectedStore(EventStore, Protocol):
+    """A log that keeps projections in its own database: what a service, audit and replay
+    need beyond ``EventStore``. Both backends are one; their SQL is shared."""
+
+    @property
+    def db_now(self) -> str:
+        """SQL for the database's clock in seconds since the epoch (leases are judged by it)."""
+        ...
+
+    @property
+    def subscribers(self) -> int: ...
+
+    @property
+    def projections(self) -> list[str]: ...
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query; ``?`` placeholders on both backends."""
+        ...
+
+    async def register(self, projection: InlineProjection) -> None:
+        """Keep ``projection`` folded from the log (creating its tables if needed)."""
+        ...
+
+    async def rebuild(self, *names: str) -> int:
+        """Fold the whole log into fresh tables of the named projections, swapped in by one
+        commit; the position they folded up to."""
+        ...
+
+    async def checkpoint(self, name: str) -> int: ...
+
+    async def checkpoints(self) -> dict[str, int]: ...
+
+    async def wait_for_projections(self, position: int) -> None:
+        """Return once every registered projection has folded ``position``."""
+        ...
+
+    async def heartbeat(self, worker_ids: Sequence[str]) -> None: ...
+
+    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+        """Store exported rows as they were (positions, hashes), folding them into the
+        projections; rows already held identically are skipped. How many were new."""
+        ...
+
+    def artifact_store(self, directory: str | os.PathLike[str]) -> ArtifactStore:
+        """Where this store's processes keep artifacts: files in ``directory`` for one
+        process, the database itself where several share it."""
+        ...
+
+    def snapshot(self) -> AbstractAsyncContextManager[ProjectedStore]:
+        """A read-only view in which every read sees one state of the database."""
+        ...
+
+
+def projected(store: EventStore) -> ProjectedStore:
+    """``store`` as a ``ProjectedStore`` (every backend's store is one)."""
+    if not isinstance(store, ProjectedStore):
+        raise TypeError(f"{type(store).__name__} keeps no projections")
+    return store

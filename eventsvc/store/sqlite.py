@@ -42,6 +42,7 @@ import aiosqlite
 import anyio
 import msgspec
 
+from eventsvc.artifacts import FileArtifactStore
 from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
 from eventsvc.clock import Clock
 from eventsvc.errors import (
@@ -672,6 +673,17 @@ class SqliteEventStore:
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (for projection views)."""
         return [tuple(row) for row in await self._read(sql, params)]
+
+    def artifact_store(self, directory: str | os.PathLike[str]) -> FileArtifactStore:
+        """Files beside the one process that writes this store."""
+        return FileArtifactStore(directory)
+
+    async def wait_for_projections(self, position: int) -> None:
+        """Projections here are folded in the append's own transaction, so they are never
+        behind a position an append has returned; a position beyond the log is an error."""
+        head = await self.head()
+        if position > head:
+            raise NotFoundError(f"position {position} is beyond the log's head ({head})")
 
     async def checkpoints(self) -> dict[str, int]:
         """Every projection's checkpoint in this database (none before one is registered)."""

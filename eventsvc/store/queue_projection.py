@@ -1,4 +1,4 @@
-"""The queue projection on SQLite: batches, their virtual sessions, and the queue's state.
+"""The queue projection: batches, their virtual sessions, and the queue's state.
 
 Sessions are virtual until they start (DESIGN section 2): a batch is one row with counters per
 state and a cursor, the lowest index never materialized. A session gets a row only when it is
@@ -7,14 +7,17 @@ started, canceled or retried on its own; a session without a row is ``uninitiali
 does not grow with the batch: the next session is the best batch's cursor or the best retried
 row; a page of a listing walks indexes from its cursor and fetches only the rows in its window.
 
-Folding happens inside the append's transaction (``eventsvc.store.projection``); times come
-only from events' ``recorded_at``, so a rebuild from position 0 equals the live tables.
+Times come only from events' ``recorded_at``, so a rebuild from position 0 equals the live
+tables.
 
 Design note: DESIGN section 3 puts projections' folding logic in ``projections/`` (L2) and
-only their persistence in L1. On SQLite the fold *is* a handful of SQL statements run inside
-the store's own write transaction, so it lives here beside its tables; what does not depend on
-the backend (the session state machine, session values, the read models) is in the domain
-(``sessions``, ``batches``, ``views``), where a PostgreSQL projection will reuse it.
+only their persistence in L1. Here the fold *is* a handful of SQL statements run inside the
+store's own transaction, so it lives in L1 beside its tables. The SQL is written once for
+both backends (``?`` placeholders, ``ON CONFLICT`` upserts with qualified columns, no
+SQLite-only functions; the database clock comes from the store): SQLite applies it inside
+each append's transaction, and PostgreSQL's runner (``postgres_projections``) applies it page
+by page with wider column types. What does not depend on SQL (the session state machine,
+session values, the read models) is in the domain: ``sessions``, ``batches``, ``views``.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ from eventsvc.store.projection import ProjectionTransaction
 from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView, counts_from
 
 if TYPE_CHECKING:
-    from eventsvc.store.sqlite import SqliteEventStore
+    from eventsvc.store.projection import ProjectedStore
 
 log = logging.getLogger("eventsvc.projections")
 
@@ -119,7 +122,7 @@ ON CONFLICT (session_id) DO UPDATE SET
 """
 
 
-class SqliteQueueProjection:
+class QueueProjection:
     """Folds batch, session and queue events into the queue tables."""
 
     name = "queue"
@@ -359,10 +362,10 @@ _QUEUE_STATUS = (
 )
 
 
-class SqliteQueueView:
+class QueueView:
     """Answers queue queries from the projection's tables, as if every session existed."""
 
-    def __init__(self, store: SqliteEventStore, cached_batches: int = 64) -> None:
+    def __init__(self, store: ProjectedStore, cached_batches: int = 64) -> None:
         self._store = store
         self._data: dict[str, list[list[BatchDatum]]] = {}
         self._cached_batches = cached_batches

@@ -1,8 +1,8 @@
-"""The stats projection on SQLite: one row per node execution, folded into summaries on demand.
+"""The stats projection: one row per node execution, folded into summaries on demand.
 
 Rows come from ``invocation.completed`` and ``invocation.failed`` and carry the measurements of
-``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. Applied inside the
-append's transaction like the queue projection (see ``sqlite_queue`` for the design note).
+``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. Its SQL serves both
+backends, like the queue projection's (see ``queue_projection`` for the design note).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from eventsvc.stats import NodeRun, StatsSummary, summarize
 from eventsvc.store.projection import ProjectionTransaction
 
 if TYPE_CHECKING:
-    from eventsvc.store.sqlite import SqliteEventStore
+    from eventsvc.store.projection import ProjectedStore
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats_runs (
@@ -52,7 +52,7 @@ _RUN_COLUMNS = (
 )
 
 
-class SqliteStatsProjection:
+class StatsProjection:
     name = "stats"
     schema = SCHEMA
     tables = ("stats_runs",)
@@ -93,10 +93,10 @@ class SqliteStatsProjection:
             tx.executemany(_INSERT, rows)
 
 
-class SqliteStatsView:
+class StatsView:
     """Summaries per session, per batch and per node type."""
 
-    def __init__(self, store: SqliteEventStore) -> None:
+    def __init__(self, store: ProjectedStore) -> None:
         self._store = store
 
     async def session(self, session_id: str) -> StatsSummary:
