@@ -1,6 +1,7 @@
 """Benchmarks: each figure beside a physical floor measured in the same run, same driver.
 
     python tools/bench.py store [--json] [--events N] [--dir DIR]
+    python tools/bench.py store --backend postgres [--json] [--events N]
     python tools/bench.py graph [--json]
     python tools/bench.py enqueue [--json] [--dir DIR]
     python tools/bench.py executor [--json] [--dir DIR]
@@ -8,6 +9,9 @@
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
+
+The PostgreSQL figures run on the server in EVENTSVC_BENCH_POSTGRES_DSN (else
+EVENTSVC_TEST_POSTGRES_DSN), each in a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,11 +81,12 @@ def print_table(bench: str, figures: list[Figure], as_json: bool) -> None:
             )
         )
         return
-    print(f"{'figure':<24} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>7}  target")
+    width = max(24, *(len(f.name) for f in figures))
+    print(f"{'figure':<{width}} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>7}  target")
     for f in figures:
         floor = "-" if f.floor is None else f"{f.floor:,.2f}"
         ratio = "-" if f.ratio is None else f"{f.ratio:.2f}"
-        print(f"{f.name:<24} {f.value:>12,.2f} {floor:>12} {f.unit:<8} {ratio:>7}  {f.target}")
+        print(f"{f.name:<{width}} {f.value:>12,.2f} {floor:>12} {f.unit:<8} {ratio:>7}  {f.target}")
 
 
 # --- store ----------------------------------------------------------------------------------
@@ -284,6 +290,201 @@ async def bench_store(directory: Path, total: int) -> list[Figure]:
     for name, fraction in (("subscribe_p50_ms", 0.5), ("subscribe_p99_ms", 0.99)):
         value, floor = percentile(latencies, fraction), percentile(floor_latencies, fraction)
         figures.append(Figure(name, value, "ms", floor, "<= 2"))
+    return figures
+
+
+# --- store on PostgreSQL --------------------------------------------------------------------
+
+_PG_PLAIN = """
+CREATE TABLE plain (
+    position BIGINT PRIMARY KEY, stream TEXT NOT NULL, version BIGINT NOT NULL,
+    event_id TEXT NOT NULL UNIQUE, tag TEXT NOT NULL, schema_version BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, hash BYTEA NOT NULL
+);
+CREATE SEQUENCE plain_position;
+"""
+_PG_PLAIN_COLUMNS = (
+    "stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
+)
+
+
+def pg_url(dsn: str, schema: str) -> str:
+    """The DSN with the store (or a floor's tables) in a schema of its own."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+
+
+@asynccontextmanager
+async def pg_schema(dsn: str, ddl: str = "") -> AsyncIterator[str]:
+    """A fresh schema (with ``ddl`` run in it) for the block, dropped afterwards."""
+    import asyncpg
+
+    schema = f"eventsvc_bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}; SET search_path = {schema}; {ddl}")
+        yield schema
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+async def pg_floor_batched_eps(dsn: str, rows: list[tuple[object, ...]], per_call: int) -> float:
+    """Raw asyncpg executemany into a table with the store's columns and unique indexes."""
+    import asyncpg
+
+    from eventsvc.store.postgres import SCHEMA_SQL as PG_SCHEMA_SQL
+
+    insert = (
+        "INSERT INTO events (position, stream, version, event_id, tag, schema_version, "
+        "recorded_at, data, metadata, hash, batch) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    )
+    async with pg_schema(dsn, PG_SCHEMA_SQL) as schema:
+        conn = await asyncpg.connect(pg_url(dsn, schema))
+        try:
+            started = time.perf_counter()
+            for i in range(0, len(rows), per_call):
+                async with conn.transaction():
+                    await conn.executemany(insert, [(*row, i) for row in rows[i : i + per_call]])
+            elapsed = time.perf_counter() - started
+        finally:
+            await conn.close()
+    return len(rows) / elapsed
+
+
+async def pg_floor_concurrent_eps(
+    dsn: str, rows: list[tuple[object, ...]], connections: int, *, locked: bool
+) -> float:
+    """Single-event durable transactions from ``connections`` connections at once into a plain
+    table: gap-free the conventional way (each transaction takes ``LOCK TABLE ... IN EXCLUSIVE
+    MODE`` and the next position after the maximum), or unordered (a sequence, no lock)."""
+    import asyncpg
+
+    position = (
+        "(SELECT coalesce(max(position), 0) + 1 FROM plain)"
+        if locked
+        else "nextval('plain_position')"
+    )
+    insert = (
+        f"INSERT INTO plain (position, {_PG_PLAIN_COLUMNS}) "
+        f"VALUES ({position}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    share = len(rows) // connections
+
+    async def writer(conn: Any, mine: list[tuple[object, ...]]) -> None:
+        for row in mine:
+            async with conn.transaction():
+                if locked:
+                    await conn.execute("LOCK TABLE plain IN EXCLUSIVE MODE")
+                await conn.execute(insert, *row[1:])
+
+    async with pg_schema(dsn, _PG_PLAIN) as schema:
+        conns = [await asyncpg.connect(pg_url(dsn, schema)) for _ in range(connections)]
+        try:
+            started = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for n, conn in enumerate(conns):
+                    tg.start_soon(writer, conn, rows[n * share : (n + 1) * share])
+            elapsed = time.perf_counter() - started
+        finally:
+            for conn in conns:
+                await conn.close()
+    return share * connections / elapsed
+
+
+async def pg_floor_notify_ms(dsn: str, rows: list[tuple[object, ...]]) -> list[float]:
+    """Insert + commit + the LISTEN/NOTIFY round trip to another connection, no store."""
+    import asyncpg
+
+    insert = (
+        f"INSERT INTO plain (position, {_PG_PLAIN_COLUMNS}) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    )
+    latencies: list[float] = []
+    heard = [anyio.Event()]
+
+    def on_notify(*_: object) -> None:
+        heard[0].set()
+
+    async with pg_schema(dsn, _PG_PLAIN) as schema:
+        writer = await asyncpg.connect(pg_url(dsn, schema))
+        listener = await asyncpg.connect(pg_url(dsn, schema))
+        try:
+            await listener.add_listener("bench", on_notify)
+            for row in rows:
+                heard[0] = anyio.Event()
+                started = time.perf_counter()
+                async with writer.transaction():
+                    await writer.execute(insert, *row)
+                    await writer.execute("NOTIFY bench")
+                await heard[0].wait()
+                latencies.append((time.perf_counter() - started) * 1000)
+        finally:
+            await listener.close()
+            await writer.close()
+    return latencies
+
+
+async def bench_store_postgres(dsn: str, total: int) -> list[Figure]:
+    per_call, stores, singles, probes = 1000, 8, 3200, 400
+    events = [sample_event(n) for n in range(total)]
+    figures: list[Figure] = []
+
+    # pg_append_batched_eps
+    floor = await pg_floor_batched_eps(dsn, raw_rows(total), per_call)
+    async with pg_schema(dsn) as schema, open_store(pg_url(dsn, schema)) as store:
+
+        async def append_batches() -> None:
+            for i in range(0, total, per_call):
+                await store.append(f"s{i // per_call}", events[i : i + per_call])
+
+        elapsed = await timed(append_batches)
+    figures.append(Figure("pg_append_batched_eps", total / elapsed, "events/s", floor, ">= 0.35"))
+
+    # pg_append_concurrent_eps and pg_append_concurrent_vs_plain: 8 stores (as 8 processes
+    # would), each appending single events one after another
+    locked = await pg_floor_concurrent_eps(dsn, raw_rows(singles), stores, locked=True)
+    plain = await pg_floor_concurrent_eps(dsn, raw_rows(singles), stores, locked=False)
+    async with pg_schema(dsn) as schema, AsyncExitStack() as stack:
+        opened = [
+            await stack.enter_async_context(open_store(pg_url(dsn, schema))) for _ in range(stores)
+        ]
+
+        async def writer(n: int) -> None:
+            for i in range(singles // stores):
+                await opened[n].append(f"w{n}", [events[i]])
+
+        async def all_writers() -> None:
+            async with anyio.create_task_group() as tg:
+                for n in range(stores):
+                    tg.start_soon(writer, n)
+
+        value = singles / await timed(all_writers)
+    figures.append(Figure("pg_append_concurrent_eps", value, "events/s", locked, ">= 2"))
+    figures.append(Figure("pg_append_concurrent_vs_plain", value, "events/s", plain))
+
+    # pg_subscribe_p50_ms / pg_subscribe_p99_ms
+    floor_latencies = await pg_floor_notify_ms(dsn, raw_rows(probes))
+    latencies: list[float] = []
+    options = StoreOptions(subscriber_buffer=probes + 1)
+    async with pg_schema(dsn) as schema, open_store(pg_url(dsn, schema), options=options) as store:
+        starts: dict[int, float] = {}
+        async with store.subscribe() as subscription, anyio.create_task_group() as tg:
+
+            async def listen() -> None:
+                async for event in subscription:
+                    latencies.append((time.perf_counter() - starts[event.position]) * 1000)
+                    if len(latencies) == probes:
+                        return
+
+            tg.start_soon(listen)
+            await subscription.wait_live()
+            for n in range(probes):
+                starts[n + 1] = time.perf_counter()
+                await store.append("probe", [events[n]])
+    for name, fraction in (("pg_subscribe_p50_ms", 0.5), ("pg_subscribe_p99_ms", 0.99)):
+        value, floor = percentile(latencies, fraction), percentile(floor_latencies, fraction)
+        figures.append(Figure(name, value, "ms", floor, "<= 4"))
     return figures
 
 
@@ -630,7 +831,20 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
+    parser.add_argument(
+        "--backend", choices=["sqlite", "postgres"], default="sqlite", help="store: which backend"
+    )
     args = parser.parse_args()
+    if args.backend == "postgres":
+        if args.bench != "store":
+            parser.error("--backend postgres applies to the store benchmark")
+        dsn = os.environ.get("EVENTSVC_BENCH_POSTGRES_DSN") or os.environ.get(
+            "EVENTSVC_TEST_POSTGRES_DSN"
+        )
+        if not dsn:
+            parser.error("set EVENTSVC_BENCH_POSTGRES_DSN (or source tools/postgres.sh)")
+        print_table(args.bench, anyio.run(bench_store_postgres, dsn, args.events), args.json)
+        return
     if args.bench == "graph":
         figures = bench_graph()
     elif args.bench == "executor":

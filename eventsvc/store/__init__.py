@@ -5,7 +5,11 @@ proves it); ``open_store(url)`` picks the backend from the URL's scheme:
 
 - ``sqlite:///abs/path.db`` or ``sqlite://relative/path.db``: the embedded default, one
   writing process per file plus any number of read-only processes;
-- ``sqlite://:memory:``: one connection for everything, **not durable** (tests and demos).
+- ``sqlite://:memory:``: one connection for everything, **not durable** (tests and demos);
+- ``postgresql://user:password@host:port/database`` (or ``postgres://``): the scale-out
+  engine, any number of processes on one database; the store lives in the first schema of
+  the search path, which the URL may name (``?search_path=eventsvc``). Needs asyncpg (the
+  ``postgres`` extra).
 
 ``position`` is the dense global sequence from 1 (the SSE id); ``version`` counts each stream's
 events from 0. Driver errors never leave this package: they become ``StoreError``.
@@ -70,6 +74,11 @@ class StoreOptions:
     max_group: int = 512
     # Stream versions a writer remembers, sparing a lookup per append to a known stream.
     stream_cache: int = 65_536
+    # PostgreSQL: how long an append waits for its rows to be sealed before it fails, naming
+    # the sealing lag; and how long the sealer's lease lasts unless renewed, in seconds (a
+    # stalled or vanished sealer is replaced within it).
+    seal_timeout: float = 30.0
+    sealer_lease: float = 5.0
 
 
 class EventStore(Protocol):
@@ -137,19 +146,27 @@ async def open_store(
     scheme, separator, _ = url.partition("://")
     if not separator:
         raise StoreError(
-            f"not a store URL: {url!r}; expected 'sqlite:///path/to/file.db' or 'sqlite://:memory:'"
+            f"not a store URL: {url!r}; expected 'sqlite:///path/to/file.db', "
+            "'sqlite://:memory:' or 'postgresql://user@host:port/database'"
         )
-    if scheme == "sqlite":
-        from eventsvc.store.sqlite import SqliteEventStore
+    options = options or StoreOptions()
+    clock = clock or SystemClock()
+    if scheme in ("postgresql", "postgres"):
+        from eventsvc.store.postgres import PostgresEventStore
 
-        store = await SqliteEventStore.open(
-            url,
-            read_only=read_only,
-            options=options or StoreOptions(),
-            clock=clock or SystemClock(),
+        async with PostgresEventStore.connect(
+            url, read_only=read_only, options=options, clock=clock
+        ) as postgres:
+            yield postgres
+        return
+    if scheme != "sqlite":
+        raise StoreError(
+            f"unknown store URL scheme {scheme!r}: expected 'sqlite://', 'postgresql://' "
+            "or 'postgres://'"
         )
-    else:
-        raise StoreError(f"unknown store URL scheme {scheme!r}: expected 'sqlite://'")
+    from eventsvc.store.sqlite import SqliteEventStore
+
+    store = await SqliteEventStore.open(url, read_only=read_only, options=options, clock=clock)
     try:
         yield store
     finally:

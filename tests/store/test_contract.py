@@ -20,7 +20,7 @@ from eventsvc.errors import (
 from eventsvc.events import BatchEnqueued, EventMetadata, NewEvent, RecordedEvent
 from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, EventFilter, EventStore, StoreOptions
 from eventsvc.testing import batch_enqueued, new_event, session_started
-from tests.store.conftest import SqliteBackend
+from tests.store.conftest import Backend
 
 pytestmark = pytest.mark.anyio
 
@@ -87,7 +87,7 @@ async def test_recorded_events_keep_data_ids_and_metadata(store: EventStore) -> 
     assert len(recorded.hash) == 32
 
 
-async def test_recorded_at_never_goes_backwards(backend: SqliteBackend) -> None:
+async def test_recorded_at_never_goes_backwards(backend: Backend) -> None:
     async with backend.open() as store:
         await store.append("a", [session_started()])
         backend.clock.advance(-60)
@@ -177,7 +177,7 @@ async def test_an_append_that_fails_half_way_leaves_nothing(store: EventStore) -
     assert result.first_position == 2
 
 
-async def test_an_oversized_event_is_refused_by_name(backend: SqliteBackend) -> None:
+async def test_an_oversized_event_is_refused_by_name(backend: Backend) -> None:
     async with backend.open(options=StoreOptions(max_event_bytes=2048)) as store:
         big = BatchEnqueued(
             queue_id="q", batch_id="big", graph={"blob": "x" * 4096}, session_count=1
@@ -320,7 +320,7 @@ async def test_catch_up_hands_over_to_live_without_gap_or_duplicate(store: Event
         assert positions == list(range(after + 1, total + 1))
 
 
-async def test_a_subscriber_that_falls_behind_is_closed_and_resumes(backend: SqliteBackend) -> None:
+async def test_a_subscriber_that_falls_behind_is_closed_and_resumes(backend: Backend) -> None:
     async with backend.open(options=StoreOptions(subscriber_buffer=4)) as store:
         seen: list[int] = []
         async with store.subscribe() as subscription:
@@ -352,7 +352,7 @@ async def test_a_subscriber_that_falls_behind_is_closed_and_resumes(backend: Sql
         assert await collect(store, resume, head) == list(range(resume + 1, head + 1))
 
 
-async def test_a_slow_subscriber_never_blocks_appends(backend: SqliteBackend) -> None:
+async def test_a_slow_subscriber_never_blocks_appends(backend: Backend) -> None:
     async with backend.open(options=StoreOptions(subscriber_buffer=2)) as store:
         async with store.subscribe() as subscription:
             iterator = aiter(subscription)
@@ -388,7 +388,7 @@ async def test_the_chain_verifies_a_clean_log(store: EventStore) -> None:
     ],
 )
 async def test_the_chain_detects_tampering(
-    backend: SqliteBackend, tamper: object, broken_at: int
+    backend: Backend, tamper: object, broken_at: int
 ) -> None:
     async with backend.open() as store:
         await fill(store, 8)
@@ -399,7 +399,7 @@ async def test_the_chain_detects_tampering(
     assert broken.position == broken_at
 
 
-async def test_reopening_continues_positions_and_the_chain(backend: SqliteBackend) -> None:
+async def test_reopening_continues_positions_and_the_chain(backend: Backend) -> None:
     async with backend.open() as store:
         await fill(store, 5)
     async with backend.open() as store:
@@ -409,8 +409,13 @@ async def test_reopening_continues_positions_and_the_chain(backend: SqliteBacken
         assert verify_chain(await store.read_rows()) is None
 
 
+@pytest.mark.backends(
+    "sqlite",
+    reason="one process writes a SQLite file; PostgreSQL takes any number of writers "
+    "(test_postgres.py shows them, and a read-only follower, working alongside)",
+)
 async def test_a_second_writer_is_refused_and_readers_work_alongside(
-    backend: SqliteBackend,
+    backend: Backend,
 ) -> None:
     async with backend.open() as writer:
         await writer.append("a", [session_started()])
