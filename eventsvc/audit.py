@@ -31,7 +31,7 @@ from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError
 from eventsvc.sessions import SessionState, Status, evolve
 from eventsvc.store.builtin import ScratchProjections
-from eventsvc.store.projection import ProjectedStore
+from eventsvc.store.projection import ProjectedStore, Snapshot
 
 PAGE = 5000
 # Rows named per table before the rest are only counted.
@@ -245,7 +245,7 @@ class _RebuildChecks:
     the snapshot's tables as each projection's checkpoint is reached."""
 
     def __init__(
-        self, report: AuditReport, snapshot: ProjectedStore, checkpoints: dict[str, int]
+        self, report: AuditReport, snapshot: Snapshot, checkpoints: dict[str, int]
     ) -> None:
         self.report = report
         self.snapshot = snapshot

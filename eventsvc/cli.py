@@ -182,12 +182,14 @@ async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) 
                     continue
                 bar.update(failed=event.tag != "session.completed")
                 if bar.done == bar.total:
+                    await service.wait_for(event.position)  # the stats have folded it
                     break
         out.write(render_table(await service.stats.batch(batch.batch_id)) + "\n")
         out.write(f"batch {batch.batch_id}: {bar.done - bar.failed} of {bar.total} completed")
         out.write(f", {bar.failed} failed\n")
-        out.write(f"artifacts: {settings.artifacts_dir} ({images} images)\n")
-        out.write(f"store: {settings.store_url}\n")
+        where = settings.artifacts_dir if service.store.url.startswith("sqlite") else "the store"
+        out.write(f"artifacts: {where} ({images} images)\n")
+        out.write(f"store: {service.store.url}\n")
     return 1 if bar.failed else 0
 
 

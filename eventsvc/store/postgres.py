@@ -72,17 +72,21 @@ import anyio.abc
 import asyncpg  # type: ignore[import-untyped]
 import msgspec
 
-from eventsvc.chain import GENESIS, StoredRow, chain_hash
+from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
     EventDecodeError,
     EventTooLargeError,
+    ImportRejectedError,
+    NotFoundError,
     StoreError,
 )
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 from eventsvc.store import ANY, AppendResult, ExpectedVersion, StoreOptions
+from eventsvc.store.postgres_artifacts import PostgresArtifactStore
+from eventsvc.store.projection import InlineProjection
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
@@ -120,6 +124,7 @@ CREATE TABLE leases (
     expires_at TIMESTAMPTZ NOT NULL
 );
 CREATE TABLE worker_leases (worker_id TEXT PRIMARY KEY, heartbeat_at DOUBLE PRECISION NOT NULL);
+CREATE TABLE artifacts (sha256 TEXT PRIMARY KEY, media_type TEXT NOT NULL, data BYTEA NOT NULL);
 """
 # The database's clock, in seconds since the epoch: leases are judged by it, not by a worker's.
 DB_NOW = "extract(epoch FROM clock_timestamp())::float8"
@@ -167,6 +172,7 @@ WITH fence AS (
     WHERE name = 'sealer' AND epoch = $1::bigint
       AND ($2::bigint = 0 OR EXISTS (
           SELECT 1 FROM events WHERE position = $2::bigint AND hash = $3::bytea))
+      AND NOT EXISTS (SELECT 1 FROM events WHERE position > $2::bigint)
     RETURNING epoch
 ), sealed AS (
     UPDATE events AS e
@@ -376,6 +382,11 @@ class PostgresEventStore:
         self._published = 0
         self._publishing = anyio.Lock()
         self._tick = anyio.Event()
+        # Imported here: the runners' module builds on this one (Lease, placeholders).
+        from eventsvc.store.postgres_projections import PostgresProjections
+
+        self._projections = PostgresProjections(self, options.sealer_lease)
+        self._task_group: anyio.abc.TaskGroup | None = None
         self._behind = anyio.Event()
         # Append transactions committed, seal rounds committed, seal rounds fenced off.
         self.commits = 0
@@ -410,6 +421,7 @@ class PostgresEventStore:
         try:
             await store._open()
             async with anyio.create_task_group() as tg:
+                store._task_group = tg
                 await tg.start(store._control)
                 tg.start_soon(store._follow)
                 try:
@@ -624,6 +636,93 @@ class PostgresEventStore:
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a query (for projection views); ``?`` placeholders work as on SQLite."""
         return [tuple(row) for row in await self._fetch(dollar_placeholders(sql), *params)]
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def db_now(self) -> str:
+        """SQL for the database's clock in seconds since the epoch (leases are judged by it)."""
+        return DB_NOW
+
+    def artifact_store(self, directory: str | os.PathLike[str]) -> PostgresArtifactStore:
+        """A table in this database, so a session resumed on another machine finds its
+        inputs (``directory`` is for file stores; unused here)."""
+        return PostgresArtifactStore(self)
+
+    # --- projections (eventsvc.store.postgres_projections) --------------------------------
+
+    @property
+    def projections(self) -> list[str]:
+        return self._projections.names
+
+    async def register(self, projection: InlineProjection) -> None:
+        """Create the projection's tables if needed; a writing process also competes to run
+        it (one runner per projection across all processes)."""
+        await self._projections.create(projection)
+        if not self._read_only and self._task_group is not None:
+            self._task_group.start_soon(self._run_projection, projection.name)
+
+    async def _run_projection(self, name: str) -> None:
+        with self._background():
+            await self._projections.run(name)
+
+    async def rebuild(self, *names: str) -> int:
+        return await self._projections.rebuild(names)
+
+    async def checkpoint(self, name: str) -> int:
+        return await self._projections.checkpoint(name)
+
+    async def checkpoints(self) -> dict[str, int]:
+        return await self._projections.checkpoints()
+
+    async def wait_for_projections(self, position: int) -> None:
+        """Return once every registered projection has folded ``position`` (the runners
+        may run in other processes); a position beyond the log is an error."""
+        head = await self.head()
+        if position > head:
+            raise NotFoundError(f"position {position} is beyond the log's head ({head})")
+        with anyio.fail_after(self._options.seal_timeout):
+            await self._projections.wait_for(position)
+
+    def snapshot(self) -> AbstractAsyncContextManager[PostgresSnapshot]:
+        return self._snapshot()
+
+    @asynccontextmanager
+    async def _snapshot(self) -> AsyncIterator[PostgresSnapshot]:
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction(isolation="repeatable_read", readonly=True):
+                    yield PostgresSnapshot(conn, self._where)
+            except _DRIVER_ERRORS as exc:
+                raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
+
+    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+        """Store exported rows as they were, sealed (positions, times, hashes), in one
+        transaction that holds the sealer's lease row, so no seal interleaves; the runners
+        fold them. Rows this log holds identically are skipped."""
+        if self._read_only:
+            raise StoreError(f"store {self._url!r} was opened read-only; it cannot import")
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT 1 FROM leases WHERE name = 'sealer' FOR UPDATE")
+                fresh = await _importable(conn, rows, verify)
+                await conn.executemany(_IMPORT, [(*_row_values(r), -1) for r in fresh])
+                await conn.execute(
+                    "INSERT INTO streams AS s (stream, version) "
+                    "SELECT stream, max(version) FROM unnest($1::text[], $2::bigint[]) "
+                    "AS u(stream, version) GROUP BY stream ON CONFLICT (stream) "
+                    "DO UPDATE SET version = greatest(s.version, excluded.version)",
+                    [r.stream for r in fresh],
+                    [r.version for r in fresh],
+                )
+                await conn.execute("SELECT pg_notify($1, '')", self.channel("sealed"))
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"importing into the store at {self._where} failed: {exc}") from exc
+        if fresh:
+            self._observe_head(fresh[-1].position)
+        return len(fresh)
 
     # --- hooks for what runs beside the log in this database (projection runners) --------
 
@@ -916,6 +1015,10 @@ class PostgresEventStore:
     async def _listen(self, conn: Any) -> None:
         await conn.add_listener(self.channel("sealed"), self._on_sealed)
         await conn.add_listener(self.channel("lease"), self._on_lease_freed)
+        await conn.add_listener(self.channel("checkpoints"), self._on_checkpoint)
+
+    def _on_checkpoint(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._projections.on_checkpoint(payload)
 
     async def _watch(self, conn: Any) -> None:
         """A read-only process only listens; notice when its connection goes."""
@@ -1028,10 +1131,10 @@ class PostgresEventStore:
     async def _fenced_off(self, conn: Any, epoch: int | None, count: int) -> None:
         row = await conn.fetchrow("SELECT epoch, holder FROM leases WHERE name = 'sealer'")
         if row is not None and row[0] == epoch:
-            # Still ours: the head moved under us (someone edited the log). Read it again.
-            log.error(
+            # Still ours: the head moved under us (an import, or an edit). Read it again.
+            log.warning(
                 "the last sealed row at %s is not the one the sealer continued from "
-                "(position %d); reading the head again",
+                "(position %d): the log was imported into or edited; reading the head again",
                 self._where,
                 self._seal_head.position,
             )
@@ -1354,3 +1457,83 @@ def _decode(row: Sequence[Any]) -> RecordedEvent:
         raise EventDecodeError(
             f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
         ) from exc
+
+
+class PostgresSnapshot:
+    """Reads that all see one state of the database (a repeatable-read transaction)."""
+
+    def __init__(self, conn: Any, where: str) -> None:
+        self._conn = conn
+        self._where = where
+
+    async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
+        rows = await self._conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            after,
+            limit,
+        )
+        return [
+            StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
+            for p, s, v, i, t, sv, r, d, m, h in rows
+        ]
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            rows = await self._conn.fetch(dollar_placeholders(sql), *params)
+        except asyncpg.PostgresError as exc:
+            raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
+        return [tuple(row) for row in rows]
+
+    async def checkpoints(self) -> dict[str, int]:
+        if await self._conn.fetchval("SELECT to_regclass('projection_checkpoints')") is None:
+            return {}
+        rows = await self._conn.fetch("SELECT name, position FROM projection_checkpoints")
+        return {name: int(position) for name, position in rows}
+
+
+_IMPORT = (
+    f"INSERT INTO events ({_COLUMNS}, batch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+)
+
+
+async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> list[StoredRow]:
+    """The rows this log does not hold yet, checked to continue it; rows it holds must be
+    the same events."""
+    head = await conn.fetchrow(_HEAD)
+    position, previous = (0, GENESIS) if head is None else (int(head[0]), bytes(head[1]))
+    known = [row for row in rows if row.position <= position]
+    if known:
+        stored = {
+            int(r[0]): tuple(r)
+            for r in await conn.fetch(
+                f"SELECT {_COLUMNS} FROM events WHERE position BETWEEN $1 AND $2",
+                known[0].position,
+                known[-1].position,
+            )
+        }
+        for row in known:
+            if stored.get(row.position) != _row_values(row):
+                raise ImportRejectedError(
+                    row.position, "this log holds another event at that position"
+                )
+    fresh = [row for row in rows if row.position > position]
+    if verify and (broken := verify_chain(fresh, previous, position)):
+        raise ImportRejectedError(broken.position, broken.reason)
+    if fresh and fresh[0].position != position + 1:
+        raise ImportRejectedError(fresh[0].position, f"the log ends at position {position}")
+    return fresh
+
+
+def _row_values(row: StoredRow) -> tuple[Any, ...]:
+    return (
+        row.position,
+        row.stream,
+        row.version,
+        row.event_id,
+        row.tag,
+        row.schema_version,
+        row.recorded_at,
+        row.data.decode(),
+        row.metadata.decode(),
+        row.hash,
+    )

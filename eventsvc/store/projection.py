@@ -61,6 +61,16 @@ class InlineProjection(Protocol):
         ...
 
 
+class Snapshot(Protocol):
+    """The log, the projections and their checkpoints as of one commit."""
+
+    async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]: ...
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    async def checkpoints(self) -> dict[str, int]: ...
+
+
 @runtime_checkable
 class ProjectedStore(EventStore, Protocol):
     """A log that keeps projections in its own database: what a service, audit and replay
@@ -110,8 +120,8 @@ class ProjectedStore(EventStore, Protocol):
         process, the database itself where several share it."""
         ...
 
-    def snapshot(self) -> AbstractAsyncContextManager[ProjectedStore]:
-        """A read-only view in which every read sees one state of the database."""
+    def snapshot(self) -> AbstractAsyncContextManager[Snapshot]:
+        """Reads that all see one state of the database."""
         ...
 
 

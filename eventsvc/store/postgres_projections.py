@@ -1,0 +1,218 @@
+"""Projections on PostgreSQL: the SQLite folds, run by one process per projection (DESIGN
+section 3).
+
+The queue and stats projections are SQL written to run on both backends (``?`` placeholders,
+``ON CONFLICT`` upserts, qualified columns); here their DDL gets PostgreSQL's wider types and
+their statements ``$n`` placeholders. Several processes share the tables, so each projection
+has one runner at a time: the holder of its lease (``projection:<name>`` in ``leases``, the
+sealer's kind). The runner folds a page of sealed events and writes the checkpoint in one
+transaction that first renews the lease, which locks the lease row: a runner that lost its
+lease (stalled past it, or its connection gone) cannot commit a page, and a rebuild, which
+locks the same rows, never interleaves with one. Every process waits for a position with
+``wait_for``, woken by the runner's NOTIFY per page and else by a bounded poll.
+
+A fold is synchronous (it is written for SQLite's one-call transactions), so here it runs in a
+worker thread and each of its statements hops back to the event loop to run on the page's
+connection: a handful per page, as the folds batch their statements.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+import asyncpg  # type: ignore[import-untyped]
+
+from eventsvc.errors import NotFoundError, StoreError
+from eventsvc.events import RecordedEvent
+from eventsvc.store.postgres import Lease, dollar_placeholders
+from eventsvc.store.projection import InlineProjection
+
+if TYPE_CHECKING:
+    from eventsvc.store.postgres import PostgresEventStore
+
+log = logging.getLogger("eventsvc.projections")
+
+PAGE = 1000
+_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
+_TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
+_CHECKPOINTS = (
+    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
+    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+)
+_CHECKPOINT = (
+    "WITH saved AS (INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position RETURNING position) "
+    "SELECT pg_notify($3::text, $1 || ':' || position) FROM saved"
+)
+
+
+def postgres_ddl(script: str) -> list[str]:
+    """A projection's DDL (written for SQLite) as PostgreSQL statements."""
+    statements = [s.strip() for s in script.split(";") if s.strip()]
+    return [_TYPE_WORDS.sub(lambda m: _TYPES[m.group(1)], s) for s in statements]
+
+
+class _ThreadTransaction:
+    """A fold's view of an open transaction, called from a worker thread."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        anyio.from_thread.run(self._call, self._conn.execute, sql, *params)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            anyio.from_thread.run(self._call, self._conn.executemany, sql, rows)
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows = anyio.from_thread.run(self._call, self._conn.fetch, sql, *params)
+        return [tuple(row) for row in rows]
+
+    @staticmethod
+    async def _call(method: Any, sql: str, *args: Any) -> Any:
+        return await method(dollar_placeholders(sql), *args)
+
+
+class PostgresProjections:
+    """The projections of one store: their tables, runners, checkpoints and rebuilds."""
+
+    def __init__(self, store: PostgresEventStore, lease_seconds: float) -> None:
+        self._store = store
+        self._lease_seconds = lease_seconds
+        self._projections: dict[str, InlineProjection] = {}
+        self._known: dict[str, int] = {}
+        self._changed = anyio.Event()
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._projections)
+
+    async def create(self, projection: InlineProjection) -> None:
+        """Create the projection's tables if no process has yet."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('eventsvc projections'))")
+            await conn.execute(_CHECKPOINTS)
+            for statement in postgres_ddl(projection.schema):
+                await conn.execute(statement)
+        self._projections[projection.name] = projection
+
+    def on_checkpoint(self, payload: str) -> None:
+        """A runner (in any process) committed ``name:position``."""
+        name, _, position = payload.rpartition(":")
+        self._known[name] = max(self._known.get(name, 0), int(position))
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    async def checkpoint(self, name: str) -> int:
+        rows = await self._store.query(
+            "SELECT position FROM projection_checkpoints WHERE name = ?", (name,)
+        )
+        position = int(rows[0][0]) if rows else 0
+        self._known[name] = max(self._known.get(name, 0), position)
+        return position
+
+    async def checkpoints(self) -> dict[str, int]:
+        rows = await self._store.query("SELECT name, position FROM projection_checkpoints")
+        return {name: int(position) for name, position in rows}
+
+    async def wait_for(self, position: int, names: Sequence[str] | None = None) -> None:
+        """Return once every named projection (all by default) has folded ``position``."""
+        for name in names or self.names:
+            while self._known.get(name, 0) < position:
+                changed = self._changed
+                with anyio.move_on_after(self._store.poll_interval):
+                    await changed.wait()
+                if not changed.is_set():
+                    await self.checkpoint(name)
+
+    # --- the runner -------------------------------------------------------------------------
+
+    async def run(self, name: str) -> None:
+        """Keep projection ``name`` up to date whenever this process holds its lease."""
+        lease = Lease(f"projection:{name}", self._store.holder, self._lease_seconds)
+        while True:
+            try:
+                async with self._store.pool.acquire() as conn:
+                    if await lease.acquire(conn):
+                        log.info("running projection %s", name)
+                        await self._follow(conn, lease, self._projections[name])
+            except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                if self._store.closed:
+                    return
+                log.warning("projection %s stopped (%s); competing again", name, exc)
+                lease.epoch = None
+            await anyio.sleep(self._lease_seconds / 3)
+
+    async def _follow(self, conn: Any, lease: Lease, projection: InlineProjection) -> None:
+        """Fold pages while the lease holds; return when it is lost."""
+        channel = self._store.channel("checkpoints")
+        while True:
+            checkpoint = await self.checkpoint(projection.name)
+            page = await self._store.read_all(after=checkpoint, limit=PAGE)
+            if not page:
+                if not await lease.renew(conn):
+                    return
+                with anyio.move_on_after(self._lease_seconds / 3):
+                    await self._store.wait_for_head(checkpoint + 1)
+                continue
+            async with conn.transaction():
+                if not await lease.renew(conn):  # also locks the lease row until commit
+                    return
+                if await self._checkpoint_in(conn, projection.name) != checkpoint:
+                    continue  # rebuilt meanwhile: read again from the new checkpoint
+                await anyio.to_thread.run_sync(projection.apply, _ThreadTransaction(conn), page)
+                await conn.execute(_CHECKPOINT, projection.name, page[-1].position, channel)
+
+    @staticmethod
+    async def _checkpoint_in(conn: Any, name: str) -> int:
+        position = await conn.fetchval(
+            "SELECT position FROM projection_checkpoints WHERE name = $1", name
+        )
+        return 0 if position is None else int(position)
+
+    # --- rebuilds ---------------------------------------------------------------------------
+
+    async def rebuild(self, names: Sequence[str]) -> int:
+        """Drop the named projections' tables and fold the whole sealed log into them again,
+        in one transaction; their runners wait on the lease rows meanwhile."""
+        chosen = []
+        for name in dict.fromkeys(names):
+            if name not in self._projections:
+                known = ", ".join(repr(n) for n in self._projections) or "none"
+                raise NotFoundError(f"no projection {name!r} (known: {known})")
+            chosen.append(self._projections[name])
+        channel = self._store.channel("checkpoints")
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            for projection in chosen:
+                await conn.execute(
+                    "SELECT 1 FROM leases WHERE name = $1 FOR UPDATE",
+                    f"projection:{projection.name}",
+                )
+                for table in projection.tables:
+                    await conn.execute(f"DROP TABLE IF EXISTS {table}")
+                for statement in postgres_ddl(projection.schema):
+                    await conn.execute(statement)
+            head = await self._store.head()
+            after = 0
+            transaction = _ThreadTransaction(conn)
+            while after < head and (page := await self._store.read_all(after=after, limit=5000)):
+                page = [record for record in page if record.position <= head]
+                await anyio.to_thread.run_sync(_apply_all, chosen, transaction, page)
+                after = page[-1].position
+            for projection in chosen:
+                await conn.execute(_CHECKPOINT, projection.name, head, channel)
+        return head
+
+
+def _apply_all(
+    projections: Sequence[InlineProjection], tx: _ThreadTransaction, page: list[RecordedEvent]
+) -> None:
+    for projection in projections:
+        projection.apply(tx, page)
