@@ -56,6 +56,11 @@ class FileArtifactStore:
     def __contains__(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    def delete(self, sha256: str) -> None:
+        target = self.path(sha256)
+        target.unlink(missing_ok=True)
+        target.with_suffix(".type").unlink(missing_ok=True)
+
 
 def _write_atomically(target: Path, data: bytes) -> None:
     descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)

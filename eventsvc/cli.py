@@ -8,6 +8,7 @@
     eventsvc events import log.ndjson
     eventsvc audit [--json] [--anchor POS:HASH]
     eventsvc replay --projection NAME | --all [--url URL] | --to-position N [--json]
+    eventsvc cache [--clear | --enable | --disable] [--url URL] [--json]
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -417,6 +418,47 @@ def _iso(micros: int) -> str:
     return datetime.fromtimestamp(micros / 1e6, UTC).isoformat()
 
 
+# --- cache --------------------------------------------------------------------------------
+
+
+async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Show the invocation cache (after clearing, enabling or disabling it if asked)."""
+    if args.url:
+        async with EventsvcClient(args.url, token=args.token) as client:
+            try:
+                removed = await client.clear_cache() if args.clear else None
+                if args.enable or args.disable:
+                    await client.enable_cache(args.enable)
+                status = await client.cache()
+            except ClientError as exc:
+                raise InputError([f"the service at {args.url} refused: {exc}"]) from None
+            except httpx.HTTPError as exc:
+                raise InputError([f"cannot reach the service at {args.url}: {exc}"]) from None
+    else:
+        try:
+            async with Service.open(settings) as service:
+                removed = await service.cache.clear() if args.clear else None
+                if args.enable or args.disable:
+                    await service.cache.set_enabled(args.enable)
+                state = await service.cache.status()
+                hits, misses = await service.stats.cache_counts()
+        except StoreLockedError as exc:
+            raise InputError([str(exc), "to reach the running service: --url URL"]) from None
+        status = {**asdict(state), "size": state.bytes, "hits": hits, "misses": misses}
+        del status["bytes"]
+    if args.json:
+        out.write(json.dumps({**status, "removed": removed}) + "\n")
+        return 0
+    if removed is not None:
+        out.write(f"removed {removed} entries\n")
+    out.write(
+        f"cache {'on' if status['enabled'] else 'off'}: {status['entries']} of "
+        f"{status['max_entries']} entries, {status['size']} of {status['max_bytes']} bytes; "
+        f"{status['hits']} hits, {status['misses']} misses\n"
+    )
+    return 0
+
+
 # --- entry point --------------------------------------------------------------------------
 
 
@@ -498,6 +540,17 @@ def parser() -> argparse.ArgumentParser:
     )
     replay_command.add_argument("--json", action="store_true", help="--to-position as JSON")
 
+    cache_command = with_store(commands.add_parser("cache", help="the invocation cache"))
+    change = cache_command.add_mutually_exclusive_group()
+    change.add_argument("--clear", action="store_true", help="remove every entry")
+    change.add_argument("--enable", action="store_true", help="turn the cache on")
+    change.add_argument("--disable", action="store_true", help="turn the cache off")
+    cache_command.add_argument("--url", help="the service running at URL")
+    cache_command.add_argument(
+        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
+    )
+    cache_command.add_argument("--json", action="store_true", help="print one JSON object")
+
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")
     return root
@@ -519,6 +572,8 @@ def main(
             return anyio.run(run_batch, settings, load_batch(args), out, err)
         if args.command == "audit":
             return anyio.run(run_audit, settings, args, out)
+        if args.command == "cache":
+            return anyio.run(run_cache, settings, args, out)
         if args.command == "replay":
             return anyio.run(run_replay, settings, args, out)
         if args.command == "events" and args.events_command == "export":

@@ -111,6 +111,16 @@ class EventsvcClient:
     async def batch_stats(self, batch_id: str) -> dict[str, Any]:
         return await self._call("GET", f"/stats/batches/{batch_id}")
 
+    async def cache(self) -> dict[str, Any]:
+        """The invocation cache: enabled, entries, size, bounds, hits and misses."""
+        return await self._call("GET", "/cache")
+
+    async def clear_cache(self) -> int:
+        return int((await self._call("DELETE", "/cache"))["removed"])
+
+    async def enable_cache(self, enabled: bool = True) -> dict[str, Any]:
+        return await self._call("PUT", f"/cache/{'enable' if enabled else 'disable'}")
+
     async def rebuild_projection(self, name: str) -> dict[str, Any]:
         """Ask the service to rebuild projection ``name`` from the log (an admin route)."""
         return await self._call("POST", f"/projections/{name}/rebuild")

@@ -40,6 +40,10 @@ class Settings(BaseModel):
     workers: int = Field(1, ge=1, description="Workers running sessions in this process")
     lease_seconds: float = Field(5.0, gt=0, description="A worker silent this long is dead")
     max_resumes: int = Field(2, ge=0, description="Resumes of one attempt before it fails")
+    cache_max_entries: int = Field(100_000, ge=1, description="Invocation cache entries kept")
+    cache_max_bytes: int = Field(
+        1024 * 1024 * 1024, ge=1024, description="Bytes of cached outputs kept"
+    )
     nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")
     nodes_deny: tuple[str, ...] = Field((), description="Never these node types")
 

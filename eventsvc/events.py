@@ -157,10 +157,16 @@ class InvocationStarted(InvocationEvent, frozen=True, kw_only=True, tag="invocat
 
 
 class InvocationCompleted(InvocationEvent, frozen=True, kw_only=True, tag="invocation.completed"):
-    """The node returned ``outputs``; large values travel as artifact references."""
+    """The node returned ``outputs``; large values travel as artifact references.
+
+    ``cache_key`` is set when the invocation cache was asked (the node is cacheable and the
+    cache on); ``cached`` says the outputs came from it and ``invoke()`` was not called.
+    """
 
     outputs: dict[str, Any]
     measurement: NodeMeasurement = msgspec.field(default_factory=NodeMeasurement)
+    cache_key: str | None = None
+    cached: bool = False
 
 
 class InvocationFailed(InvocationEvent, frozen=True, kw_only=True, tag="invocation.failed"):

@@ -59,6 +59,7 @@ from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, parse_session_id, session_stream
 from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
+from eventsvc.invocations.cache_key import cache_key
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.progress import Progress
 from eventsvc.sampling import StatsContext
@@ -408,6 +409,11 @@ class _SessionRun:
             if node is None:
                 break
             pending.append(self._started(node, execution))
+            key, hit = await self._cached(node)
+            if hit is not None:  # invoke() is not called: the cached outputs are the result
+                execution.complete(node.id, hit)
+                pending.append(self._completed(node, execution, hit, None, key, cached=True))
+                continue
             await self._append(pending)
             output, error, stats = await self._invoke(node)
             if isinstance(error, _Abandoned):
@@ -422,8 +428,27 @@ class _SessionRun:
                 return
             assert output is not None
             execution.complete(node.id, output)
-            pending = [self._completed(node, execution, output, stats)]
+            completed = self._completed(node, execution, output, stats, key)
+            if key is not None:
+                await self.executor.service.cache.put(key, node.node_type, completed.outputs)
+            pending = [completed]
         await self._append(pending + decide(Complete(), self.state))
+
+    async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
+        """The node's cache key if the cache was asked (cacheable node, cache on), and the
+        cached output on a hit."""
+        key = cache_key(node)
+        if key is None:
+            return None, None
+        enabled, outputs = await self.executor.service.cache.lookup(key)
+        if not enabled:
+            return None, None
+        if outputs is None:
+            return key, None
+        output_type = self.executor.service.registry.get_output(outputs.get("type", ""))
+        if output_type is None:  # an output type no longer known: run the node instead
+            return key, None
+        return key, output_type.model_validate(outputs)
 
     async def _invoke(
         self, node: BaseInvocation
@@ -518,12 +543,18 @@ class _SessionRun:
         node: BaseInvocation,
         execution: GraphExecutionState,
         output: BaseInvocationOutput,
-        stats: StatsContext,
-    ) -> Event:
+        stats: StatsContext | None,
+        key: str | None,
+        cached: bool = False,
+    ) -> ev.InvocationCompleted:
         return ev.InvocationCompleted(
             **self._node_fields(node.id, execution),
             outputs=output.model_dump(mode="json"),
-            measurement=NodeMeasurement(**stats.as_measurement()),
+            measurement=NodeMeasurement()
+            if stats is None
+            else NodeMeasurement(**stats.as_measurement()),
+            cache_key=key,
+            cached=cached,
         )
 
     def _failure(
@@ -533,11 +564,7 @@ class _SessionRun:
         error: Exception,
         stats: StatsContext | NodeMeasurement,
     ) -> list[Event]:
-        measurement = (
-            stats
-            if isinstance(stats, NodeMeasurement)
-            else NodeMeasurement(**stats.as_measurement())
-        )
+        measurement = stats if isinstance(stats, NodeMeasurement) else _measurement(stats)
         return [
             ev.InvocationFailed(
                 **self._node_fields(node_id, execution),
@@ -574,6 +601,11 @@ class _SessionRun:
         for event in events:
             self.state = evolve(self.state, event, result.last_position)
         return True
+
+
+def _measurement(stats: StatsContext | None) -> NodeMeasurement:
+    """What was measured around a node (nothing for a cache hit: it did not run)."""
+    return NodeMeasurement() if stats is None else NodeMeasurement(**stats.as_measurement())
 
 
 def _timed_invoke(

@@ -34,6 +34,7 @@ from eventsvc.progress import ProgressHub
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
 from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.invocation_cache import InvocationCache
 from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.stats_projection import StatsView
@@ -65,6 +66,12 @@ class Service:
         self.stats = StatsView(store)
         self.progress = ProgressHub()
         self.artifacts = store.artifact_store(settings.artifacts_dir)
+        self.cache = InvocationCache(
+            store,
+            self.artifacts,
+            max_entries=settings.cache_max_entries,
+            max_bytes=settings.cache_max_bytes,
+        )
 
     @classmethod
     @asynccontextmanager
@@ -87,20 +94,27 @@ class Service:
             for projection in builtin_projections():
                 await store.register(projection)
             service = cls(store, settings, registry)
-            if not run_workers:
-                yield service
-                return
-            failure: BaseException | None = None
-            async with anyio.create_task_group() as tg:
-                executor = Executor(service, queue_id=settings.queue_id, workers=settings.workers)
-                await tg.start(executor.run)
-                try:
+            await service.cache.create()
+            try:
+                if not run_workers:
                     yield service
-                except BaseException as exc:  # re-raised below, not wrapped in a group
-                    failure = exc
-                tg.cancel_scope.cancel()
-            if failure is not None:
-                raise failure
+                    return
+                failure: BaseException | None = None
+                async with anyio.create_task_group() as tg:
+                    executor = Executor(
+                        service, queue_id=settings.queue_id, workers=settings.workers
+                    )
+                    await tg.start(executor.run)
+                    try:
+                        yield service
+                    except BaseException as exc:  # re-raised below, not wrapped in a group
+                        failure = exc
+                    tg.cancel_scope.cancel()
+                if failure is not None:
+                    raise failure
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await service.cache.flush()  # the recency of the last hits
 
     async def wait_for(self, position: int) -> int:
         """Return ``position`` once every projection has folded the log up to it.

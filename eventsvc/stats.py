@@ -29,6 +29,9 @@ class NodeRun:
     rss_after: int | None = None
     vram_peak: int | None = None
     failed: bool = False
+    # The invocation cache answered (a hit: the node did not run), or was asked and had nothing.
+    cache_hit: bool = False
+    cache_miss: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class NodeTypeSummary:
     mean_seconds: float
     p95_seconds: float
     max_vram: int | None
+    cache_hits: int = 0
+    cache_misses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,8 @@ def _summary(node_type: str, runs: list[NodeRun]) -> NodeTypeSummary:
         mean_seconds=total / len(seconds) if seconds else 0.0,
         p95_seconds=percentile(seconds, 0.95),
         max_vram=max(readings) if readings else None,
+        cache_hits=sum(r.cache_hit for r in runs),
+        cache_misses=sum(r.cache_miss for r in runs),
     )
 
 
@@ -95,11 +102,14 @@ def percentile(ordered: list[float], fraction: float) -> float:
 
 def render_table(summary: StatsSummary) -> str:
     """The stats table: one line per node type, then the totals."""
-    lines = [f"{'Node':<24} {'Calls':>7} {'Seconds':>10} {'p95':>9} {'VRAM':>9}"]
+    lines = [
+        f"{'Node':<24} {'Calls':>7} {'Hits':>6} {'Misses':>6} {'Seconds':>10} {'p95':>9} "
+        f"{'VRAM':>9}"
+    ]
     for row in summary.node_types:
         lines.append(
-            f"{row.node_type:<24} {row.calls:>7} {row.total_seconds:>9.3f}s "
-            f"{row.p95_seconds:>8.3f}s {_gigabytes(row.max_vram):>9}"
+            f"{row.node_type:<24} {row.calls:>7} {row.cache_hits:>6} {row.cache_misses:>6} "
+            f"{row.total_seconds:>9.3f}s {row.p95_seconds:>8.3f}s {_gigabytes(row.max_vram):>9}"
         )
     wall = "-" if summary.wall_seconds is None else f"{summary.wall_seconds:.3f}s"
     lines += [
@@ -120,6 +130,8 @@ def to_json(summary: StatsSummary) -> dict[str, Any]:
                 "mean_seconds": r.mean_seconds,
                 "p95_seconds": r.p95_seconds,
                 "max_vram": r.max_vram,
+                "cache_hits": r.cache_hits,
+                "cache_misses": r.cache_misses,
             }
             for r in summary.node_types
         ],

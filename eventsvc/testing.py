@@ -102,6 +102,12 @@ class MemoryArtifactStore:
     def media_type(self, sha256: str) -> str:
         return self.blobs[sha256][1]
 
+    def delete(self, sha256: str) -> None:
+        self.blobs.pop(sha256, None)
+
+    def __contains__(self, sha256: str) -> bool:
+        return sha256 in self.blobs
+
 
 @dataclass
 class FakeContext:
@@ -178,7 +184,11 @@ def _session_traffic(batch_id: str, index: int) -> tuple[str, list[Event]]:
                 SessionStarted(**ids, attempt=attempt, worker_id=worker),
             ]
         for step, node_type in enumerate(("add", "multiply", "subtract")):
-            node = {"node_id": f"n{step}", "source_node_id": f"n{step}", "node_type": node_type}
+            node: dict[str, Any] = {
+                "node_id": f"n{step}",
+                "source_node_id": f"n{step}",
+                "node_type": node_type,
+            }
             events += [
                 InvocationStarted(**ids, **node, attempt=attempt, worker_id=worker),
                 InvocationCompleted(

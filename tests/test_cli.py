@@ -32,7 +32,15 @@ def test_the_math_example_runs_to_completion(tmp_path: Path) -> None:
     code, out, err = run("run", "--example", "math-grid", "--db", str(tmp_path / "e.db"))
     assert code == 0
     assert "sessions 12/12  failed 0" in err
-    assert out.splitlines()[0].split() == ["Node", "Calls", "Seconds", "p95", "VRAM"]
+    assert out.splitlines()[0].split() == [
+        "Node",
+        "Calls",
+        "Hits",
+        "Misses",
+        "Seconds",
+        "p95",
+        "VRAM",
+    ]
     assert "12 of 12 completed, 0 failed" in out
     code, out, _ = run("stats", "--db", str(tmp_path / "e.db"), "--json")
     assert code == 0

@@ -44,8 +44,8 @@ def test_percentile_is_nearest_rank() -> None:
 def test_the_table_shows_unknown_readings_as_dashes() -> None:
     table = render_table(summarize([run("add", 0.25, 0)]))
     lines = table.splitlines()
-    assert lines[0].split() == ["Node", "Calls", "Seconds", "p95", "VRAM"]
-    assert lines[1].split() == ["add", "1", "0.250s", "0.250s", "-"]
+    assert lines[0].split() == ["Node", "Calls", "Hits", "Misses", "Seconds", "p95", "VRAM"]
+    assert lines[1].split() == ["add", "1", "0", "0", "0.250s", "0.250s", "-"]
     assert "TOTAL EXECUTION TIME: 0.250s" in table
     assert "RAM IN USE: - (-)" in table
 

@@ -62,6 +62,34 @@ class Position(BaseModel):
     position: int
 
 
+class CacheStatusBody(BaseModel):
+    enabled: bool
+    entries: int
+    size: int = Field(description="Bytes of cached outputs")
+    max_entries: int
+    max_bytes: int
+    hits: int = Field(description="Node runs answered by the cache")
+    misses: int = Field(description="Node runs the cache was asked for and did not hold")
+
+
+class CacheCleared(BaseModel):
+    removed: int
+
+
+async def _cache_status(service: Service) -> CacheStatusBody:
+    status = await service.cache.status()
+    hits, misses = await service.stats.cache_counts()
+    return CacheStatusBody(
+        enabled=status.enabled,
+        entries=status.entries,
+        size=status.bytes,
+        max_entries=status.max_entries,
+        max_bytes=status.max_bytes,
+        hits=hits,
+        misses=misses,
+    )
+
+
 class RebuiltProjection(BaseModel):
     name: str
     position: int = Field(description="The log position the rebuilt projection folded up to")
@@ -265,6 +293,24 @@ def other_routes() -> APIRouter:
         except KeyError as exc:
             raise NotFoundError(str(exc.args[0])) from None
         return Response(content=data, media_type=media_type)
+
+    @router.get("/cache", tags=["cache"])
+    async def cache_status(service: ServiceDep) -> CacheStatusBody:
+        return await _cache_status(service)
+
+    @router.delete("/cache", tags=["cache"])
+    async def cache_clear(service: ServiceDep) -> CacheCleared:
+        return CacheCleared(removed=await service.cache.clear())
+
+    @router.put("/cache/enable", tags=["cache"])
+    async def cache_enable(service: ServiceDep) -> CacheStatusBody:
+        await service.cache.set_enabled(True)
+        return await _cache_status(service)
+
+    @router.put("/cache/disable", tags=["cache"])
+    async def cache_disable(service: ServiceDep) -> CacheStatusBody:
+        await service.cache.set_enabled(False)
+        return await _cache_status(service)
 
     @router.post("/projections/{name}/rebuild", tags=["admin"])
     async def rebuild_projection(name: str, service: ServiceDep) -> RebuiltProjection:

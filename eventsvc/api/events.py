@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import anyio
 import anyio.abc
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.types import Receive, Scope, Send
 
 from eventsvc.errors import StoreError, SubscriberLaggedError
@@ -27,6 +28,9 @@ from eventsvc.service import Service
 from eventsvc.store import EventFilter, Subscription
 
 HEARTBEAT_SECONDS = 15.0
+
+# Positions are 64-bit in both stores.
+MAX_POSITION = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +103,38 @@ class EventStream(Response):
         until = None if self.follow else await store.head()
         tags = self.selection.tags
         log_tags = None if tags is None else tags - {"invocation.progress"}
-        if until is not None and self.after >= until:
+        if until is not None:
+            await self._replay(until, log_tags)
             return
         try:
             async with store.subscribe(after=self.after, filter=EventFilter(tags=log_tags)) as sub:
                 tg.start_soon(self._signal_live, sub)
                 async for record in sub:
-                    data = record.data
-                    if self.selection.wants(
-                        getattr(data, "queue_id", None),
-                        getattr(data, "batch_id", None),
-                        getattr(data, "session_id", None),
-                    ):
+                    if self._wanted(record):
                         await self._write(frame(record))
-                    if until is not None and sub.position >= until:
-                        return
         except (SubscriberLaggedError, StoreError) as exc:
             # The client resumes with Last-Event-ID; say why the stream ends.
             await self._write(f": closed: {exc}\n\n".encode())
+
+    async def _replay(self, until: int, tags: frozenset[str] | None) -> None:
+        """``follow=false``: the log up to the head it had when asked, then the end (read in
+        pages, so a filter that matches nothing near the head still ends the stream)."""
+        after = self.after
+        while after < until and (page := await self.service.store.read_all(after=after)):
+            for record in page:
+                if record.position > until:
+                    return
+                if (tags is None or record.tag in tags) and self._wanted(record):
+                    await self._write(frame(record))
+            after = page[-1].position
+
+    def _wanted(self, record: RecordedEvent) -> bool:
+        data = record.data
+        return self.selection.wants(
+            getattr(data, "queue_id", None),
+            getattr(data, "batch_id", None),
+            getattr(data, "session_id", None),
+        )
 
     async def _signal_live(self, subscription: Subscription) -> None:
         await subscription.wait_live()
@@ -149,7 +167,7 @@ def event_routes() -> APIRouter:
     @router.get("/events", response_model=None)
     async def events(
         request: Request,
-        after: int = 0,
+        after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
         follow: bool = True,
         queue_id: str | None = None,
         batch_id: str | None = None,
@@ -159,7 +177,7 @@ def event_routes() -> APIRouter:
     ) -> Response:
         """Server-Sent Events of the log: ``id:`` is the position; resume with Last-Event-ID."""
         if last_event_id is not None and last_event_id.isdigit():
-            after = int(last_event_id)
+            after = min(int(last_event_id), MAX_POSITION)
         chosen = frozenset(t.strip() for t in tags.split(",") if t.strip()) if tags else None
         selection = Selection(queue_id, batch_id, session_id, chosen)
         service: Service = request.app.state.service

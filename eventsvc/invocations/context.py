@@ -41,6 +41,12 @@ class ArtifactStore(Protocol):
         """The media type given when the artifact was stored."""
         ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove an artifact nothing refers to any more (a no-op when absent)."""
+        ...
+
+    def __contains__(self, sha256: str) -> bool: ...
+
 
 class InvocationContext(Protocol):
     """Handed to ``invoke``: where the node runs and what it may use."""

@@ -64,7 +64,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
 from hashlib import sha1
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import anyio
@@ -86,10 +86,11 @@ from eventsvc.errors import (
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 from eventsvc.store import ANY, AppendResult, ExpectedVersion, StoreOptions
 from eventsvc.store.postgres_artifacts import PostgresArtifactStore
-from eventsvc.store.projection import InlineProjection
+from eventsvc.store.projection import InlineProjection, ProjectionTransaction
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
+_T = TypeVar("_T")
 
 SCHEMA_VERSION = 1
 SCHEMA_SQL = """
@@ -697,6 +698,16 @@ class PostgresEventStore:
                     yield PostgresSnapshot(conn, self._where)
             except _DRIVER_ERRORS as exc:
                 raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
+
+    async def write_beside(
+        self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
+    ) -> _T:
+        """Run ``work`` (synchronous, written for both backends) in a transaction of its own
+        on tables beside the log, from a worker thread whose statements hop to this loop."""
+        try:
+            return await self._projections.write(work)
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"{action} at {self._where} failed: {exc}") from exc
 
     async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
         """Store exported rows as they were, sealed (positions, times, hashes), in one

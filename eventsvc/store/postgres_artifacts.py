@@ -44,6 +44,9 @@ class PostgresArtifactStore:
     def media_type(self, sha256: str) -> str:
         return str(self._row(sha256)[0])
 
+    def delete(self, sha256: str) -> None:
+        self._run("DELETE FROM artifacts WHERE sha256 = $1", sha256)
+
     def __contains__(self, sha256: str) -> bool:
         return bool(self._run("SELECT 1 FROM artifacts WHERE sha256 = $1", sha256))
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -31,20 +31,17 @@ import asyncpg  # type: ignore[import-untyped]
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import RecordedEvent
 from eventsvc.store.postgres import Lease, dollar_placeholders
-from eventsvc.store.projection import InlineProjection
+from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
 
 if TYPE_CHECKING:
     from eventsvc.store.postgres import PostgresEventStore
 
 log = logging.getLogger("eventsvc.projections")
+_T = TypeVar("_T")
 
 PAGE = 1000
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
-_CHECKPOINTS = (
-    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
-    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
-)
 _CHECKPOINT = (
     "WITH saved AS (INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) "
     "ON CONFLICT (name) DO UPDATE SET position = excluded.position RETURNING position) "
@@ -95,12 +92,13 @@ class PostgresProjections:
         return list(self._projections)
 
     async def create(self, projection: InlineProjection) -> None:
-        """Create the projection's tables if no process has yet."""
+        """Create the projection's tables if no process has yet (rebuilt if made from another
+        schema)."""
         async with self._store.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock(hashtext('eventsvc projections'))")
-            await conn.execute(_CHECKPOINTS)
-            for statement in postgres_ddl(projection.schema):
-                await conn.execute(statement)
+            await anyio.to_thread.run_sync(
+                prepare_tables, _ThreadTransaction(conn), projection, postgres_ddl
+            )
         self._projections[projection.name] = projection
 
     def on_checkpoint(self, payload: str) -> None:
@@ -176,6 +174,11 @@ class PostgresProjections:
             "SELECT position FROM projection_checkpoints WHERE name = $1", name
         )
         return 0 if position is None else int(position)
+
+    async def write(self, work: Callable[[ProjectionTransaction], _T]) -> _T:
+        """Run a synchronous ``work`` in one transaction of a pooled connection."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            return await anyio.to_thread.run_sync(work, _ThreadTransaction(conn))
 
     # --- rebuilds ---------------------------------------------------------------------------
 

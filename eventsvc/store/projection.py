@@ -12,15 +12,18 @@ log once for all of them, and only the rows whose tags they fold.
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from eventsvc.chain import StoredRow
 from eventsvc.events import RecordedEvent
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.store import EventStore
+
+_T = TypeVar("_T")
 
 
 class ProjectionTransaction(Protocol):
@@ -59,6 +62,38 @@ class InlineProjection(Protocol):
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (in position order; other tags may be left out) into its tables."""
         ...
+
+
+_SCHEMA_TABLES = (
+    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
+    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS projection_schemas (name TEXT PRIMARY KEY, digest TEXT NOT NULL)",
+)
+
+
+def prepare_tables(
+    tx: ProjectionTransaction,
+    projection: InlineProjection,
+    statements: Callable[[str], list[str]],
+) -> None:
+    """Create ``projection``'s tables; if they were made from another schema (an older
+    eventsvc), drop them and reset its checkpoint, so it folds the log again from the start.
+    ``statements`` splits the DDL into the backend's statements."""
+    for statement in _SCHEMA_TABLES:
+        tx.execute(statement)
+    digest = hashlib.sha256(projection.schema.encode()).hexdigest()
+    stored = tx.fetchall("SELECT digest FROM projection_schemas WHERE name = ?", (projection.name,))
+    if not stored or stored[0][0] != digest:
+        for table in projection.tables:
+            tx.execute(f"DROP TABLE IF EXISTS {table}")
+        tx.execute("DELETE FROM projection_checkpoints WHERE name = ?", (projection.name,))
+        tx.execute(
+            "INSERT INTO projection_schemas (name, digest) VALUES (?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET digest = excluded.digest",
+            (projection.name, digest),
+        )
+    for statement in statements(projection.schema):
+        tx.execute(statement)
 
 
 class Snapshot(Protocol):
@@ -109,6 +144,12 @@ class ProjectedStore(EventStore, Protocol):
         ...
 
     async def heartbeat(self, worker_ids: Sequence[str]) -> None: ...
+
+    async def write_beside(
+        self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
+    ) -> _T:
+        """Run ``work`` in a write transaction of its own on tables beside the log."""
+        ...
 
     async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
         """Store exported rows as they were (positions, hashes), folding them into the

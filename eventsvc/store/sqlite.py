@@ -58,7 +58,7 @@ from eventsvc.errors import (
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, ExpectedVersion
 from eventsvc.store import StoreOptions as StoreOptions
-from eventsvc.store.projection import InlineProjection
+from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
@@ -92,10 +92,6 @@ DB_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _BEAT = (
     f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
-)
-_CHECKPOINTS_TABLE = (
-    "CREATE TABLE IF NOT EXISTS projection_checkpoints "
-    "(name TEXT PRIMARY KEY, position INTEGER NOT NULL)"
 )
 _COLUMNS = (
     "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
@@ -210,7 +206,7 @@ class SqliteEventStore:
         self._projections: list[InlineProjection] = []
         # Set when the commit leader steps down, for work waiting to run exclusively.
         self._idle: anyio.Event | None = None
-        self._beats: aiosqlite.Connection | None = None
+        self._side: aiosqlite.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
         # The writer's knowledge of stream versions; it is the only writer, so it stays true.
@@ -420,7 +416,7 @@ class SqliteEventStore:
         if self._fanout is not None:
             self._fanout.close()
         with anyio.CancelScope(shield=True):
-            connections = (self._writer, self._reader, self._beats)
+            connections = (self._writer, self._reader, self._side)
             for conn in {id(c): c for c in connections if c}.values():
                 await conn.close()
         if self._lock is not None:
@@ -560,12 +556,14 @@ class SqliteEventStore:
 
     async def register(self, projection: InlineProjection) -> None:
         """Apply ``projection`` in every later append's transaction, catching up first
-        (appends wait meanwhile)."""
+        (appends wait meanwhile); tables made by another version of it are rebuilt."""
+
+        def create(raw: sqlite3.Connection) -> None:
+            with _transaction(raw):
+                prepare_tables(SqliteTransaction(raw), projection, ddl_statements)
 
         async def catch_up(conn: aiosqlite.Connection) -> None:
-            await conn.executescript(
-                f"BEGIN IMMEDIATE; {_CHECKPOINTS_TABLE}; {projection.schema}; COMMIT;"
-            )
+            await _on_connection_thread(conn, create)
             after = await self.checkpoint(projection.name)
             while page := await self.read_all(after=after, limit=1000):
                 await _on_connection_thread(conn, self._fold_transaction(projection, page))
@@ -649,26 +647,34 @@ class SqliteEventStore:
         return transaction
 
     async def heartbeat(self, worker_ids: Sequence[str]) -> None:
-        """Stamp the workers' leases with the database's clock, in a table beside the log.
-
-        A file store writes them through a connection of their own, so a heartbeat never
-        joins an append's transaction; the in-memory store has one connection, and writes
-        each stamp as a single autocommitted statement that cannot interleave with one.
-        """
-        if self._writer is None:
-            raise StoreError(f"store {self._path!r} was opened read-only; it cannot heartbeat")
+        """Stamp the workers' leases with the database's clock, in a table beside the log."""
         rows = [(worker_id,) for worker_id in worker_ids]
+        await self.write_beside(lambda tx: tx.executemany(_BEAT, rows), "heartbeat")
+
+    async def write_beside(
+        self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
+    ) -> _T:
+        """Run ``work`` in a write transaction of its own on tables beside the log (leases,
+        the invocation cache), never joining an append's transaction.
+
+        A file store uses a connection of its own for these; the in-memory store has one
+        connection, so the work waits for the commit in flight, like an append would.
+        """
+
+        def run(raw: sqlite3.Connection) -> _T:
+            with _transaction(raw):
+                return work(SqliteTransaction(raw))
+
         try:
             if self._path == _MEMORY:
-                await self._writer.executemany(_BEAT, rows)
-                return
-            if self._beats is None:
-                self._beats = await _connect(self._path, self._options, uri=False)
-            await self._beats.execute("BEGIN IMMEDIATE")
-            await self._beats.executemany(_BEAT, rows)
-            await self._beats.execute("COMMIT")
+                return await self._exclusively(action, lambda c: _on_connection_thread(c, run))
+            if self._writer is None:
+                raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
+            if self._side is None:
+                self._side = await _connect(self._path, self._options, uri=False)
+            return await _on_connection_thread(self._side, run)
         except sqlite3.Error as exc:
-            raise StoreError(f"heartbeat to {self._path!r} failed: {exc}") from exc
+            raise StoreError(f"{action} in {self._path!r} failed: {exc}") from exc
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (for projection views)."""

@@ -35,7 +35,9 @@ CREATE TABLE IF NOT EXISTS stats_runs (
     rss_after INTEGER,
     vram_peak INTEGER,
     vram_delta INTEGER,
-    overlapped INTEGER NOT NULL
+    overlapped INTEGER NOT NULL,
+    cache_hit INTEGER NOT NULL,
+    cache_miss INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS stats_runs_session ON stats_runs (session_id);
 CREATE INDEX IF NOT EXISTS stats_runs_batch ON stats_runs (batch_id);
@@ -44,11 +46,12 @@ CREATE INDEX IF NOT EXISTS stats_runs_type ON stats_runs (node_type)
 _INSERT = (
     "INSERT INTO stats_runs (position, queue_id, batch_id, session_id, attempt, node_id, "
     "node_type, failed, started_at, ended_at, wall_seconds, rss_before, rss_after, vram_peak, "
-    "vram_delta, overlapped) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "vram_delta, overlapped, cache_hit, cache_miss) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _RUN_COLUMNS = (
     "session_id, batch_id, node_id, node_type, wall_seconds, started_at, ended_at, rss_before, "
-    "rss_after, vram_peak, failed"
+    "rss_after, vram_peak, failed, cache_hit, cache_miss"
 )
 
 
@@ -64,6 +67,7 @@ class StatsProjection:
             data = record.data
             if isinstance(data, InvocationCompleted | InvocationFailed):
                 m = data.measurement
+                hit = isinstance(data, InvocationCompleted) and data.cached
                 rows.append(
                     (
                         record.position,
@@ -82,6 +86,8 @@ class StatsProjection:
                         m.vram_peak,
                         m.vram_delta,
                         int(m.overlapped),
+                        int(hit),
+                        int(not hit and getattr(data, "cache_key", None) is not None),
                     )
                 )
             elif isinstance(data, GraphInvalid):
@@ -108,11 +114,32 @@ class StatsView:
     async def node_types(self) -> StatsSummary:
         return await self._summary("", ())
 
+    async def cache_counts(self) -> tuple[int, int]:
+        """Invocation cache hits and misses over every node run."""
+        [(hits, misses)] = await self._store.query(
+            "SELECT coalesce(sum(cache_hit), 0), coalesce(sum(cache_miss), 0) FROM stats_runs"
+        )
+        return int(hits), int(misses)
+
     async def _summary(self, where: str, params: Sequence[Any]) -> StatsSummary:
         rows = await self._store.query(f"SELECT {_RUN_COLUMNS} FROM stats_runs {where}", params)
         return summarize(
-            NodeRun(s, b, n, t, w, _datetime(start), _datetime(end), rb, ra, vp, bool(f))
-            for s, b, n, t, w, start, end, rb, ra, vp, f in rows
+            NodeRun(
+                s,
+                b,
+                n,
+                t,
+                w,
+                _datetime(start),
+                _datetime(end),
+                rb,
+                ra,
+                vp,
+                bool(f),
+                bool(h),
+                bool(m),
+            )
+            for s, b, n, t, w, start, end, rb, ra, vp, f, h, m in rows
         )
 
 

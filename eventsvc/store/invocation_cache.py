@@ -1,0 +1,233 @@
+"""The persistent invocation cache: outputs of node executions, by ``cache_key`` (L1).
+
+Entries live in the store's own database, beside the log (``write_beside``), so they survive
+restarts and every process sharing a PostgreSQL store shares them; the SQL is written once for
+both backends. An entry holds the outputs as JSON (large values are artifact references) and
+the artifacts they name.
+
+Bounded by ``max_entries`` and ``max_bytes`` (the bytes of the stored outputs), evicting the
+least recently used. Recency is kept in memory and written back in batches (every
+``RECENCY_BATCH`` hits, before an eviction, and on close), never one durable write per hit; a
+counter row keeps the totals, so a bound is checked without counting the table. An evicted
+entry's artifacts are deleted only when no other entry and no event refers to them (events
+never leave the log, so in practice only artifacts that no event ever named go).
+
+Whether the cache is on is a row of the same database: every process follows it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from eventsvc.clock import Clock, SystemClock
+from eventsvc.invocations.context import ArtifactStore
+from eventsvc.store.projection import ProjectedStore, ProjectionTransaction
+
+log = logging.getLogger("eventsvc.cache")
+
+RECENCY_BATCH = 256
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS invocation_cache (key TEXT PRIMARY KEY, node_type TEXT NOT NULL, "
+    "outputs TEXT NOT NULL, artifacts TEXT NOT NULL, size BIGINT NOT NULL, "
+    "last_used BIGINT NOT NULL, token TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS invocation_cache_lru ON invocation_cache (last_used)",
+    "CREATE TABLE IF NOT EXISTS invocation_cache_state (id BIGINT PRIMARY KEY, "
+    "enabled BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL)",
+    "INSERT INTO invocation_cache_state (id, enabled, entries, bytes) VALUES (1, 1, 0, 0) "
+    "ON CONFLICT DO NOTHING",
+)
+_LOOKUP = (
+    "SELECT s.enabled, c.outputs FROM invocation_cache_state s "
+    "LEFT JOIN invocation_cache c ON c.key = ? WHERE s.id = 1"
+)
+_INSERT = (
+    "INSERT INTO invocation_cache (key, node_type, outputs, artifacts, size, last_used, token) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+# Counted only if this call's row went in (another process may have inserted the key first).
+_COUNT_INSERT = (
+    "UPDATE invocation_cache_state SET entries = entries + 1, bytes = bytes + ? "
+    "WHERE id = 1 AND EXISTS (SELECT 1 FROM invocation_cache WHERE key = ? AND token = ?)"
+)
+_TOUCH = "UPDATE invocation_cache SET last_used = ? WHERE key = ? AND last_used < ?"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStatus:
+    enabled: bool
+    entries: int
+    bytes: int
+    max_entries: int
+    max_bytes: int
+
+
+class InvocationCache:
+    """Lookups, inserts, recency, eviction and control of the invocation cache."""
+
+    def __init__(
+        self,
+        store: ProjectedStore,
+        artifacts: ArtifactStore,
+        *,
+        max_entries: int,
+        max_bytes: int,
+        clock: Clock | None = None,
+    ) -> None:
+        self._store = store
+        self._artifacts = artifacts
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._clock = clock or SystemClock()
+        self._recency: dict[str, int] = {}
+
+    async def create(self) -> None:
+        def create(tx: ProjectionTransaction) -> None:
+            for statement in SCHEMA:
+                tx.execute(statement)
+
+        await self._store.write_beside(create, "create the invocation cache")
+
+    async def lookup(self, key: str) -> tuple[bool, dict[str, Any] | None]:
+        """Whether the cache is on, and the outputs cached under ``key`` (a hit) or None."""
+        rows = await self._store.query(_LOOKUP, (key,))
+        if not rows or not rows[0][0]:
+            return False, None
+        outputs = rows[0][1]
+        if outputs is None:
+            return True, None
+        self._recency[key] = self._clock.now_us()
+        if len(self._recency) >= RECENCY_BATCH:
+            await self.flush()
+        decoded: dict[str, Any] = json.loads(outputs)
+        return True, decoded
+
+    async def put(self, key: str, node_type: str, outputs: dict[str, Any]) -> None:
+        """Keep ``outputs`` under ``key`` (a no-op if present), then evict beyond the bounds."""
+        text = json.dumps(outputs, separators=(",", ":"))
+        artifacts = sorted(_artifacts_in(outputs))
+        token = secrets.token_hex(8)
+        row = (key, node_type, text, json.dumps(artifacts), len(text), self._clock.now_us(), token)
+
+        def insert(tx: ProjectionTransaction) -> tuple[int, int]:
+            tx.execute(_INSERT, row)
+            tx.execute(_COUNT_INSERT, (len(text), key, token))
+            [(entries, size)] = tx.fetchall(
+                "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
+            )
+            return int(entries), int(size)
+
+        entries, size = await self._store.write_beside(insert, "cache outputs")
+        if entries > self.max_entries or size > self.max_bytes:
+            await self.evict()
+
+    async def flush(self) -> None:
+        """Write the recency of recent hits back, in one transaction."""
+        if not self._recency:
+            return
+        touched, self._recency = self._recency, {}
+        rows = [(used, key, used) for key, used in touched.items()]
+        await self._store.write_beside(lambda tx: tx.executemany(_TOUCH, rows), "cache recency")
+
+    async def evict(self) -> int:
+        """Remove the least recently used entries until both bounds hold; how many went."""
+        await self.flush()
+        limits = (self.max_entries, self.max_bytes)
+
+        def evict(tx: ProjectionTransaction) -> list[str]:
+            [(entries, size)] = tx.fetchall(
+                "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
+            )
+            gone: list[tuple[str, int, str]] = []
+            while entries > limits[0] or size > limits[1]:
+                oldest = tx.fetchall(
+                    "SELECT key, size, artifacts FROM invocation_cache "
+                    "ORDER BY last_used, key LIMIT ?",
+                    (max(1, min(1000, entries - limits[0])),),
+                )
+                if not oldest:
+                    break
+                batch = []
+                for key, entry_size, artifacts in oldest:
+                    if entries <= limits[0] and size <= limits[1]:
+                        break
+                    batch.append((key, entry_size, artifacts))
+                    entries, size = entries - 1, size - entry_size
+                tx.executemany(
+                    "DELETE FROM invocation_cache WHERE key = ?", [(b[0],) for b in batch]
+                )
+                gone += batch
+            return _forget(tx, gone)
+
+        orphans = await self._store.write_beside(evict, "evict cache entries")
+        await self._delete_unreferenced(orphans)
+        return len(orphans)
+
+    async def clear(self) -> int:
+        """Remove every entry; how many there were."""
+        self._recency.clear()
+
+        def clear(tx: ProjectionTransaction) -> tuple[int, list[str]]:
+            rows = tx.fetchall("SELECT key, size, artifacts FROM invocation_cache")
+            tx.execute("DELETE FROM invocation_cache")
+            return len(rows), _forget(tx, [(k, s, a) for k, s, a in rows])
+
+        removed, orphans = await self._store.write_beside(clear, "clear the cache")
+        await self._delete_unreferenced(orphans)
+        return removed
+
+    async def set_enabled(self, enabled: bool) -> None:
+        sql = "UPDATE invocation_cache_state SET enabled = ? WHERE id = 1"
+        await self._store.write_beside(lambda tx: tx.execute(sql, (int(enabled),)), "cache")
+
+    async def status(self) -> CacheStatus:
+        [(enabled, entries, size)] = await self._store.query(
+            "SELECT enabled, entries, bytes FROM invocation_cache_state WHERE id = 1"
+        )
+        return CacheStatus(bool(enabled), entries, size, self.max_entries, self.max_bytes)
+
+    async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
+        """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
+        for sha in candidates:
+            named = await self._store.query(
+                "SELECT 1 FROM events WHERE tag = 'invocation.completed' AND data LIKE ? LIMIT 1",
+                (f"%{sha}%",),
+            )
+            if not named and sha in self._artifacts:
+                self._artifacts.delete(sha)
+                log.info("deleted artifact %s: no cache entry or event names it", sha)
+
+
+def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[str, int, str]]) -> list[str]:
+    """Take removed entries off the totals; the artifacts no remaining entry names."""
+    if gone:
+        tx.execute(
+            "UPDATE invocation_cache_state SET entries = entries - ?, bytes = bytes - ? "
+            "WHERE id = 1",
+            (len(gone), sum(size for _, size, _ in gone)),
+        )
+    named = {sha for _, _, artifacts in gone for sha in json.loads(artifacts)}
+    return [
+        sha
+        for sha in sorted(named)
+        if not tx.fetchall(
+            "SELECT 1 FROM invocation_cache WHERE artifacts LIKE ? LIMIT 1", (f'%"{sha}"%',)
+        )
+    ]
+
+
+def _artifacts_in(value: Any) -> set[str]:
+    """The artifact ids an output value refers to (``{"artifact": sha, "kind": ...}``)."""
+    if isinstance(value, dict):
+        found = set().union(*(_artifacts_in(v) for v in value.values())) if value else set()
+        sha = value.get("artifact")
+        if isinstance(sha, str) and "kind" in value:
+            found.add(sha)
+        return found
+    if isinstance(value, list):
+        return set().union(*(_artifacts_in(v) for v in value)) if value else set()
+    return set()
