@@ -6,6 +6,7 @@
     python tools/bench.py enqueue [--json] [--dir DIR]
     python tools/bench.py executor [--json] [--dir DIR]
     python tools/bench.py replay [--json] [--events N] [--dir DIR]
+    python tools/bench.py cache [--json] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -34,6 +35,7 @@ import aiosqlite
 import anyio
 import psutil
 
+from eventsvc.artifacts import FileArtifactStore
 from eventsvc.audit import audit
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
@@ -45,6 +47,7 @@ from eventsvc.service import Service
 from eventsvc.stats import render_table
 from eventsvc.store import EventFilter, StoreOptions, open_store
 from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.projection import projected
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
 from eventsvc.testing import FakeContext, append_traffic
 
@@ -825,9 +828,49 @@ async def bench_replay(directory: Path, total: int) -> list[Figure]:
     ]
 
 
+async def bench_cache(directory: Path, entries: int = 100_000, probes: int = 2000) -> list[Figure]:
+    """A cache hit among ``entries``: the lookup and the decode of its outputs into the node's
+    output model (what a worker does before appending the hit), beside one indexed lookup of
+    the same key through the same driver."""
+    from eventsvc.invocations.math import IntegerOutput
+    from eventsvc.store.invocation_cache import InvocationCache
+
+    async with open_store(f"sqlite://{directory / 'cache.db'}") as opened:
+        store = projected(opened)
+        cache = InvocationCache(
+            store, FileArtifactStore(directory / "artifacts"), max_entries=entries, max_bytes=2**40
+        )
+        await cache.create()
+        keys = [f"{n:064x}" for n in range(entries)]
+        outputs = '{"value":12345,"type":"integer_output"}'
+        rows = [(k, "add", outputs, "[]", len(outputs), n, "t") for n, k in enumerate(keys)]
+        insert = "INSERT INTO invocation_cache VALUES (?, ?, ?, ?, ?, ?, ?)"
+        await store.write_beside(lambda tx: tx.executemany(insert, rows))
+        chosen = [keys[(n * 7919) % entries] for n in range(probes)]
+
+        async def hits() -> None:
+            for key in chosen:
+                _, found = await cache.lookup(key)
+                assert found is not None
+                IntegerOutput.model_validate(found)
+
+        async def indexed() -> None:
+            for key in chosen:
+                await store.query("SELECT 1 FROM invocation_cache WHERE key = ?", (key,))
+
+        hit_s = min([await timed(hits) for _ in range(3)])
+        floor_s = min([await timed(indexed) for _ in range(3)])
+    return [
+        Figure("cache_lookup_us", hit_s / probes * 1e6, "us", floor_s / probes * 1e6, "<= 100 us"),
+        Figure("cache_entries", entries, "entries", None),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bench", choices=["store", "graph", "enqueue", "executor", "replay"])
+    parser.add_argument(
+        "bench", choices=["store", "graph", "enqueue", "executor", "replay", "cache"]
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
@@ -855,6 +898,9 @@ def main() -> None:
             print()
             print(table)
         return
+    elif args.bench == "cache":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(bench_cache, Path(directory))
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(bench_replay, Path(directory), args.events)
