@@ -430,6 +430,8 @@ class _SessionRun:
             execution.complete(node.id, output)
             completed = self._completed(node, execution, output, stats, key)
             if key is not None:
+                # Cached now, appended with the next node: the entry is the newest, so it names
+                # its artifacts until the event does (an entry too big to keep is not put).
                 await self.executor.service.cache.put(key, node.node_type, completed.outputs)
             pending = [completed]
         await self._append(pending + decide(Complete(), self.state))
@@ -447,6 +449,7 @@ class _SessionRun:
             return key, None
         output_type = self.executor.service.registry.get_output(outputs.get("type", ""))
         if output_type is None:  # an output type no longer known: run the node instead
+            await self.executor.service.cache.discard(key)
             return key, None
         return key, output_type.model_validate(outputs)
 

@@ -57,7 +57,11 @@ class Service:
     """Commands and queries over one event store."""
 
     def __init__(
-        self, store: ProjectedStore, settings: Settings, registry: InvocationRegistry
+        self,
+        store: ProjectedStore,
+        settings: Settings,
+        registry: InvocationRegistry,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.settings = settings
@@ -71,6 +75,7 @@ class Service:
             self.artifacts,
             max_entries=settings.cache_max_entries,
             max_bytes=settings.cache_max_bytes,
+            clock=clock,
         )
 
     @classmethod
@@ -93,7 +98,7 @@ class Service:
             store = projected(store)
             for projection in builtin_projections():
                 await store.register(projection)
-            service = cls(store, settings, registry)
+            service = cls(store, settings, registry, clock)
             await service.cache.create()
             try:
                 if not run_workers:

@@ -391,3 +391,99 @@ def test_replay_through_an_unreachable_service_is_a_clear_error() -> None:
         listener.close()
     assert (code, out) == (2, "")
     assert f"127.0.0.1:{port}" in err
+
+
+# --- cache --------------------------------------------------------------------------------
+
+CACHE_FIELDS = {"enabled", "entries", "size", "max_entries", "max_bytes", "hits", "misses"}
+
+
+def cache_json(*argv: str) -> dict[str, Any]:
+    code, out, err = run("cache", "--json", *argv)
+    assert (code, err) == (0, "")
+    status: dict[str, Any] = json.loads(out)
+    assert set(status) == CACHE_FIELDS | {"removed"}
+    return status
+
+
+def test_the_cache_command_shows_clears_and_switches_the_cache(tmp_path: Path) -> None:
+    db = ("--db", str(tmp_path / "e.db"))
+    code, out, err = run("cache", *db)
+    assert (code, err) == (0, "")
+    assert out == "cache on: 0 of 100000 entries, 0 of 1073741824 bytes; 0 hits, 0 misses\n"
+    assert run("run", "--example", "math-grid", *db)[0] == 0
+    first = cache_json(*db)
+    assert first["removed"] is None
+    assert first["enabled"] is True
+    assert first["entries"] == first["misses"] > 0  # one worker: each miss kept one entry
+    assert first["size"] > 0
+    assert run("run", "--example", "math-grid", *db)[0] == 0
+    second = cache_json(*db)
+    assert second["hits"] == first["hits"] + 12 * 3  # every node of every session hit
+    assert (second["misses"], second["entries"], second["size"]) == (
+        first["misses"],
+        first["entries"],
+        first["size"],
+    )
+    code, out, _ = run("cache", "--clear", *db)
+    assert code == 0
+    assert out == (
+        f"removed {first['entries']} entries\n"
+        f"cache on: 0 of 100000 entries, 0 of 1073741824 bytes; "
+        f"{second['hits']} hits, {second['misses']} misses\n"
+    )
+    code, out, _ = run("cache", "--disable", *db)
+    assert (code, out.split(":")[0]) == (0, "cache off")
+    assert run("run", "--example", "math-grid", *db)[0] == 0
+    off = cache_json(*db)
+    assert (off["enabled"], off["entries"], off["hits"]) == (False, 0, second["hits"])
+    on = cache_json("--enable", *db)
+    assert (on["enabled"], on["removed"]) == (True, None)
+    assert cache_json("--clear", *db)["removed"] == 0
+
+
+def test_the_cache_command_takes_one_change_at_a_time(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run("cache", "--clear", "--disable", "--db", str(tmp_path / "e.db"))
+    assert exited.value.code == 2
+
+
+@pytest.mark.anyio
+async def test_the_cache_command_while_a_service_holds_the_store_points_to_the_url(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/e.db", artifacts_dir=str(tmp_path / "artifacts")
+    )
+    async with Service.open(settings) as service:
+        await service.cache.put("k", "add", {"type": "integer_output", "value": 1})
+        code, out, err = await anyio.to_thread.run_sync(
+            run, "cache", "--clear", "--db", str(tmp_path / "e.db")
+        )
+        assert (await service.cache.status()).entries == 1
+    assert (code, out) == (2, "")
+    assert "already open for writing" in err
+    assert "--url" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.anyio
+async def test_the_cache_command_through_a_running_service(served: tuple[Service, str]) -> None:
+    service, url = served
+    await service.cache.put("k", "add", {"type": "integer_output", "value": 1})
+    remote = ("--url", url, "--token", "T0ken")
+    status = await anyio.to_thread.run_sync(cache_json, *remote)
+    assert (status["entries"], status["enabled"], status["removed"]) == (1, True, None)
+    code, out, err = await anyio.to_thread.run_sync(run, "cache", "--clear", *remote)
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == "removed 1 entries"
+    assert (await service.cache.status()).entries == 0
+    code, out, _ = await anyio.to_thread.run_sync(run, "cache", "--disable", *remote)
+    assert (code, out.split(":")[0]) == (0, "cache off")
+    assert not (await service.cache.status()).enabled
+    code, out, err = await anyio.to_thread.run_sync(
+        run, "cache", "--enable", "--url", url, "--token", "wrong"
+    )
+    assert (code, out) == (2, "")
+    assert "401" in err
+    assert not (await service.cache.status()).enabled

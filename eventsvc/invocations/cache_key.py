@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from typing import Any
 
 from eventsvc.invocations.base import BaseInvocation
 
@@ -21,15 +23,24 @@ def cache_key(node: BaseInvocation) -> str | None:
     meta = type(node).meta
     if not node.use_cache or not meta.deterministic:
         return None
+    if not _finite(node.model_dump(exclude=set(NOT_INPUTS))):
+        return None  # NaN or infinity: JSON has no form for it (pydantic writes null)
     inputs = node.model_dump(mode="json", exclude=set(NOT_INPUTS))
-    try:
-        canonical = json.dumps(
-            {"type": meta.type, "version": meta.version, "inputs": inputs},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-    except ValueError:  # NaN or infinity: no canonical form, so no key
-        return None
+    canonical = json.dumps(
+        {"type": meta.type, "version": meta.version, "inputs": inputs},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _finite(value: Any) -> bool:
+    """No NaN or infinity anywhere in ``value``."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(_finite(v) for v in value)
+    return True

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.store.projection import ProjectedStore, ProjectionTransaction
@@ -84,13 +86,10 @@ class InvocationCache:
         self.max_bytes = max_bytes
         self._clock = clock or SystemClock()
         self._recency: dict[str, int] = {}
+        self._unflushed_hits = 0
 
     async def create(self) -> None:
-        def create(tx: ProjectionTransaction) -> None:
-            for statement in SCHEMA:
-                tx.execute(statement)
-
-        await self._store.write_beside(create, "create the invocation cache")
+        await self._store.create_beside(SCHEMA)
 
     async def lookup(self, key: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether the cache is on, and the outputs cached under ``key`` (a hit) or None."""
@@ -101,14 +100,19 @@ class InvocationCache:
         if outputs is None:
             return True, None
         self._recency[key] = self._clock.now_us()
-        if len(self._recency) >= RECENCY_BATCH:
+        self._unflushed_hits += 1
+        if self._unflushed_hits >= RECENCY_BATCH:
             await self.flush()
         decoded: dict[str, Any] = json.loads(outputs)
         return True, decoded
 
     async def put(self, key: str, node_type: str, outputs: dict[str, Any]) -> None:
-        """Keep ``outputs`` under ``key`` (a no-op if present), then evict beyond the bounds."""
+        """Keep ``outputs`` under ``key`` (a no-op if present, or if larger than the byte
+        bound: it could never stay), then evict the least recently used beyond the bounds."""
         text = json.dumps(outputs, separators=(",", ":"))
+        if len(text) > self.max_bytes:
+            log.debug("not caching %s outputs of %d bytes: over the bound", node_type, len(text))
+            return
         artifacts = sorted(_artifacts_in(outputs))
         token = secrets.token_hex(8)
         row = (key, node_type, text, json.dumps(artifacts), len(text), self._clock.now_us(), token)
@@ -129,7 +133,7 @@ class InvocationCache:
         """Write the recency of recent hits back, in one transaction."""
         if not self._recency:
             return
-        touched, self._recency = self._recency, {}
+        touched, self._recency, self._unflushed_hits = self._recency, {}, 0
         rows = [(used, key, used) for key, used in touched.items()]
         await self._store.write_beside(lambda tx: tx.executemany(_TOUCH, rows), "cache recency")
 
@@ -138,43 +142,45 @@ class InvocationCache:
         await self.flush()
         limits = (self.max_entries, self.max_bytes)
 
-        def evict(tx: ProjectionTransaction) -> list[str]:
-            [(entries, size)] = tx.fetchall(
-                "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
-            )
-            gone: list[tuple[str, int, str]] = []
+        def evict(tx: ProjectionTransaction) -> tuple[int, list[str]]:
+            entries, size = _locked_totals(tx)
+            gone: list[tuple[int, str]] = []
             while entries > limits[0] or size > limits[1]:
                 oldest = tx.fetchall(
-                    "SELECT key, size, artifacts FROM invocation_cache "
-                    "ORDER BY last_used, key LIMIT ?",
+                    "SELECT key FROM invocation_cache ORDER BY last_used, key LIMIT ?",
                     (max(1, min(1000, entries - limits[0])),),
                 )
                 if not oldest:
                     break
-                batch = []
-                for key, entry_size, artifacts in oldest:
+                for (key,) in oldest:
                     if entries <= limits[0] and size <= limits[1]:
                         break
-                    batch.append((key, entry_size, artifacts))
-                    entries, size = entries - 1, size - entry_size
-                tx.executemany(
-                    "DELETE FROM invocation_cache WHERE key = ?", [(b[0],) for b in batch]
-                )
-                gone += batch
-            return _forget(tx, gone)
+                    for entry_size, artifacts in _delete(tx, key):
+                        gone.append((entry_size, artifacts))
+                        entries, size = entries - 1, size - entry_size
+            return len(gone), _forget(tx, gone)
 
-        orphans = await self._store.write_beside(evict, "evict cache entries")
+        removed, orphans = await self._store.write_beside(evict, "evict cache entries")
         await self._delete_unreferenced(orphans)
-        return len(orphans)
+        return removed
+
+    async def discard(self, key: str) -> None:
+        """Remove one entry (its outputs can no longer be read back)."""
+
+        def discard(tx: ProjectionTransaction) -> list[str]:
+            _locked_totals(tx)
+            return _forget(tx, _delete(tx, key))
+
+        await self._delete_unreferenced(await self._store.write_beside(discard, "cache"))
 
     async def clear(self) -> int:
         """Remove every entry; how many there were."""
         self._recency.clear()
 
         def clear(tx: ProjectionTransaction) -> tuple[int, list[str]]:
-            rows = tx.fetchall("SELECT key, size, artifacts FROM invocation_cache")
-            tx.execute("DELETE FROM invocation_cache")
-            return len(rows), _forget(tx, [(k, s, a) for k, s, a in rows])
+            _locked_totals(tx)
+            gone = tx.fetchall("DELETE FROM invocation_cache RETURNING size, artifacts")
+            return len(gone), _forget(tx, [(int(size), str(a)) for size, a in gone])
 
         removed, orphans = await self._store.write_beside(clear, "clear the cache")
         await self._delete_unreferenced(orphans)
@@ -197,20 +203,39 @@ class InvocationCache:
                 "SELECT 1 FROM events WHERE tag = 'invocation.completed' AND data LIKE ? LIMIT 1",
                 (f"%{sha}%",),
             )
-            if not named and sha in self._artifacts:
-                self._artifacts.delete(sha)
+            # Artifact stores are synchronous (some reach their database from a thread).
+            if not named and await anyio.to_thread.run_sync(self._artifacts.__contains__, sha):
+                await anyio.to_thread.run_sync(self._artifacts.delete, sha)
                 log.info("deleted artifact %s: no cache entry or event names it", sha)
 
 
-def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[str, int, str]]) -> list[str]:
-    """Take removed entries off the totals; the artifacts no remaining entry names."""
+def _locked_totals(tx: ProjectionTransaction) -> tuple[int, int]:
+    """The totals, with the row locked until the transaction ends (a no-op update does it
+    on both backends), so processes evicting or clearing at once take turns."""
+    tx.execute("UPDATE invocation_cache_state SET entries = entries WHERE id = 1")
+    [(entries, size)] = tx.fetchall(
+        "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
+    )
+    return int(entries), int(size)
+
+
+def _delete(tx: ProjectionTransaction, key: str) -> list[tuple[int, str]]:
+    """Delete one entry; its (size, artifacts) if this transaction is the one that did."""
+    rows = tx.fetchall(
+        "DELETE FROM invocation_cache WHERE key = ? RETURNING size, artifacts", (key,)
+    )
+    return [(int(size), str(artifacts)) for size, artifacts in rows]
+
+
+def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[int, str]]) -> list[str]:
+    """Take deleted entries off the totals; the artifacts that no remaining entry names."""
     if gone:
         tx.execute(
             "UPDATE invocation_cache_state SET entries = entries - ?, bytes = bytes - ? "
             "WHERE id = 1",
-            (len(gone), sum(size for _, size, _ in gone)),
+            (len(gone), sum(size for size, _ in gone)),
         )
-    named = {sha for _, _, artifacts in gone for sha in json.loads(artifacts)}
+    named = {sha for _, artifacts in gone for sha in json.loads(artifacts)}
     return [
         sha
         for sha in sorted(named)

@@ -720,6 +720,13 @@ class PostgresEventStore:
         except _DRIVER_ERRORS as exc:
             raise StoreError(f"{action} at {self._where} failed: {exc}") from exc
 
+    async def create_beside(self, statements: Sequence[str]) -> None:
+        """Create tables beside the log, once, however many processes start at once."""
+        try:
+            await self._projections.create_tables(statements)
+        except _DRIVER_ERRORS as exc:
+            raise StoreError(f"creating tables at {self._where} failed: {exc}") from exc
+
     async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
         """Store exported rows as they were, sealed (positions, times, hashes), in one
         transaction that holds the sealer's lease row, so no seal interleaves; the runners
@@ -739,7 +746,9 @@ class PostgresEventStore:
                     [r.stream for r in fresh],
                     [r.version for r in fresh],
                 )
-                await conn.execute("SELECT pg_notify($1, '')", self.channel("sealed"))
+                if fresh:  # the other processes' followers read what was imported
+                    head = _sealed_payload(fresh[-1].position, {})
+                    await conn.execute("SELECT pg_notify($1, $2)", self.channel("sealed"), head)
         except _DRIVER_ERRORS as exc:
             raise StoreError(f"importing into the store at {self._where} failed: {exc}") from exc
         if fresh:

@@ -40,6 +40,7 @@ log = logging.getLogger("eventsvc.projections")
 _T = TypeVar("_T")
 
 PAGE = 1000
+_DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('eventsvc tables'))"
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
 _CHECKPOINT = (
@@ -91,11 +92,19 @@ class PostgresProjections:
     def names(self) -> list[str]:
         return list(self._projections)
 
+    async def create_tables(self, statements: Sequence[str]) -> None:
+        """Run DDL under the lock every creating process takes (``IF NOT EXISTS`` alone races
+        in PostgreSQL's catalog)."""
+        async with self._store.pool.acquire() as conn, conn.transaction():
+            await conn.execute(_DDL_LOCK)
+            for statement in statements:
+                await conn.execute(dollar_placeholders(statement))
+
     async def create(self, projection: InlineProjection) -> None:
         """Create the projection's tables if no process has yet (rebuilt if made from another
         schema)."""
         async with self._store.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext('eventsvc projections'))")
+            await conn.execute(_DDL_LOCK)
             await anyio.to_thread.run_sync(
                 prepare_tables, _ThreadTransaction(conn), projection, postgres_ddl
             )

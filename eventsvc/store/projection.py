@@ -145,6 +145,10 @@ class ProjectedStore(EventStore, Protocol):
 
     async def heartbeat(self, worker_ids: Sequence[str]) -> None: ...
 
+    async def create_beside(self, statements: Sequence[str]) -> None:
+        """Create tables beside the log (``IF NOT EXISTS``), safely from many processes."""
+        ...
+
     async def write_beside(
         self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
     ) -> _T:

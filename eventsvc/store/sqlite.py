@@ -651,6 +651,15 @@ class SqliteEventStore:
         rows = [(worker_id,) for worker_id in worker_ids]
         await self.write_beside(lambda tx: tx.executemany(_BEAT, rows), "heartbeat")
 
+    async def create_beside(self, statements: Sequence[str]) -> None:
+        """Create tables beside the log (one writer: no race to guard against)."""
+
+        def create(tx: ProjectionTransaction) -> None:
+            for statement in statements:
+                tx.execute(statement)
+
+        await self.write_beside(create, "create tables")
+
     async def write_beside(
         self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
     ) -> _T:

@@ -312,3 +312,97 @@ async def test_the_client_asks_for_a_rebuild(service: Service) -> None:
         with pytest.raises(ClientError) as caught:
             await client.rebuild_projection("nope")
         assert (caught.value.status, caught.value.code) == (404, "not_found")
+
+
+# --- the invocation cache -----------------------------------------------------------------
+
+CACHE = "/api/v1/cache"
+CACHE_FIELDS = {"enabled", "entries", "size", "max_entries", "max_bytes", "hits", "misses"}
+
+
+async def test_the_cache_route_shows_entries_size_hits_and_misses(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    empty = await client.get(CACHE)
+    assert empty.status_code == 200
+    assert empty.json() == {
+        "enabled": True,
+        "entries": 0,
+        "size": 0,
+        "max_entries": service.settings.cache_max_entries,
+        "max_bytes": service.settings.cache_max_bytes,
+        "hits": 0,
+        "misses": 0,
+    }
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [3]))
+    await settle(service, ["b1"], queue_id="q")
+    first = (await client.get(CACHE)).json()
+    assert (first["entries"], first["hits"], first["misses"]) == (2, 0, 2)  # a and d missed
+    assert first["size"] == (await service.cache.status()).bytes > 0
+    await client.post(f"{Q}/enqueue_batch", json=batch("b2", [3]))
+    await settle(service, ["b2"], queue_id="q")
+    second = (await client.get(CACHE)).json()
+    assert set(second) == CACHE_FIELDS
+    assert (second["entries"], second["size"]) == (2, first["size"])
+    assert (second["hits"], second["misses"]) == (2, 2)
+
+
+async def test_deleting_the_cache_says_how_many_entries_went(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [3]))
+    await settle(service, ["b1"], queue_id="q")
+    cleared = await client.delete(CACHE)
+    assert (cleared.status_code, cleared.json()) == (200, {"removed": 2})
+    after = (await client.get(CACHE)).json()
+    assert (after["entries"], after["size"], after["misses"]) == (0, 0, 2)
+    assert (await client.delete(CACHE)).json() == {"removed": 0}
+
+
+async def test_the_cache_is_turned_off_and_on(client: httpx.AsyncClient, service: Service) -> None:
+    off = await client.put(f"{CACHE}/disable")
+    assert (off.status_code, off.json()["enabled"]) == (200, False)
+    assert set(off.json()) == CACHE_FIELDS
+    assert (await client.get(CACHE)).json()["enabled"] is False
+    assert not (await service.cache.status()).enabled
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [3]))
+    await settle(service, ["b1"], queue_id="q")
+    assert (await client.get(CACHE)).json()["entries"] == 0  # nothing kept while off
+    on = await client.put(f"{CACHE}/enable")
+    assert (on.status_code, on.json()["enabled"]) == (200, True)
+    assert (await service.cache.status()).enabled
+    assert (await client.put(f"{CACHE}/enable")).json()["enabled"] is True  # idempotent
+
+
+async def test_the_cache_routes_need_the_token(service: Service) -> None:
+    transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
+    routes = [
+        ("GET", CACHE),
+        ("DELETE", CACHE),
+        ("PUT", f"{CACHE}/enable"),
+        ("PUT", f"{CACHE}/disable"),
+    ]
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        for method, path in routes:
+            refused = await client.request(method, path)
+            assert (refused.status_code, refused.json()["code"]) == (401, "unauthorized"), path
+            wrong = await client.request(method, path, headers={"Authorization": "Bearer no"})
+            assert wrong.status_code == 401, path
+        assert (await service.cache.status()).enabled  # the refused disable changed nothing
+        for method, path in routes:
+            allowed = await client.request(method, path, headers={"Authorization": "Bearer s3cret"})
+            assert allowed.status_code == 200, path
+
+
+async def test_the_client_reads_clears_and_switches_the_cache(service: Service) -> None:
+    await service.enqueue_batch("q", Batch.model_validate(batch("b1", [4])["batch"]))
+    await settle(service, ["b1"], queue_id="q")
+    transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
+    async with EventsvcClient("http://test", token="s3cret", transport=transport) as client:
+        status = await client.cache()
+        assert (status["entries"], status["misses"], status["enabled"]) == (2, 2, True)
+        assert (await client.enable_cache(False))["enabled"] is False
+        assert (await client.cache())["enabled"] is False
+        assert (await client.enable_cache())["enabled"] is True
+        assert await client.clear_cache() == 2
+        assert (await client.cache())["entries"] == 0
