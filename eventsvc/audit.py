@@ -8,10 +8,11 @@ store (the log, the projections and their checkpoints as of one commit). The che
    through that hash at that position, which catches a truncated or recomputed tail. A clean
    audit gives the anchor of its last position, for the user to keep;
 2. ``versions``: every stream's versions contiguous from 0;
-3. ``lifecycle``: every session's events follow the state machine (``eventsvc.sessions``): no
-   start but from ``uninitialized``, no node events outside ``in_progress``, no node event
-   from a worker after a resume handed the session to another, and an attempt started after
-   its batch's cancel (not retried since) has no node events and ends canceled;
+3. ``lifecycle``: a batch is enqueued once; every session's events follow the state machine
+   (``eventsvc.sessions``): no start but from ``uninitialized``, no node events outside
+   ``in_progress``, no node event from a worker after a resume handed the session to another,
+   and an attempt started after its batch's cancel (not retried since) has no node events
+   and ends canceled;
 4. ``decode``: every event decodes with the current catalogue after upcasting;
 5. ``projection``: every projection equals a fresh rebuild up to its checkpoint, folded into a
    temporary store by the same code; differing rows are named by table and key.
@@ -188,6 +189,8 @@ class _LifecycleChecks:
             event = record.data
             if isinstance(event, ev.BatchCanceled):
                 self.batch_canceled_at[event.batch_id] = record.position
+            elif isinstance(event, ev.BatchEnqueued) and record.version != 0:
+                self._finding(record, f"batch {event.batch_id!r} enqueued again")
             elif isinstance(event, ev.SessionEvent):
                 self._session_event(record, event)
 

@@ -24,6 +24,9 @@ from typing import Any
 import psutil
 
 _process = psutil.Process()
+# A broken driver, or torch still being imported by another thread (a partially initialised
+# module has no ``cuda`` yet): no reading, never a node failure.
+_NO_READING = (RuntimeError, AttributeError)
 _active_lock = threading.Lock()
 _active: set[StatsContext] = set()
 
@@ -75,8 +78,11 @@ class StatsContext(Sampler):
         self._cuda = _cuda()
         self._vram_before = None
         if self._cuda is not None:
-            self._cuda.reset_peak_memory_stats()
-            self._vram_before = self._cuda.memory_allocated()
+            try:
+                self._cuda.reset_peak_memory_stats()
+                self._vram_before = self._cuda.memory_allocated()
+            except _NO_READING:
+                self._cuda = None
         self.rss_before = _process.memory_info().rss
         self.start_time = time.time()
         self.started_at = datetime.fromtimestamp(self.start_time, UTC)
@@ -93,9 +99,12 @@ class StatsContext(Sampler):
         self.ended_at = datetime.now(UTC)
         self.rss_after = _process.memory_info().rss
         if self._cuda is not None and self._vram_before is not None:
-            self._cuda.synchronize()
-            self.vram_peak = self._cuda.max_memory_allocated()
-            self.vram_delta = self._cuda.memory_allocated() - self._vram_before
+            try:
+                self._cuda.synchronize()
+                self.vram_peak = self._cuda.max_memory_allocated()
+                self.vram_delta = self._cuda.memory_allocated() - self._vram_before
+            except _NO_READING:
+                self.vram_peak = self.vram_delta = None
         with _active_lock:
             _active.discard(self)
 
@@ -128,5 +137,5 @@ def _cuda() -> Any:
         return None
     try:
         return torch.cuda if torch.cuda.is_available() else None
-    except RuntimeError:  # a broken driver is no reading, not a node failure
+    except _NO_READING:
         return None

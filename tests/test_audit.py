@@ -477,3 +477,9 @@ def test_an_edited_event_id_is_a_finding(tmp_path: Path) -> None:
     assert code == 1
     assert first_broken(found) == (5, "hash does not chain to the previous event")
     assert all(f[1] == 5 for f in found), found
+
+
+@pytest.mark.anyio
+async def test_a_batch_enqueued_twice_is_named_at_the_second_enqueue(tmp_path: Path) -> None:
+    findings = await audited(tmp_path, [enqueued(), enqueued()])
+    assert findings == [("lifecycle", 2, "batch-b1", "batch 'b1' enqueued again")]

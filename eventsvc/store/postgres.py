@@ -211,7 +211,7 @@ FROM leases WHERE name = 'sealer'
 # A seal round takes whole appends, up to this many rows (more only for one larger append).
 _SEAL_ROWS = 10_000
 _NOTIFY_LIMIT = 7900
-_DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
     # Seen when a query meets a connection the server has just terminated.
@@ -219,7 +219,7 @@ _DRIVER_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
     TimeoutError,
 )
-_CONTROL_ERRORS: tuple[type[BaseException], ...] = (*_DRIVER_ERRORS, StoreError)
+_CONTROL_ERRORS: tuple[type[BaseException], ...] = (*DRIVER_ERRORS, StoreError)
 
 
 class Lease:
@@ -453,13 +453,13 @@ class PostgresEventStore:
                 timeout=10,
                 server_settings=self._settings("pool", settings),
             )
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {self._where}: {exc}") from exc
         self._control_conn = await self._connect("control")
         try:
             await self._check_schema(self._control_conn)
             row = await self._control_conn.fetchrow(_HEAD)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"opening the store at {self._where} failed: {exc}") from exc
         self._known_head = self._published = 0 if row is None else int(row[0])
 
@@ -497,7 +497,7 @@ class PostgresEventStore:
             return await asyncpg.connect(
                 self._dsn, timeout=10, server_settings=self._settings(role, extra)
             )
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"cannot connect to PostgreSQL at {self._where}: {exc}") from exc
 
     async def aclose(self) -> None:
@@ -510,7 +510,7 @@ class PostgresEventStore:
             if self._lease.epoch is not None and self._pool is not None:
                 try:
                     await self._lease.release(self._pool, self.channel("lease"))
-                except _DRIVER_ERRORS as exc:
+                except DRIVER_ERRORS as exc:
                     log.warning("releasing the sealer lease at %s failed: %s", self._where, exc)
             for scope in self._scopes:
                 scope.cancel()
@@ -707,7 +707,7 @@ class PostgresEventStore:
             try:
                 async with conn.transaction(isolation="repeatable_read", readonly=True):
                     yield PostgresSnapshot(conn, self._where)
-            except _DRIVER_ERRORS as exc:
+            except DRIVER_ERRORS as exc:
                 raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
 
     async def write_beside(
@@ -717,14 +717,14 @@ class PostgresEventStore:
         on tables beside the log, from a worker thread whose statements hop to this loop."""
         try:
             return await self._projections.write(work)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"{action} at {self._where} failed: {exc}") from exc
 
     async def create_beside(self, statements: Sequence[str]) -> None:
         """Create tables beside the log, once, however many processes start at once."""
         try:
             await self._projections.create_tables(statements)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"creating tables at {self._where} failed: {exc}") from exc
 
     async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
@@ -749,7 +749,7 @@ class PostgresEventStore:
                 if fresh:  # the other processes' followers read what was imported
                     head = _sealed_payload(fresh[-1].position, {})
                     await conn.execute("SELECT pg_notify($1, $2)", self.channel("sealed"), head)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"importing into the store at {self._where} failed: {exc}") from exc
         if fresh:
             self._observe_head(fresh[-1].position)
@@ -825,7 +825,7 @@ class PostgresEventStore:
                 request.pending, request.conflict, request.duplicate = None, False, False
                 await self._insert([request])
             return
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             writer, self._writer = self._writer, None
             if writer is not None:
                 await _close_quietly(writer)
@@ -1015,7 +1015,7 @@ class PostgresEventStore:
             await self._listen(conn)
             if not self._read_only:
                 await self._compete(conn)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"opening the store at {self._where} failed: {exc}") from exc
         task_status.started()
         while True:
@@ -1297,21 +1297,21 @@ class PostgresEventStore:
         pool = self._usable_pool()
         try:
             return list(await pool.fetch(sql, *args))
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
 
     async def _fetchrow(self, sql: str, *args: Any) -> Any:
         pool = self._usable_pool()
         try:
             return await pool.fetchrow(sql, *args)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"reading the store at {self._where} failed: {exc}") from exc
 
     async def _execute(self, sql: str, *args: Any) -> None:
         pool = self._usable_pool()
         try:
             await pool.execute(sql, *args)
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise StoreError(f"writing the store at {self._where} failed: {exc}") from exc
 
     def _usable_pool(self) -> Any:
@@ -1424,7 +1424,7 @@ async def _close_quietly(conn: Any) -> None:
             with anyio.move_on_after(2):
                 await conn.close()
                 return
-        except _DRIVER_ERRORS:
+        except DRIVER_ERRORS:
             pass
         conn.terminate()
 

@@ -26,11 +26,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-import asyncpg  # type: ignore[import-untyped]
 
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import RecordedEvent
-from eventsvc.store.postgres import Lease, dollar_placeholders
+from eventsvc.store.postgres import DRIVER_ERRORS, Lease, dollar_placeholders
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
 
 if TYPE_CHECKING:
@@ -40,6 +39,7 @@ log = logging.getLogger("eventsvc.projections")
 _T = TypeVar("_T")
 
 PAGE = 1000
+_RUNNER_ERRORS: tuple[type[BaseException], ...] = (StoreError, *DRIVER_ERRORS)
 _DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('eventsvc tables'))"
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
@@ -150,7 +150,7 @@ class PostgresProjections:
                     if await lease.acquire(conn):
                         log.info("running projection %s", name)
                         await self._follow(conn, lease, self._projections[name])
-            except (StoreError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except _RUNNER_ERRORS as exc:
                 if self._store.closed:
                     return
                 log.warning("projection %s stopped (%s); competing again", name, exc)
@@ -170,6 +170,13 @@ class PostgresProjections:
                     await self._store.wait_for_head(checkpoint + 1)
                 continue
             async with conn.transaction():
+                # A runner stalled inside its page (idle in this transaction past the lease)
+                # is cut off by the server: its page rolls back, the lease row's lock goes,
+                # and another process takes over.
+                await conn.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
+                    f"{max(1, round(self._lease_seconds * 1000))}ms",
+                )
                 if not await lease.renew(conn):  # also locks the lease row until commit
                     return
                 if await self._checkpoint_in(conn, projection.name) != checkpoint:

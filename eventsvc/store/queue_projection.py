@@ -162,7 +162,10 @@ class QueueProjection:
     ) -> None:
         tx.execute(
             "INSERT INTO queue_batches (batch_id, queue_id, position, priority, session_count, "
-            "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            # A batch enqueued twice (only a direct append can do it) keeps its first enqueue,
+            # on both backends; audit names the second.
+            "ON CONFLICT (batch_id) DO NOTHING",
             (
                 event.batch_id,
                 event.queue_id,
