@@ -31,6 +31,7 @@ from eventsvc.store import EventStore, StoreOptions, open_store
 from eventsvc.store.builtin import PROJECTION_NAMES as PROJECTION_NAMES
 from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.projection import ProjectedStore
+from eventsvc.store.rows import columns_of
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.store.stats_projection import StatsView
@@ -197,18 +198,8 @@ async def import_rows(store: ProjectedStore, pages: Iterable[list[StoredRow]]) -
 
 
 def _exported(row: StoredRow) -> ExportedRow:
-    return ExportedRow(
-        row.position,
-        row.stream,
-        row.version,
-        row.event_id,
-        row.tag,
-        row.schema_version,
-        row.recorded_at,
-        row.data.decode(),
-        row.metadata.decode(),
-        row.hash.hex(),
-    )
+    *fields, digest = columns_of(row)
+    return ExportedRow(*fields, digest.hex())
 
 
 def _stored(row: ExportedRow) -> StoredRow:

@@ -79,23 +79,29 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import anyio
 import anyio.abc
 import asyncpg  # type: ignore[import-untyped]
-import msgspec
 
 from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
-    EventDecodeError,
-    EventTooLargeError,
     ImportRejectedError,
     NotFoundError,
     StoreError,
 )
-from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
+from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.store import ANY, AppendResult, ExpectedVersion, StoreOptions
 from eventsvc.store.postgres_artifacts import PostgresArtifactStore
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction
+from eventsvc.store.rows import (
+    COLUMNS,
+    Item,
+    columns_of,
+    decode_rows,
+    prepare,
+    record,
+    stored_row,
+)
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
@@ -143,9 +149,7 @@ _BEAT = (
     "FROM unnest($1::text[]) AS w "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
-_COLUMNS = (
-    "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
-)
+_COLUMNS = COLUMNS
 _HEAD = (
     "SELECT position, hash, recorded_at FROM events WHERE position IS NOT NULL "
     "ORDER BY position DESC LIMIT 1"
@@ -286,17 +290,13 @@ class Lease:
         )
 
 
-# (event_id, tag, schema_version, data, metadata, event) of one event to append.
-_Item = tuple[str, str, int, str, str, Event]
-
-
 @dataclass(slots=True)
 class _Append:
     """One caller's append, prepared in the caller's task, inserted by the commit leader."""
 
     stream: str
     expected: ExpectedVersion
-    items: list[_Item]
+    items: list[Item]
     wakeup: anyio.Event = field(default_factory=anyio.Event)
     # Set by the leader: the append is inserted (waits for its seal), conflicted, or a
     # repeat of stored ids; or it failed.
@@ -317,7 +317,7 @@ class _Pending:
     batch: int
     stream: str
     last_version: int
-    items: list[_Item]
+    items: list[Item]
     sealed: anyio.Event = field(default_factory=anyio.Event)
     last_position: int | None = None
     since: float = field(default_factory=anyio.current_time)
@@ -571,7 +571,9 @@ class PostgresEventStore:
             raise StoreError(f"store {self._url!r} is closed")
         if not events:
             raise ValueError("append needs at least one event")
-        request = _Append(stream, expected_version, _prepare(stream, events, self._options))
+        request = _Append(
+            stream, expected_version, prepare(stream, events, self._options.max_event_bytes)
+        )
         outcome = None
         # Once queued, the append runs to its end: other callers' events may share its commit.
         with anyio.CancelScope(shield=True):
@@ -597,7 +599,7 @@ class PostgresEventStore:
             from_version,
             limit,
         )
-        return _decode_rows(rows)
+        return decode_rows(rows)
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._fetch(
@@ -605,7 +607,7 @@ class PostgresEventStore:
             after,
             limit,
         )
-        return _decode_rows(rows)
+        return decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._fetch(
@@ -613,10 +615,7 @@ class PostgresEventStore:
             after,
             limit,
         )
-        return [
-            StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
-            for p, s, v, i, t, sv, r, d, m, h in rows
-        ]
+        return [stored_row(row) for row in rows]
 
     def subscribe(
         self, after: int = 0, filter: EventFilter | None = None
@@ -737,7 +736,7 @@ class PostgresEventStore:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT 1 FROM leases WHERE name = 'sealer' FOR UPDATE")
                 fresh = await _importable(conn, rows, verify)
-                await conn.executemany(_IMPORT, [(*_row_values(r), -1) for r in fresh])
+                await conn.executemany(_IMPORT, [(*columns_of(r), -1) for r in fresh])
                 await conn.execute(
                     "INSERT INTO streams AS s (stream, version) "
                     "SELECT stream, max(version) FROM unnest($1::text[], $2::bigint[]) "
@@ -1195,9 +1194,9 @@ class PostgresEventStore:
         for row in sealed:
             pending = self._pending.get(row[10])
             if pending is None:
-                records.extend(_decode_rows([row[:10]]))
+                records.extend(decode_rows([row[:10]]))
             else:
-                records.append(_record(row, pending.event(row[2])))
+                records.append(record(row, pending.event(row[2])))
         return records
 
     def _resolve(self, lasts: dict[int, int]) -> None:
@@ -1350,34 +1349,6 @@ SELECT b.batch, b.last{wake} FROM b
 """
 
 
-def _prepare(stream: str, events: Sequence[Event | NewEvent], options: StoreOptions) -> list[_Item]:
-    """Encode and size-check in the caller's task, so a bad event fails only its caller."""
-    limit = options.max_event_bytes
-    items = []
-    fresh_ids = iter(_new_event_ids(sum(not isinstance(e, NewEvent) for e in events)))
-    for item in events:
-        if isinstance(item, NewEvent):
-            event, event_id, metadata = item.event, str(item.event_id), item.metadata
-        else:
-            event, event_id, metadata = item, next(fresh_ids), None
-        tag = event_tag(event)
-        data = CODEC.encode(event)
-        meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
-        if len(data) + len(meta) > limit:
-            raise EventTooLargeError(stream, tag, len(data) + len(meta), limit)
-        items.append(
-            (event_id, tag, type(event).schema_version, data.decode(), meta.decode(), event)
-        )
-    if len({item[0] for item in items}) < len(items):
-        raise DuplicateEventError(f"append to stream {stream!r} holds one event id twice")
-    return items
-
-
-def _new_event_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs in canonical form."""
-    return [str(uuid.UUID(bytes=os.urandom(16), version=4)) for _ in range(count)]
-
-
 def _sealed_payload(head: int, lasts: dict[int, int]) -> str:
     """``"<head> <batch>:<last position>,..."``; just the head when that would not fit."""
     payload = f"{head} " + ",".join(f"{batch}:{last}" for batch, last in lasts.items())
@@ -1448,59 +1419,6 @@ def _host_port(url: str) -> str:
     return f"{host}:{port}"
 
 
-# --- decoding (the same page-at-a-time decoding as the SQLite store) --------------------------
-
-_IDS = msgspec.json.Decoder(list[uuid.UUID])
-
-
-def _record(row: Sequence[Any], event: Event) -> RecordedEvent:
-    position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row[:10]
-    return RecordedEvent(
-        position,
-        stream,
-        version,
-        msgspec.convert(event_id, uuid.UUID),
-        tag,
-        schema_version,
-        event,
-        recorded_at,
-        hash_,
-        meta,
-    )
-
-
-def _decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
-    """Decode a page: ids and payloads each in one msgspec call when every payload is at its
-    current version; row by row (naming the first bad position) when that fails."""
-    if not rows:
-        return []
-    current = CODEC.versions
-    try:
-        ids = _IDS.decode('["' + '","'.join([row[3] for row in rows]) + '"]')
-        if all(current.get(row[4]) == row[5] for row in rows):
-            events = CODEC.decode_page("[" + ",".join([row[7] for row in rows]) + "]")
-        else:
-            events = [CODEC.decode(row[4], row[5], row[7]) for row in rows]
-        return [
-            RecordedEvent(p, s, v, event_id, t, sv, event, r, h, m)
-            for (p, s, v, _, t, sv, r, _, m, h), event_id, event in zip(
-                rows, ids, events, strict=True
-            )
-        ]
-    except (EventDecodeError, msgspec.MsgspecError):
-        return [_decode(row) for row in rows]
-
-
-def _decode(row: Sequence[Any]) -> RecordedEvent:
-    position, stream, _, _, tag, schema_version, _, data, _, _ = row
-    try:
-        return _record(row, CODEC.decode(tag, schema_version, data))
-    except (EventDecodeError, msgspec.MsgspecError) as exc:
-        raise EventDecodeError(
-            f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
-        ) from exc
-
-
 class PostgresSnapshot:
     """Reads that all see one state of the database (a repeatable-read transaction)."""
 
@@ -1514,10 +1432,7 @@ class PostgresSnapshot:
             after,
             limit,
         )
-        return [
-            StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
-            for p, s, v, i, t, sv, r, d, m, h in rows
-        ]
+        return [stored_row(row) for row in rows]
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -1554,7 +1469,7 @@ async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> lis
             )
         }
         for row in known:
-            if stored.get(row.position) != _row_values(row):
+            if stored.get(row.position) != columns_of(row):
                 raise ImportRejectedError(
                     row.position, "this log holds another event at that position"
                 )
@@ -1564,18 +1479,3 @@ async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> lis
     if fresh and fresh[0].position != position + 1:
         raise ImportRejectedError(fresh[0].position, f"the log ends at position {position}")
     return fresh
-
-
-def _row_values(row: StoredRow) -> tuple[Any, ...]:
-    return (
-        row.position,
-        row.stream,
-        row.version,
-        row.event_id,
-        row.tag,
-        row.schema_version,
-        row.recorded_at,
-        row.data.decode(),
-        row.metadata.decode(),
-        row.hash,
-    )

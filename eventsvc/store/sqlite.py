@@ -30,7 +30,6 @@ import logging
 import os
 import socket
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ from urllib.parse import parse_qsl
 
 import aiosqlite
 import anyio
-import msgspec
 
 from eventsvc.artifacts import FileArtifactStore
 from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
@@ -48,17 +46,24 @@ from eventsvc.clock import Clock
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
-    EventDecodeError,
-    EventTooLargeError,
     ImportRejectedError,
     NotFoundError,
     StoreError,
     StoreLockedError,
 )
-from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
+from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, ExpectedVersion
 from eventsvc.store import StoreOptions as StoreOptions
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
+from eventsvc.store.rows import (
+    COLUMNS,
+    Item,
+    columns_of,
+    decode_rows,
+    prepare,
+    record,
+    stored_row,
+)
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
 log = logging.getLogger("eventsvc.store")
@@ -93,9 +98,7 @@ _BEAT = (
     f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
-_COLUMNS = (
-    "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
-)
+_COLUMNS = COLUMNS
 _INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
 # Rows a rebuild decodes and folds at a time.
@@ -353,24 +356,21 @@ class SqliteEventStore:
             "ORDER BY version LIMIT ?",
             (stream, from_version, -1 if limit is None else limit),
         )
-        return _decode_rows(rows)
+        return decode_rows(rows)
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._read(
             f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
-        return _decode_rows(rows)
+        return decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._read(
             f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
-        return [
-            StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), h)
-            for p, s, v, i, t, sv, r, d, m, h in rows
-        ]
+        return [stored_row(row) for row in rows]
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqliteEventStore]:
@@ -424,29 +424,8 @@ class SqliteEventStore:
 
     # --- group commit -------------------------------------------------------------------
 
-    def _prepare(
-        self, stream: str, events: Sequence[Event | NewEvent]
-    ) -> list[tuple[str, str, int, str, str, Event]]:
-        """Encode and size-check in the caller's task, so a bad event fails only its caller."""
-        limit = self._options.max_event_bytes
-        items = []
-        fresh_ids = iter(_new_event_ids(sum(not isinstance(e, NewEvent) for e in events)))
-        for item in events:
-            if isinstance(item, NewEvent):
-                event, event_id, metadata = item.event, str(item.event_id), item.metadata
-            else:
-                event, event_id, metadata = item, next(fresh_ids), None
-            tag = event_tag(event)
-            data = CODEC.encode(event)
-            meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
-            if len(data) + len(meta) > limit:
-                raise EventTooLargeError(stream, tag, len(data) + len(meta), limit)
-            items.append(
-                (event_id, tag, type(event).schema_version, data.decode(), meta.decode(), event)
-            )
-        if len({item[0] for item in items}) < len(items):
-            raise DuplicateEventError(f"append to stream {stream!r} holds one event id twice")
-        return items
+    def _prepare(self, stream: str, events: Sequence[Event | NewEvent]) -> list[Item]:
+        return prepare(stream, events, self._options.max_event_bytes)
 
     async def _lead(self) -> None:
         """Commit queued appends as one group, then wake their callers and the next leader."""
@@ -534,7 +513,7 @@ class SqliteEventStore:
                 rows, events, head = self._plan(group, versions)
                 records = []
                 if self._projections or listening:
-                    records = [_record(row, event) for row, event in zip(rows, events, strict=True)]
+                    records = [record(row, event) for row, event in zip(rows, events, strict=True)]
                 if rows:
                     raw.executemany(_INSERT, rows)
                     self._apply_projections(raw, records)
@@ -631,12 +610,12 @@ class SqliteEventStore:
                     raise ImportRejectedError(
                         fresh[0].position, f"the log ends at position {head.position}"
                     )
-                stored = [_stored(row) for row in fresh]
+                stored = [columns_of(row) for row in fresh]
                 try:
                     raw.executemany(_INSERT, stored)
                 except sqlite3.IntegrityError as exc:
                     raise ImportRejectedError(fresh[0].position, str(exc)) from None
-                records = _decode_rows(stored)
+                records = decode_rows(stored)
                 if records:
                     self._apply_projections(raw, records)
             if not fresh:
@@ -749,7 +728,7 @@ class SqliteEventStore:
                         raw.execute(statement)
                 transaction = SqliteTransaction(raw)
                 while rows := raw.execute(read, (after, *tags)).fetchall():
-                    page = _decode_rows(rows)
+                    page = decode_rows(rows)
                     for projection in projections:
                         projection.apply(transaction, page)
                     after = page[-1].position
@@ -892,18 +871,6 @@ class _BoundedCache(dict[_K, _V]):
             del self[next(iter(self))]
 
 
-def _new_event_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs in canonical form, from one read of the OS's RNG."""
-    raw = bytearray(os.urandom(16 * count))
-    ids = []
-    for offset in range(0, 16 * count, 16):
-        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x40  # version 4
-        raw[offset + 8] = (raw[offset + 8] & 0x3F) | 0x80  # RFC 4122 variant
-        h = raw[offset : offset + 16].hex()
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return ids
-
-
 def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
     if expected is ANY:
         return True
@@ -912,22 +879,6 @@ def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
     if expected is STREAM_EXISTS:
         return version is not None
     return version == expected
-
-
-def _stored(row: StoredRow) -> tuple[Any, ...]:
-    """A row as the events table holds it (payloads as text, exactly the hashed bytes)."""
-    return (
-        row.position,
-        row.stream,
-        row.version,
-        row.event_id,
-        row.tag,
-        row.schema_version,
-        row.recorded_at,
-        row.data.decode(),
-        row.metadata.decode(),
-        row.hash,
-    )
 
 
 def _check_known(raw: sqlite3.Connection, rows: Sequence[StoredRow]) -> None:
@@ -942,74 +893,12 @@ def _check_known(raw: sqlite3.Connection, rows: Sequence[StoredRow]) -> None:
         )
     }
     for row in rows:
-        if stored.get(row.position) != _stored(row):
+        if stored.get(row.position) != columns_of(row):
             raise ImportRejectedError(row.position, "this log holds another event at that position")
 
 
 def _marks(values: Sequence[object]) -> str:
     return ", ".join("?" * len(values))
-
-
-def _record(row: tuple[Any, ...], event: Event) -> RecordedEvent:
-    """The envelope of a stored row whose event is already at hand."""
-    position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row
-    return RecordedEvent(
-        position,
-        stream,
-        version,
-        _uuid(event_id),
-        tag,
-        schema_version,
-        event,
-        recorded_at,
-        hash_,
-        meta,
-    )
-
-
-_IDS = msgspec.json.Decoder(list[uuid.UUID])
-
-
-def _decode_rows(rows: Sequence[tuple[Any, ...]]) -> list[RecordedEvent]:
-    """Decode a page: the hot loop of every read.
-
-    The ids and, when every payload is at its current version, the payloads are each decoded
-    in one msgspec call over the page joined as a JSON array (stored payloads are JSON
-    objects, so the join is valid JSON); a page that fails is decoded row by row, which names
-    the first bad position.
-    """
-    if not rows:
-        return []
-    current = CODEC.versions
-    try:
-        ids = _IDS.decode('["' + '","'.join([row[3] for row in rows]) + '"]')
-        if all(current.get(row[4]) == row[5] for row in rows):
-            events = CODEC.decode_page("[" + ",".join([row[7] for row in rows]) + "]")
-        else:
-            events = [CODEC.decode(row[4], row[5], row[7]) for row in rows]
-        return [
-            RecordedEvent(p, s, v, event_id, t, sv, event, r, h, m)
-            for (p, s, v, _, t, sv, r, _, m, h), event_id, event in zip(
-                rows, ids, events, strict=True
-            )
-        ]
-    except (EventDecodeError, msgspec.MsgspecError):
-        return [_decode(row) for row in rows]
-
-
-def _decode(row: tuple[Any, ...]) -> RecordedEvent:
-    position, stream, _, _, tag, schema_version, _, data, _, _ = row
-    try:
-        return _record(row, CODEC.decode(tag, schema_version, data))
-    except (EventDecodeError, msgspec.MsgspecError) as exc:
-        raise EventDecodeError(
-            f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
-        ) from exc
-
-
-def _uuid(value: str) -> uuid.UUID:
-    # msgspec parses a UUID string about four times faster than uuid.UUID().
-    return msgspec.convert(value, uuid.UUID)
 
 
 def _parse_url(url: str) -> tuple[str, list[tuple[str, str]]]:

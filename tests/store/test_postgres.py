@@ -15,13 +15,8 @@ from eventsvc.chain import verify_chain
 from eventsvc.errors import StoreError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.store import ANY, AppendResult, EventStore, StoreOptions, open_store
-from eventsvc.store.postgres import (
-    DB_NOW,
-    PostgresEventStore,
-    _Append,
-    _append_statement,
-    _prepare,
-)
+from eventsvc.store.postgres import DB_NOW, PostgresEventStore, _Append, _append_statement
+from eventsvc.store.rows import prepare
 from eventsvc.testing import new_event, session_started
 from tests.store.conftest import PostgresBackend
 
@@ -99,7 +94,9 @@ async def test_a_row_committed_late_is_delivered_after_one_sealed_before_it(
         conn = await asyncpg.connect(postgres_backend.url)
         try:
             # Transaction A inserts its row exactly as an append does, and stays open.
-            late = _Append("late", ANY, _prepare("late", [session_started("a")], FAST))
+            late = _Append(
+                "late", ANY, prepare("late", [session_started("a")], FAST.max_event_bytes)
+            )
             transaction = conn.transaction()
             await transaction.start()
             sql, args = _append_statement(late, store.channel("unsealed"))

@@ -161,15 +161,3 @@ async def test_a_closed_store_refuses_work(backend: SqliteBackend) -> None:
         await store.append("a", [session_started()])
     with pytest.raises(StoreError, match="is closed"):
         await store.read_all()
-
-
-def test_fresh_event_ids_are_canonical_version_4_uuids() -> None:
-    import uuid
-
-    from eventsvc.store.sqlite import _new_event_ids
-
-    ids = _new_event_ids(200)
-    assert len(set(ids)) == 200
-    for value in ids:
-        parsed = uuid.UUID(value)
-        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)

@@ -1,0 +1,138 @@
+"""What both stores do with rows of the log: prepare events to append, decode pages of stored
+rows, and give a ``StoredRow`` its columns back. The column order is the same in both:
+``COLUMNS``.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import msgspec
+
+from eventsvc.chain import StoredRow
+from eventsvc.errors import DuplicateEventError, EventDecodeError, EventTooLargeError
+from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
+
+COLUMNS = (
+    "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
+)
+
+Item: TypeAlias = tuple[str, str, int, str, str, Event]
+"""One event to append: (event_id, tag, schema_version, data, metadata, event)."""
+
+
+def prepare(stream: str, events: Sequence[Event | NewEvent], max_event_bytes: int) -> list[Item]:
+    """Encode and size-check in the caller's task, so a bad event fails only its caller."""
+    items = []
+    fresh_ids = iter(new_event_ids(sum(not isinstance(e, NewEvent) for e in events)))
+    for item in events:
+        if isinstance(item, NewEvent):
+            event, event_id, metadata = item.event, str(item.event_id), item.metadata
+        else:
+            event, event_id, metadata = item, next(fresh_ids), None
+        tag = event_tag(event)
+        data = CODEC.encode(event)
+        meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
+        if len(data) + len(meta) > max_event_bytes:
+            raise EventTooLargeError(stream, tag, len(data) + len(meta), max_event_bytes)
+        items.append(
+            (event_id, tag, type(event).schema_version, data.decode(), meta.decode(), event)
+        )
+    if len({item[0] for item in items}) < len(items):
+        raise DuplicateEventError(f"append to stream {stream!r} holds one event id twice")
+    return items
+
+
+def new_event_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUIDs in canonical form, from one read of the OS's RNG."""
+    raw = bytearray(os.urandom(16 * count))
+    ids = []
+    for offset in range(0, 16 * count, 16):
+        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x40  # version 4
+        raw[offset + 8] = (raw[offset + 8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = raw[offset : offset + 16].hex()
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
+
+
+def record(row: Sequence[Any], event: Event) -> RecordedEvent:
+    """The envelope of a stored row (``COLUMNS`` first) whose event is already at hand."""
+    position, stream, version, event_id, tag, schema_version, recorded_at, _, meta, hash_ = row[:10]
+    return RecordedEvent(
+        position,
+        stream,
+        version,
+        # msgspec parses a UUID string about four times faster than uuid.UUID().
+        msgspec.convert(event_id, uuid.UUID),
+        tag,
+        schema_version,
+        event,
+        recorded_at,
+        hash_,
+        meta,
+    )
+
+
+_IDS = msgspec.json.Decoder(list[uuid.UUID])
+
+
+def decode_rows(rows: Sequence[Sequence[Any]]) -> list[RecordedEvent]:
+    """Decode a page: the hot loop of every read.
+
+    The ids and, when every payload is at its current version, the payloads are each decoded
+    in one msgspec call over the page joined as a JSON array (stored payloads are JSON
+    objects, so the join is valid JSON); a page that fails is decoded row by row, which names
+    the first bad position.
+    """
+    if not rows:
+        return []
+    current = CODEC.versions
+    try:
+        ids = _IDS.decode('["' + '","'.join([row[3] for row in rows]) + '"]')
+        if all(current.get(row[4]) == row[5] for row in rows):
+            events = CODEC.decode_page("[" + ",".join([row[7] for row in rows]) + "]")
+        else:
+            events = [CODEC.decode(row[4], row[5], row[7]) for row in rows]
+        return [
+            RecordedEvent(p, s, v, event_id, t, sv, event, r, h, m)
+            for (p, s, v, _, t, sv, r, _, m, h), event_id, event in zip(
+                rows, ids, events, strict=True
+            )
+        ]
+    except (EventDecodeError, msgspec.MsgspecError):
+        return [_decode(row) for row in rows]
+
+
+def _decode(row: Sequence[Any]) -> RecordedEvent:
+    position, stream, _, _, tag, schema_version, _, data = row[:8]
+    try:
+        return record(row, CODEC.decode(tag, schema_version, data))
+    except (EventDecodeError, msgspec.MsgspecError) as exc:
+        raise EventDecodeError(
+            f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
+        ) from exc
+
+
+def stored_row(row: Sequence[Any]) -> StoredRow:
+    """A row read as ``COLUMNS``, payloads as the bytes that were hashed."""
+    p, s, v, i, t, sv, r, d, m, h = row[:10]
+    return StoredRow(p, s, v, i, t, sv, r, d.encode(), m.encode(), bytes(h))
+
+
+def columns_of(row: StoredRow) -> tuple[Any, ...]:
+    """A ``StoredRow`` as the events table holds it (``COLUMNS``; payloads as text)."""
+    return (
+        row.position,
+        row.stream,
+        row.version,
+        row.event_id,
+        row.tag,
+        row.schema_version,
+        row.recorded_at,
+        row.data.decode(),
+        row.metadata.decode(),
+        row.hash,
+    )
