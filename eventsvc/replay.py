@@ -31,8 +31,8 @@ from eventsvc.store import EventStore, StoreOptions, open_store
 from eventsvc.store.builtin import PROJECTION_NAMES as PROJECTION_NAMES
 from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.projection import ProjectedStore
-from eventsvc.store.rows import columns_of
 from eventsvc.store.queue_projection import QueueView
+from eventsvc.store.rows import columns_of
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.store.stats_projection import StatsView
 from eventsvc.views import BatchStatus, QueueStatus
@@ -198,8 +198,8 @@ async def import_rows(store: ProjectedStore, pages: Iterable[list[StoredRow]]) -
 
 
 def _exported(row: StoredRow) -> ExportedRow:
-    *fields, digest = columns_of(row)
-    return ExportedRow(*fields, digest.hex())
+    fields = dict(zip(ExportedRow.__struct_fields__, columns_of(row), strict=True))
+    return ExportedRow(**{**fields, "hash": row.hash.hex()})
 
 
 def _stored(row: ExportedRow) -> StoredRow:
