@@ -210,7 +210,7 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
         raise InputError([f"refusing to serve on {host} without --token (or pass --insecure)"])
     async with Service.open(settings, run_workers=True) as service:
         err.write(
-            f"eventsvc serving {settings.store_url} on http://{host}:{port} "
+            f"eventsvc serving {service.store.url} on http://{host}:{port} "
             f"with {settings.workers} worker(s)\n"
         )
         config = uvicorn.Config(

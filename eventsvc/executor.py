@@ -190,6 +190,7 @@ class Executor:
         self.enqueued: dict[str, ev.BatchEnqueued] = {}
         self._work = anyio.Event()
         self._running: dict[str, _Running] = {}
+        self.live_workers = workers
         instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
         self.worker_ids = [f"{instance}-{n}" for n in range(workers)]
         # Resumed sessions run under the first worker's id: its lease covers them too.
@@ -217,13 +218,16 @@ class Executor:
     # --- liveness -----------------------------------------------------------------------
 
     async def _beat(self, *, task_status: TaskStatus[None]) -> None:
-        """Stamp every lease of this process, a third of the lease apart."""
-        ids = self.worker_ids
-        await self.service.store.heartbeat(ids)
-        task_status.started()
+        """Stamp every lease of this process, a third of the lease apart, and count the live
+        workers of every process (how many compete for the next sessions)."""
+        ids, lease = self.worker_ids, self.service.settings.lease_seconds
         while True:
-            await anyio.sleep(self.service.settings.lease_seconds / 3)
             await self.service.store.heartbeat(ids)
+            self.live_workers = await self.service.queue.live_workers(lease)
+            if task_status is not anyio.TASK_STATUS_IGNORED:
+                task_status.started()
+                task_status = anyio.TASK_STATUS_IGNORED
+            await anyio.sleep(lease / 3)
 
     async def _recover(self, tg: anyio.abc.TaskGroup) -> None:
         """Resume the sessions of dead workers: at once (a restart), then every half lease."""
@@ -288,13 +292,18 @@ class Executor:
     # --- workers ------------------------------------------------------------------------
 
     async def _worker(self, worker_id: str) -> None:
+        picks = 0
         while True:
             work = self._work  # taken before looking, so no wake-up is missed
-            candidates = await self.service.queue.next_sessions(self.queue_id, CANDIDATES)
+            spread = min(CANDIDATES, max(1, self.live_workers))
+            candidates = await self.service.queue.next_sessions(self.queue_id, spread)
             if not candidates:
                 await work.wait()
                 continue
-            pick = zlib.crc32(worker_id.encode()) % len(candidates)
+            # A lone worker takes the next session; under contention each worker picks by its
+            # own hash, moved on at every pick so every candidate (the cursor's first) is taken.
+            picks += 1
+            pick = zlib.crc32(f"{worker_id}:{picks}".encode()) % len(candidates)
             await self._take(worker_id, candidates[pick].session_id)
 
     async def _take(self, worker_id: str, session_id: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -489,3 +491,46 @@ async def test_the_service_can_run_its_own_workers(tmp_path: Path) -> None:
         with anyio.fail_after(20):
             done = [await anext(aiter(sub)) for _ in range(3)]
     assert sorted(e.data.session_id for e in done) == ["own.0", "own.1", "own.2"]  # type: ignore[attr-defined]
+
+
+async def test_a_lone_worker_takes_the_sessions_in_order_whatever_its_hash(
+    tmp_path: Path,
+) -> None:
+    """Workers spread over the first few candidates only when several compete; a worker whose
+    hash would not land on the first one must not leave it behind (the batch's cursor would
+    stay there and every pick would walk the sessions started since)."""
+    settings = Settings(
+        store_url=f"sqlite://{tmp_path}/events.db", artifacts_dir=str(tmp_path / "artifacts")
+    )
+    # A worker id whose hash (with or without a pick count) lands elsewhere than the first.
+    lone = next(
+        name
+        for name in (f"w-{n}" for n in itertools.count())
+        if zlib.crc32(name.encode()) % 4 and zlib.crc32(f"{name}:1".encode()) % 4
+    )
+    sessions = 12
+    async with Service.open(settings) as service:
+        items = list(range(sessions))
+        work = Batch(
+            batch_id="order",
+            graph=graph({"a": {"type": "add", "b": 1}}),
+            data=[[BatchDatum(node_path="a", field_name="a", items=items)]],
+        )
+        await service.enqueue_batch("default", work)
+        executor = Executor(service, workers=1)
+        executor.worker_ids, executor.recovery_id = [lone], lone
+        started: list[str] = []
+        with anyio.fail_after(30):
+            async with (
+                anyio.create_task_group() as tg,
+                service.store.subscribe(
+                    filter=EventFilter(tags=frozenset({"session.started"}))
+                ) as events,
+            ):
+                await tg.start(executor.run)
+                async for record in events:
+                    started.append(record.data.session_id)  # type: ignore[attr-defined]
+                    if len(started) == sessions:
+                        break
+                tg.cancel_scope.cancel()
+    assert started == [f"order.{index}" for index in range(sessions)]

@@ -5,6 +5,7 @@
     python tools/bench.py graph [--json]
     python tools/bench.py enqueue [--json] [--dir DIR]
     python tools/bench.py executor [--json] [--dir DIR]
+    python tools/bench.py executor --backend postgres [--processes N] [--json]
     python tools/bench.py replay [--json] [--events N] [--dir DIR]
     python tools/bench.py cache [--json] [--dir DIR]
 
@@ -13,6 +14,18 @@ the targets are printed for the reader.
 
 The PostgreSQL figures run on the server in EVENTSVC_BENCH_POSTGRES_DSN (else
 EVENTSVC_TEST_POSTGRES_DSN), each in a schema of its own, dropped afterwards.
+
+``executor --backend postgres --processes 3`` runs batches of chains of ``add`` nodes (each
+session from its own input, so none is served from the invocation cache) on real ``eventsvc
+serve`` processes with two workers each, each batch timed from its enqueue until its last
+session ended; the best of two batches, one after another on the same processes, counts.
+``pg_nodes_per_s_1proc`` is a batch on one such process, beside the physical floor of its
+cost model: single-row durable commits per second through asyncpg into a plain table, from as
+many connections as the process has workers (a worker needs one commit per node).
+``pg_nodes_per_s_3proc`` is the same batch on 3 processes (``--processes``) beside the one
+process figure of the same run: the ratio is what scaling out gained on this machine (on one
+small machine the processes share its cores with each other and the server). The processes
+start one after another, each serving before the next starts; startup is not timed.
 """
 
 from __future__ import annotations
@@ -20,7 +33,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import sqlite3
+import sys
 import tempfile
 import threading
 import time
@@ -806,6 +822,131 @@ async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
     return figures, table
 
 
+# --- executor on PostgreSQL -----------------------------------------------------------------
+
+PG_WORKERS = 2  # workers in each service process
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def serve_process(url: str, directory: Path, n: int) -> tuple[Any, str]:
+    """``eventsvc serve`` on the store at ``url``, once it answers its health route."""
+    import httpx
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "EVENTSVC_TOKEN"}
+    command = [sys.executable, "-m", "eventsvc", "serve", "--store", url, "--port", str(port)]
+    log = directory / f"serve-{n}.log"
+    with log.open("wb") as out:
+        process = await anyio.open_process(
+            [*command, "--workers", str(PG_WORKERS)], cwd=directory, env=env, stdout=out, stderr=out
+        )
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            with anyio.fail_after(60):
+                while process.returncode is None:
+                    try:
+                        if (await http.get("/api/v1/health")).status_code == 200:
+                            return process, base
+                    except httpx.TransportError:
+                        pass
+                    await anyio.sleep(0.05)
+        raise RuntimeError(f"eventsvc serve exited before serving:\n{log.read_text()}")
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            await process.aclose()
+        raise
+
+
+@asynccontextmanager
+async def serve_processes(url: str, directory: Path, count: int) -> AsyncIterator[list[str]]:
+    """``count`` service processes, started one after another; stopped (SIGTERM, else
+    SIGKILL) afterwards."""
+    processes: list[Any] = []
+    try:
+        bases = []
+        for n in range(count):
+            process, base = await serve_process(url, directory, n)
+            processes.append(process)
+            bases.append(base)
+        yield bases
+    finally:
+        with anyio.CancelScope(shield=True):
+            for process in processes:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                with anyio.move_on_after(10):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+                await process.aclose()
+
+
+def pg_chain_batch(batch_id: str, first: int, sessions: int, length: int) -> Batch:
+    """Chains of ``add`` nodes, a session per input from ``first`` on: no two sessions of a
+    run compute the same node, so none is served from the invocation cache."""
+    items = list(range(first, first + sessions))
+    data = [[BatchDatum(node_path="n0", field_name="a", items=items)]]
+    return Batch(batch_id=batch_id, graph=chain_graph(length), data=data)
+
+
+async def pg_nodes_per_s(
+    dsn: str, processes: int, sessions: int, length: int, runs: int = 2
+) -> float:
+    """Nodes per second of a batch run by ``processes`` service processes on a fresh schema,
+    from the enqueue until a read-only follower has seen every session end; the best of
+    ``runs`` batches, one after another on the same processes."""
+    from eventsvc.client import EventsvcClient
+
+    ended = EventFilter(tags=frozenset({"session.completed", "session.failed", "session.canceled"}))
+    best = 0.0
+    with tempfile.TemporaryDirectory() as directory:
+        async with (
+            pg_schema(dsn) as schema,
+            serve_processes(pg_url(dsn, schema), Path(directory), processes) as bases,
+            open_store(pg_url(dsn, schema), read_only=True) as follower,
+            EventsvcClient(bases[0]) as client,
+        ):
+            for run in range(runs):
+                batch = pg_chain_batch(f"chain-{run}", run * sessions, sessions, length)
+                head = await follower.head()
+                async with follower.subscribe(after=head, filter=ended) as subscription:
+                    started = time.perf_counter()
+                    await client.enqueue_batch("default", batch)
+                    tags: list[str] = []
+                    async for event in subscription:
+                        tags.append(event.tag)
+                        if len(tags) == sessions:
+                            break
+                    elapsed = time.perf_counter() - started
+                if set(tags) != {"session.completed"}:
+                    raise RuntimeError(f"a benchmark batch did not complete: {sorted(set(tags))}")
+                best = max(best, sessions * length / elapsed)
+    return best
+
+
+async def bench_executor_postgres(dsn: str, processes: int) -> list[Figure]:
+    sessions, length = 120, 20
+    rows = raw_rows(sessions * length)
+    floor = await pg_floor_concurrent_eps(dsn, rows, PG_WORKERS, locked=False)
+    one = await pg_nodes_per_s(dsn, 1, sessions, length)
+    many = await pg_nodes_per_s(dsn, processes, sessions, length)
+    return [
+        Figure("pg_nodes_per_s_1proc", one, "nodes/s", floor),
+        Figure(f"pg_nodes_per_s_{processes}proc", many, "nodes/s", one, "> 1 (vs 1 process)"),
+    ]
+
+
 async def bench_replay(directory: Path, total: int) -> list[Figure]:
     """Rebuild the queue and stats projections from a log of realistic traffic, and audit it."""
     path = directory / "replay.db"
@@ -875,18 +1016,28 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
     parser.add_argument("--dir", type=Path, help="where the store files go (default: a temp dir)")
     parser.add_argument(
-        "--backend", choices=["sqlite", "postgres"], default="sqlite", help="store: which backend"
+        "--backend",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="store, executor: which backend",
+    )
+    parser.add_argument(
+        "--processes", type=int, default=3, help="executor --backend postgres: service processes"
     )
     args = parser.parse_args()
     if args.backend == "postgres":
-        if args.bench != "store":
-            parser.error("--backend postgres applies to the store benchmark")
+        if args.bench not in ("store", "executor"):
+            parser.error("--backend postgres applies to the store and executor benchmarks")
         dsn = os.environ.get("EVENTSVC_BENCH_POSTGRES_DSN") or os.environ.get(
             "EVENTSVC_TEST_POSTGRES_DSN"
         )
         if not dsn:
             parser.error("set EVENTSVC_BENCH_POSTGRES_DSN (or source tools/postgres.sh)")
-        print_table(args.bench, anyio.run(bench_store_postgres, dsn, args.events), args.json)
+        if args.bench == "executor":
+            figures = anyio.run(bench_executor_postgres, dsn, max(1, args.processes))
+        else:
+            figures = anyio.run(bench_store_postgres, dsn, args.events)
+        print_table(args.bench, figures, args.json)
         return
     if args.bench == "graph":
         figures = bench_graph()

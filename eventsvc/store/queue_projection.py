@@ -336,14 +336,19 @@ def _select_in(tx: ProjectionTransaction, sql: str, keys: list[str]) -> dict[str
 
 
 def _advance_cursor(tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
-    """Move the cursor past every materialized index from it on."""
-    for (index,) in tx.fetchall(
-        "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? ORDER BY idx",
-        (batch_id, cursor),
-    ):
-        if index != cursor:
+    """Move the cursor past every materialized index from it on, a chunk at a time."""
+    while True:
+        indexes = tx.fetchall(
+            "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
+            (batch_id, cursor, _CHUNK),
+        )
+        start = cursor
+        for (index,) in indexes:
+            if index != cursor:
+                break
+            cursor += 1
+        if cursor - start < _CHUNK:
             break
-        cursor += 1
     tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))
 
 
