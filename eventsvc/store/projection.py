@@ -55,6 +55,12 @@ class InlineProjection(Protocol):
         ...
 
     @property
+    def reads_own_tables(self) -> bool:
+        """Whether its fold queries its own tables; if not, a rebuild creates their indexes
+        after folding, which is faster than keeping them up to date row by row."""
+        ...
+
+    @property
     def tags(self) -> frozenset[str]:
         """The event tags it folds; a rebuild reads no others."""
         ...

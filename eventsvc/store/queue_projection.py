@@ -128,6 +128,7 @@ class QueueProjection:
     name = "queue"
     schema = SCHEMA
     tables = ("queue_state", "queue_batches", "queue_sessions")
+    reads_own_tables = True
 
     def __init__(self) -> None:
         self._handlers: dict[str, Callable[[ProjectionTransaction, Any, RecordedEvent], None]] = {

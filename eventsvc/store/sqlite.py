@@ -152,6 +152,10 @@ async def _on_connection_thread(
     return await conn._execute(lambda: function(conn._conn))  # type: ignore[no-untyped-call,no-any-return]
 
 
+def is_index_statement(statement: str) -> bool:
+    return statement.upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+
+
 def ddl_statements(script: str) -> list[str]:
     """The statements of a DDL script (no semicolons inside them)."""
     return [s.strip() for s in script.split(";") if s.strip()]
@@ -721,17 +725,23 @@ class SqliteEventStore:
         def rebuild(raw: sqlite3.Connection) -> int:
             after = 0
             with _transaction(raw):
+                later: list[str] = []
                 for projection in projections:
                     for table in projection.tables:
                         raw.execute(f"DROP TABLE IF EXISTS {table}")
                     for statement in ddl_statements(projection.schema):
-                        raw.execute(statement)
+                        if not projection.reads_own_tables and is_index_statement(statement):
+                            later.append(statement)
+                        else:
+                            raw.execute(statement)
                 transaction = SqliteTransaction(raw)
                 while rows := raw.execute(read, (after, *tags)).fetchall():
                     page = decode_rows(rows)
                     for projection in projections:
                         projection.apply(transaction, page)
                     after = page[-1].position
+                for statement in later:
+                    raw.execute(statement)
                 [(head,)] = raw.execute("SELECT coalesce(max(position), 0) FROM events")
                 raw.executemany(_CHECKPOINT, [(p.name, head) for p in projections])
             return int(head)

@@ -60,6 +60,7 @@ class StatsProjection:
     schema = SCHEMA
     tables = ("stats_runs",)
     tags = frozenset({"invocation.completed", "invocation.failed", "graph.invalid"})
+    reads_own_tables = False
 
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         rows = []
