@@ -218,12 +218,14 @@ class Executor:
     # --- liveness -----------------------------------------------------------------------
 
     async def _beat(self, *, task_status: TaskStatus[None]) -> None:
-        """Stamp every lease of this process, a third of the lease apart, and count the live
-        workers of every process (how many compete for the next sessions)."""
+        """Stamp every lease of this process, a third of the lease apart, count the live
+        workers of every process (how many compete for the next sessions), and write back
+        what the invocation cache holds in memory."""
         ids, lease = self.worker_ids, self.service.settings.lease_seconds
         while True:
             await self.service.store.heartbeat(ids)
             self.live_workers = await self.service.queue.live_workers(lease)
+            await self.service.cache.flush()  # the entries and recency held since the last
             if task_status is not anyio.TASK_STATUS_IGNORED:
                 task_status.started()
                 task_status = anyio.TASK_STATUS_IGNORED

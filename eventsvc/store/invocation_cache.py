@@ -6,9 +6,11 @@ both backends. An entry holds the outputs as JSON (large values are artifact ref
 the artifacts they name.
 
 Bounded by ``max_entries`` and ``max_bytes`` (the bytes of the stored outputs), evicting the
-least recently used. Recency is kept in memory and written back in batches (every
-``RECENCY_BATCH`` hits, before an eviction, and on close), never one durable write per hit; a
-counter row keeps the totals, so a bound is checked without counting the table. An evicted
+least recently used. New entries and the recency of hits are kept in memory and written back
+together in batches (every ``RECENCY_BATCH`` puts and hits, at each executor heartbeat, before
+a status, and on close): never one durable write per hit, nor per miss. This process's
+lookups find its unwritten entries at once; other processes, once they are written. A counter
+row keeps the totals, so a bound is checked without counting the table. An evicted
 entry's artifacts are deleted only when no other entry and no event refers to them (events
 never leave the log, so in practice only artifacts that no event ever named go).
 
@@ -86,7 +88,10 @@ class InvocationCache:
         self.max_bytes = max_bytes
         self._clock = clock or SystemClock()
         self._recency: dict[str, int] = {}
-        self._unflushed_hits = 0
+        # Entries put and not yet written: the rows of ``_INSERT``.
+        self._pending: dict[str, tuple[Any, ...]] = {}
+        # Hits and puts since the last flush.
+        self._unflushed = 0
 
     async def create(self) -> None:
         await self._store.create_beside(SCHEMA)
@@ -98,48 +103,63 @@ class InvocationCache:
             return False, None
         outputs = rows[0][1]
         if outputs is None:
-            return True, None
+            pending = self._pending.get(key)
+            if pending is None:
+                return True, None
+            outputs = pending[2]
         self._recency[key] = self._clock.now_us()
-        self._unflushed_hits += 1
-        if self._unflushed_hits >= RECENCY_BATCH:
+        self._unflushed += 1
+        if self._unflushed >= RECENCY_BATCH:
             await self.flush()
         decoded: dict[str, Any] = json.loads(outputs)
         return True, decoded
 
     async def put(self, key: str, node_type: str, outputs: dict[str, Any]) -> None:
         """Keep ``outputs`` under ``key`` (a no-op if present, or if larger than the byte
-        bound: it could never stay), then evict the least recently used beyond the bounds."""
+        bound: it could never stay). Held in memory, where this process's lookups find it at
+        once, and written with the next batch (``flush``)."""
         text = json.dumps(outputs, separators=(",", ":"))
         if len(text) > self.max_bytes:
             log.debug("not caching %s outputs of %d bytes: over the bound", node_type, len(text))
             return
-        artifacts = sorted(_artifacts_in(outputs))
+        artifacts = json.dumps(sorted(_artifacts_in(outputs)))
         token = secrets.token_hex(8)
-        row = (key, node_type, text, json.dumps(artifacts), len(text), self._clock.now_us(), token)
-
-        def insert(tx: ProjectionTransaction) -> tuple[int, int]:
-            tx.execute(_INSERT, row)
-            tx.execute(_COUNT_INSERT, (len(text), key, token))
-            [(entries, size)] = tx.fetchall(
-                "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
-            )
-            return int(entries), int(size)
-
-        entries, size = await self._store.write_beside(insert, "cache outputs")
-        if entries > self.max_entries or size > self.max_bytes:
-            await self.evict()
+        now = self._clock.now_us()
+        self._pending[key] = (key, node_type, text, artifacts, len(text), now, token)
+        self._unflushed += 1
+        if self._unflushed >= RECENCY_BATCH:
+            await self.flush()
 
     async def flush(self) -> None:
-        """Write the recency of recent hits back, in one transaction."""
-        if not self._recency:
+        """Write the entries put since the last flush and the recency of recent hits, in one
+        transaction; then evict beyond the bounds."""
+        if not self._recency and not self._pending:
             return
-        touched, self._recency, self._unflushed_hits = self._recency, {}, 0
-        rows = [(used, key, used) for key, used in touched.items()]
-        await self._store.write_beside(lambda tx: tx.executemany(_TOUCH, rows), "cache recency")
+        touched, self._recency, self._unflushed = self._recency, {}, 0
+        entries = list(self._pending.values())
+        touches = [(used, key, used) for key, used in touched.items()]
+
+        def write(tx: ProjectionTransaction) -> tuple[int, int]:
+            tx.executemany(_INSERT, entries)
+            tx.executemany(_COUNT_INSERT, [(row[4], row[0], row[6]) for row in entries])
+            tx.executemany(_TOUCH, touches)
+            [(count, size)] = tx.fetchall(
+                "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
+            )
+            return int(count), int(size)
+
+        count, size = await self._store.write_beside(write, "write the cache")
+        for row in entries:
+            if self._pending.get(row[0]) is row:
+                del self._pending[row[0]]
+        if count > self.max_entries or size > self.max_bytes:
+            await self.evict()
 
     async def evict(self) -> int:
         """Remove the least recently used entries until both bounds hold; how many went."""
-        await self.flush()
+        if self._recency or self._pending:
+            await self.flush()  # which evicts, if the bounds need it
+            return 0
         limits = (self.max_entries, self.max_bytes)
 
         def evict(tx: ProjectionTransaction) -> tuple[int, list[str]]:
@@ -174,8 +194,8 @@ class InvocationCache:
         await self._delete_unreferenced(await self._store.write_beside(discard, "cache"))
 
     async def clear(self) -> int:
-        """Remove every entry; how many there were."""
-        self._recency.clear()
+        """Remove every entry, written or not yet; how many there were."""
+        await self.flush()
 
         def clear(tx: ProjectionTransaction) -> tuple[int, list[str]]:
             _locked_totals(tx)
@@ -191,10 +211,14 @@ class InvocationCache:
         await self._store.write_beside(lambda tx: tx.execute(sql, (int(enabled),)), "cache")
 
     async def status(self) -> CacheStatus:
+        await self.flush()
         [(enabled, entries, size)] = await self._store.query(
             "SELECT enabled, entries, bytes FROM invocation_cache_state WHERE id = 1"
         )
         return CacheStatus(bool(enabled), entries, size, self.max_entries, self.max_bytes)
+
+    def _named_by_pending(self) -> set[str]:
+        return {sha for row in self._pending.values() for sha in json.loads(row[3])}
 
     async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
         """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
@@ -204,6 +228,8 @@ class InvocationCache:
                 (f"%{sha}%",),
             )
             # Artifact stores are synchronous (some reach their database from a thread).
+            if sha in self._named_by_pending():
+                continue
             if not named and await anyio.to_thread.run_sync(self._artifacts.__contains__, sha):
                 await anyio.to_thread.run_sync(self._artifacts.delete, sha)
                 log.info("deleted artifact %s: no cache entry or event names it", sha)

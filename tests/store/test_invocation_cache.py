@@ -231,6 +231,7 @@ async def test_flush_writes_the_recency_of_recent_hits_once(
     cache = await open_cache(counting, tmp_path, clock)
     await cache.put("a", "integer", integer(1))
     await cache.put("b", "integer", integer(2))
+    await cache.flush()  # new entries are written back in batches too
     put_at = clock.now
     clock.advance(5)
     counting.writes.clear()
@@ -270,12 +271,14 @@ async def test_another_process_sees_recency_once_it_is_flushed(
     for n in range(3):
         await writer.put(f"k{n}", "integer", integer(n))
         clock.advance(1)
+    await writer.flush()  # the reader sees the writer's entries once written
     assert (await reader.lookup("k0"))[1] == integer(0)
     assert (await last_used(store))["k0"] < clock.now  # held in the reader's memory only
     await reader.flush()
     assert (await last_used(store))["k0"] == clock.now
     clock.advance(1)
     await writer.put("k3", "integer", integer(3))
+    await writer.flush()  # writes k3, then evicts the least recently used: k1
     assert await held(writer, "k0", "k1", "k2", "k3") == {"k0", "k2", "k3"}
 
 
@@ -302,11 +305,13 @@ async def test_entries_and_the_switch_outlive_the_process_and_are_shared(
     async with backend.open() as first:
         cache = await open_cache(first, tmp_path, clock)
         await cache.put("k1", "integer", integer(1))
+        await cache.flush()
         if backend.name == "postgres":  # two processes at once on one database
             async with backend.open() as second:
                 other = await open_cache(second, tmp_path, clock)
                 assert await other.lookup("k1") == (True, integer(1))
                 await other.put("k2", "integer", integer(2))
+                await other.flush()
                 assert await cache.lookup("k2") == (True, integer(2))
                 await other.set_enabled(False)
                 assert await cache.lookup("k1") == (False, None)
@@ -314,6 +319,7 @@ async def test_entries_and_the_switch_outlive_the_process_and_are_shared(
                 await other.clear()
                 assert await cache.lookup("k1") == (True, None)
                 await cache.put("k1", "integer", integer(1))
+                await cache.flush()
         await cache.set_enabled(False)
     async with backend.open() as reopened:  # SQLite: one writer, so close and reopen
         again = await open_cache(reopened, tmp_path, clock)  # creating again resets nothing
@@ -355,16 +361,19 @@ async def test_an_evicted_artifact_goes_only_when_nothing_names_it(
     cache = await open_cache(store, tmp_path, clock, max_entries=2)
     for key, outputs in (("e1", tensor(shared)), ("e2", tensor(shared)), ("e3", tensor(logged))):
         await cache.put(key, "noise", outputs)
+        await cache.flush()
         clock.advance(1)
     # e1 went; e2 still names the shared artifact.
     assert await cache.lookup("e1") == (True, None)
     assert await has_artifact(store, tmp_path, shared)
     await name_in_an_event(store, logged)
     await cache.put("e4", "integer", integer(4))  # e2 goes: nothing names shared any more
+    await cache.flush()
     clock.advance(1)
     assert await cache.lookup("e2") == (True, None)
     assert not await has_artifact(store, tmp_path, shared)
     await cache.put("e5", "integer", integer(5))  # e3 goes: an event still names logged
+    await cache.flush()
     assert await cache.lookup("e3") == (True, None)
     assert await has_artifact(store, tmp_path, logged)
     assert await held(cache, "e4", "e5") == {"e4", "e5"}
