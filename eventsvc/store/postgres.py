@@ -42,6 +42,12 @@ the last position of every batch it sealed, which resolves waiting appends in ev
 without a query. A process publishes sealed groups to its own subscribers (``Fanout``); a
 bounded poll (``StoreOptions.poll_interval``) covers a lost notification.
 
+**Beside the log**, in the same schema: the projections, each run by one process at a time
+(``postgres_projections``), the workers' heartbeats, the invocation cache and the artifacts,
+so a session resumed on another machine finds its inputs. ``import_rows`` writes exported rows
+already sealed, holding the sealer's lease row; the sealer's next statement sees that the head
+moved and reads it again.
+
 **Cost of sealing**, measured with ``tools/bench.py store --backend postgres`` (2 cores, local
 server): every row is written twice, inserted unsealed and then updated by the seal (not a HOT
 update: it sets the indexed position, so every index gets a new entry), read back once (only
