@@ -1001,7 +1001,7 @@ async def bench_cache(directory: Path, entries: int = 100_000, probes: int = 200
 
         async def indexed() -> None:
             for key in chosen:
-                await store.query("SELECT 1 FROM invocation_cache WHERE key = ?", (key,))
+                await store.point_query("SELECT 1 FROM invocation_cache WHERE key = ?", (key,))
 
         hit_runs, floor_runs = [], []
         for _ in range(3):  # alternated, so both see the same state of the file

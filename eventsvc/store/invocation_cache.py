@@ -98,7 +98,7 @@ class InvocationCache:
 
     async def lookup(self, key: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether the cache is on, and the outputs cached under ``key`` (a hit) or None."""
-        rows = await self._store.query(_LOOKUP, (key,))
+        rows = await self._store.point_query(_LOOKUP, (key,))
         if not rows or not rows[0][0]:
             return False, None
         outputs = rows[0][1]

@@ -654,6 +654,10 @@ class PostgresEventStore:
         """Rows of a query (for projection views); ``?`` placeholders work as on SQLite."""
         return [tuple(row) for row in await self._fetch(dollar_placeholders(sql), *params)]
 
+    async def point_query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read of a row or two by key: here, as any query."""
+        return await self.query(sql, params)
+
     @property
     def closed(self) -> bool:
         return self._closed

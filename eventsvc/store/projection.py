@@ -132,6 +132,10 @@ class ProjectedStore(EventStore, Protocol):
         """Rows of a read-only query; ``?`` placeholders on both backends."""
         ...
 
+    async def point_query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read of a row or two by key, the cheapest way the backend has."""
+        ...
+
     async def register(self, projection: InlineProjection) -> None:
         """Keep ``projection`` folded from the log (creating its tables if needed)."""
         ...

@@ -214,6 +214,7 @@ class SqliteEventStore:
         # Set when the commit leader steps down, for work waiting to run exclusively.
         self._idle: anyio.Event | None = None
         self._side: aiosqlite.Connection | None = None
+        self._inline: sqlite3.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
         # The writer's knowledge of stream versions; it is the only writer, so it stays true.
@@ -423,6 +424,8 @@ class SqliteEventStore:
             connections = (self._writer, self._reader, self._side)
             for conn in {id(c): c for c in connections if c}.values():
                 await conn.close()
+            if self._inline is not None:
+                self._inline.close()
         if self._lock is not None:
             self._lock.close()
 
@@ -671,6 +674,25 @@ class SqliteEventStore:
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (for projection views)."""
         return [tuple(row) for row in await self._read(sql, params)]
+
+    async def point_query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read of a row or two by key, answered on the calling thread: an indexed read
+        takes microseconds here, a hop to the reader connection's thread a hundred (the
+        invocation cache asks one per node). The in-memory store has one connection."""
+        if self._path == _MEMORY:
+            return await self.query(sql, params)
+        if self._closed:
+            raise StoreError(f"store {self._path!r} is closed")
+        try:
+            if self._inline is None:
+                self._inline = sqlite3.connect(
+                    f"file:{self._path}?mode=ro", uri=True, isolation_level=None
+                )
+                # A WAL reader is not blocked by the writer; never stall the loop for long.
+                self._inline.execute("PRAGMA busy_timeout = 100")
+            return self._inline.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"reading {self._path!r} failed: {exc}") from exc
 
     def artifact_store(self, directory: str | os.PathLike[str]) -> FileArtifactStore:
         """Files beside the one process that writes this store."""

@@ -14,6 +14,7 @@ import pytest
 from eventsvc.errors import EventDecodeError, StoreError, StoreLockedError
 from eventsvc.events import CODEC
 from eventsvc.store import open_store
+from eventsvc.store.projection import projected
 from eventsvc.testing import memory_store, session_started
 from tests.store.conftest import SqliteBackend
 
@@ -161,3 +162,20 @@ async def test_a_closed_store_refuses_work(backend: SqliteBackend) -> None:
         await store.append("a", [session_started()])
     with pytest.raises(StoreError, match="is closed"):
         await store.read_all()
+
+
+async def test_a_point_query_reads_the_latest_commit_and_stops_with_the_store(
+    backend: SqliteBackend,
+) -> None:
+    async with backend.open() as opened:
+        store = projected(opened)
+        table = "CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL)"
+        await store.create_beside([table])
+        upsert = "INSERT INTO kv VALUES ('a', ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v"
+        for value in ("one", "two"):
+            await store.write_beside(lambda tx, v=value: tx.execute(upsert, (v,)))  # type: ignore[misc]
+            assert await store.point_query("SELECT v FROM kv WHERE k = ?", ("a",)) == [(value,)]
+        with pytest.raises(StoreError, match="no such table"):
+            await store.point_query("SELECT 1 FROM missing")
+    with pytest.raises(StoreError, match="is closed"):
+        await store.point_query("SELECT v FROM kv")
