@@ -61,7 +61,7 @@ from eventsvc.executor import Executor
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table
-from eventsvc.store import EventFilter, StoreOptions, open_store
+from eventsvc.store import EventFilter, EventStore, StoreOptions, open_store
 from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.projection import projected
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
@@ -235,6 +235,27 @@ async def timed(work: Callable[[], Awaitable[object]]) -> float:
     return time.perf_counter() - started
 
 
+async def subscribe_latencies(store: EventStore, events: list[SessionStarted]) -> list[float]:
+    """Milliseconds from the start of each append to its delivery to a live subscriber of an
+    empty store, one append at a time."""
+    latencies: list[float] = []
+    starts: dict[int, float] = {}
+    async with store.subscribe() as subscription, anyio.create_task_group() as tg:
+
+        async def listen() -> None:
+            async for event in subscription:
+                latencies.append((time.perf_counter() - starts[event.position]) * 1000)
+                if len(latencies) == len(events):
+                    return
+
+        tg.start_soon(listen)
+        await subscription.wait_live()
+        for n, event in enumerate(events):
+            starts[n + 1] = time.perf_counter()
+            await store.append("probe", [event])
+    return latencies
+
+
 async def bench_store(directory: Path, total: int) -> list[Figure]:
     per_call, writers, singles, probes = 1000, 64, 3200, 400
     events = [sample_event(n) for n in range(total)]
@@ -289,23 +310,9 @@ async def bench_store(directory: Path, total: int) -> list[Figure]:
 
     # subscribe_p50_ms / subscribe_p99_ms
     floor_latencies = await floor_wakeup_ms(directory / "raw-wakeup.db", raw_rows(probes))
-    latencies: list[float] = []
     options = StoreOptions(subscriber_buffer=probes + 1)
     async with open_store(f"sqlite://{directory / 'subscribe.db'}", options=options) as store:
-        starts: dict[int, float] = {}
-        async with store.subscribe() as subscription, anyio.create_task_group() as tg:
-
-            async def listen() -> None:
-                async for event in subscription:
-                    latencies.append((time.perf_counter() - starts[event.position]) * 1000)
-                    if len(latencies) == probes:
-                        return
-
-            tg.start_soon(listen)
-            await subscription.wait_live()
-            for n in range(probes):
-                starts[n + 1] = time.perf_counter()
-                await store.append("probe", [events[n]])
+        latencies = await subscribe_latencies(store, events[:probes])
     for name, fraction in (("subscribe_p50_ms", 0.5), ("subscribe_p99_ms", 0.99)):
         value, floor = percentile(latencies, fraction), percentile(floor_latencies, fraction)
         figures.append(Figure(name, value, "ms", floor, "<= 2"))
@@ -484,23 +491,9 @@ async def bench_store_postgres(dsn: str, total: int) -> list[Figure]:
 
     # pg_subscribe_p50_ms / pg_subscribe_p99_ms
     floor_latencies = await pg_floor_notify_ms(dsn, raw_rows(probes))
-    latencies: list[float] = []
     options = StoreOptions(subscriber_buffer=probes + 1)
     async with pg_schema(dsn) as schema, open_store(pg_url(dsn, schema), options=options) as store:
-        starts: dict[int, float] = {}
-        async with store.subscribe() as subscription, anyio.create_task_group() as tg:
-
-            async def listen() -> None:
-                async for event in subscription:
-                    latencies.append((time.perf_counter() - starts[event.position]) * 1000)
-                    if len(latencies) == probes:
-                        return
-
-            tg.start_soon(listen)
-            await subscription.wait_live()
-            for n in range(probes):
-                starts[n + 1] = time.perf_counter()
-                await store.append("probe", [events[n]])
+        latencies = await subscribe_latencies(store, events[:probes])
     for name, fraction in (("pg_subscribe_p50_ms", 0.5), ("pg_subscribe_p99_ms", 0.99)):
         value, floor = percentile(latencies, fraction), percentile(floor_latencies, fraction)
         figures.append(Figure(name, value, "ms", floor, "<= 4"))
