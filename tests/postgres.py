@@ -2,9 +2,9 @@
 database per test, stores opened with short leases, the projections compared with a fresh fold,
 and waiting for a service's sessions to end (synchronized on events and checkpoints).
 
-``fresh_schema()`` gives the same ``PostgresBackend`` as the store suite's ``postgres``
-backend (``tests/store/conftest.py``): it skips without ``EVENTSVC_TEST_POSTGRES_DSN`` and
-fails when ``CI`` is set. A test module takes it as a fixture with::
+A fresh schema comes from ``tests.store.conftest.fresh_schema()``, the store suite's own
+``postgres`` backend: it skips without ``EVENTSVC_TEST_POSTGRES_DSN`` and fails when ``CI``
+is set. A test module takes it as a fixture with::
 
     @pytest.fixture
     def schema() -> Iterator[PostgresBackend]:
@@ -15,12 +15,10 @@ fails when ``CI`` is set. A test module takes it as a fixture with::
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 
 import anyio
-import asyncpg
 
 from eventsvc.events import RecordedEvent
 from eventsvc.executor import Executor
@@ -29,33 +27,13 @@ from eventsvc.store import EventFilter, EventStore, StoreOptions
 from eventsvc.store.builtin import PROJECTION_NAMES, ScratchProjections, builtin_projections
 from eventsvc.store.postgres import PostgresEventStore
 from eventsvc.store.projection import InlineProjection, ProjectedStore
-from tests.store.conftest import PostgresBackend, blocking, postgres_dsn
+from tests.store.conftest import PostgresBackend
 
 # Short leases and polls, so failover and fallbacks happen within a test's patience; a lease
 # long enough that a busy test machine never loses one by accident where none may change hands.
 FAST = StoreOptions(sealer_lease=1.0, poll_interval=0.02, seal_timeout=10)
 STEADY = StoreOptions(sealer_lease=5.0, poll_interval=0.02, seal_timeout=10)
 ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
-
-
-@contextmanager
-def fresh_schema() -> Iterator[PostgresBackend]:
-    """A schema of its own in the test database, dropped afterwards."""
-    dsn = postgres_dsn()
-    backend = PostgresBackend(dsn, f"test_{uuid.uuid4().hex[:16]}")
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    blocking(lambda: run(f"CREATE SCHEMA {backend.schema}"))
-    try:
-        yield backend
-    finally:
-        blocking(lambda: run(f"DROP SCHEMA {backend.schema} CASCADE"))
 
 
 @asynccontextmanager

@@ -28,10 +28,9 @@ from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
 from eventsvc.store import EventFilter
-from tests.postgres import fresh_schema
 from tests.postgres import settle as settle_postgres
-from tests.store.conftest import PostgresBackend
-from tests.test_executor import datum, edge, graph
+from tests.store.conftest import PostgresBackend, fresh_schema
+from tests.test_executor import datum, edge, graph, settings_for
 
 pytestmark = pytest.mark.anyio
 
@@ -126,14 +125,6 @@ def calls() -> Iterator[list[tuple[str, Any, dict[str, Any]]]]:
 
 def count(node_type: str) -> int:
     return sum(1 for t, _, _ in CALLS if t == node_type)
-
-
-def settings_for(directory: Path, **extra: Any) -> Settings:
-    return Settings(
-        store_url=f"sqlite://{directory}/events.db",
-        artifacts_dir=str(directory / "artifacts"),
-        **extra,
-    )
 
 
 @pytest.fixture

@@ -38,12 +38,11 @@ from eventsvc.testing import FakeClock, append_traffic
 from tests.postgres import (
     everything,
     fold_differences,
-    fresh_schema,
     lease_holders,
     projected_store,
     settle,
 )
-from tests.store.conftest import PostgresBackend
+from tests.store.conftest import PostgresBackend, fresh_schema
 from tests.test_executor import GATES, datum, edge, graph
 
 pytestmark = pytest.mark.anyio

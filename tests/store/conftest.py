@@ -13,7 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -166,8 +166,9 @@ def _why_unreachable(dsn: str) -> str | None:
     return None
 
 
-@pytest.fixture
-def postgres_backend() -> Iterator[PostgresBackend]:
+@contextmanager
+def fresh_schema() -> Iterator[PostgresBackend]:
+    """A schema of its own in the test database, dropped afterwards."""
     dsn = postgres_dsn()
     backend = PostgresBackend(dsn, f"test_{uuid.uuid4().hex[:16]}")
 
@@ -179,8 +180,16 @@ def postgres_backend() -> Iterator[PostgresBackend]:
             await conn.close()
 
     blocking(lambda: run(f"CREATE SCHEMA {backend.schema}"))
-    yield backend
-    blocking(lambda: run(f"DROP SCHEMA {backend.schema} CASCADE"))
+    try:
+        yield backend
+    finally:
+        blocking(lambda: run(f"DROP SCHEMA {backend.schema} CASCADE"))
+
+
+@pytest.fixture
+def postgres_backend() -> Iterator[PostgresBackend]:
+    with fresh_schema() as backend:
+        yield backend
 
 
 def pytest_configure(config: pytest.Config) -> None:

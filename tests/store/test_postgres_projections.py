@@ -27,12 +27,11 @@ from tests.postgres import (
     FAST,
     STEADY,
     fold_differences,
-    fresh_schema,
     lease_holders,
     projected_store,
     watching,
 )
-from tests.store.conftest import PostgresBackend
+from tests.store.conftest import PostgresBackend, fresh_schema
 
 pytestmark = pytest.mark.anyio
 

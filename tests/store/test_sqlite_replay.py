@@ -3,40 +3,21 @@ snapshots that stay put."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
 
 from eventsvc import replay
 from eventsvc.errors import NotFoundError, StoreError
-from eventsvc.store import AppendResult, open_store
-from eventsvc.store.builtin import builtin_projections
+from eventsvc.store import AppendResult
 from eventsvc.store.sqlite import SqliteEventStore
-from eventsvc.testing import FakeClock, append_traffic, batch_enqueued, memory_store
+from eventsvc.testing import append_traffic, batch_enqueued, memory_store
+from tests.test_replay import dump, projected
 
 pytestmark = pytest.mark.anyio
 
 APPENDS = 100
-
-
-@asynccontextmanager
-async def projected(url: str) -> AsyncIterator[SqliteEventStore]:
-    async with open_store(url, clock=FakeClock()) as store:
-        assert isinstance(store, SqliteEventStore)
-        for projection in builtin_projections():
-            await store.register(projection)
-        yield store
-
-
-async def dump(store: SqliteEventStore) -> dict[str, list[tuple[Any, ...]]]:
-    tables = [table for projection in builtin_projections() for table in projection.tables]
-    return {
-        table: sorted(await store.query(f"SELECT * FROM {table}"), key=repr) for table in tables
-    }
 
 
 async def assert_nothing_lost(store: SqliteEventStore, results: list[AppendResult]) -> None:
