@@ -222,14 +222,15 @@ class InvocationCache:
 
     async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
         """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
+        pending = self._named_by_pending()
         for sha in candidates:
+            if sha in pending:
+                continue
             named = await self._store.query(
                 "SELECT 1 FROM events WHERE tag = 'invocation.completed' AND data LIKE ? LIMIT 1",
                 (f"%{sha}%",),
             )
             # Artifact stores are synchronous (some reach their database from a thread).
-            if sha in self._named_by_pending():
-                continue
             if not named and await anyio.to_thread.run_sync(self._artifacts.__contains__, sha):
                 await anyio.to_thread.run_sync(self._artifacts.delete, sha)
                 log.info("deleted artifact %s: no cache entry or event names it", sha)

@@ -155,7 +155,6 @@ _BEAT = (
     "FROM unnest($1::text[]) AS w "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
-_COLUMNS = COLUMNS
 _HEAD = (
     "SELECT position, hash, recorded_at FROM events WHERE position IS NOT NULL "
     "ORDER BY position DESC LIMIT 1"
@@ -406,9 +405,8 @@ class PostgresEventStore:
         self._projections = PostgresProjections(self, options.sealer_lease)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._behind = anyio.Event()
-        # Append transactions committed, seal rounds committed, seal rounds fenced off.
+        # Append transactions committed, and seal rounds fenced off.
         self.commits = 0
-        self.seals = 0
         self.fenced = 0
 
     # --- opening and closing ------------------------------------------------------------
@@ -599,7 +597,7 @@ class PostgresEventStore:
         self, stream: str, from_version: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
         rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = $1 AND version >= $2 "
+            f"SELECT {COLUMNS} FROM events WHERE stream = $1 AND version >= $2 "
             "AND position IS NOT NULL ORDER BY version LIMIT $3",
             stream,
             from_version,
@@ -609,7 +607,7 @@ class PostgresEventStore:
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after,
             limit,
         )
@@ -617,7 +615,7 @@ class PostgresEventStore:
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after,
             limit,
         )
@@ -701,9 +699,12 @@ class PostgresEventStore:
     async def wait_for_projections(self, position: int) -> None:
         """Return once every registered projection has folded ``position`` (the runners
         may run in other processes); a position beyond the log is an error."""
-        head = await self.head()
-        if position > head:
-            raise NotFoundError(f"position {position} is beyond the log's head ({head})")
+        if position > self._known_head:  # only then ask: the known head only ever rises
+            self._observe_head(await self.head())
+        if position > self._known_head:
+            raise NotFoundError(
+                f"position {position} is beyond the log's head ({self._known_head})"
+            )
         with anyio.fail_after(self._options.seal_timeout):
             await self._projections.wait_for(position)
 
@@ -1143,7 +1144,6 @@ class PostgresEventStore:
             self.fenced += 1
             await self._fenced_off(conn, epoch, len(rows))
             return True
-        self.seals += 1
         self._renewed_at = anyio.current_time()
         self._seal_head = _Head(position, previous, recorded_at)
         self._sealed_locally(sealed, lasts)
@@ -1438,7 +1438,7 @@ class PostgresSnapshot:
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
+            f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
             after,
             limit,
         )
@@ -1459,7 +1459,7 @@ class PostgresSnapshot:
 
 
 _IMPORT = (
-    f"INSERT INTO events ({_COLUMNS}, batch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+    f"INSERT INTO events ({COLUMNS}, batch) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 )
 
 
@@ -1473,7 +1473,7 @@ async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> lis
         stored = {
             int(r[0]): tuple(r)
             for r in await conn.fetch(
-                f"SELECT {_COLUMNS} FROM events WHERE position BETWEEN $1 AND $2",
+                f"SELECT {COLUMNS} FROM events WHERE position BETWEEN $1 AND $2",
                 known[0].position,
                 known[-1].position,
             )

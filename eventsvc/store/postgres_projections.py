@@ -129,9 +129,9 @@ class PostgresProjections:
         rows = await self._store.query("SELECT name, position FROM projection_checkpoints")
         return {name: int(position) for name, position in rows}
 
-    async def wait_for(self, position: int, names: Sequence[str] | None = None) -> None:
-        """Return once every named projection (all by default) has folded ``position``."""
-        for name in names or self.names:
+    async def wait_for(self, position: int) -> None:
+        """Return once every projection has folded ``position``."""
+        for name in self.names:
             while self._known.get(name, 0) < position:
                 changed = self._changed
                 with anyio.move_on_after(self._store.poll_interval):
@@ -160,8 +160,8 @@ class PostgresProjections:
     async def _follow(self, conn: Any, lease: Lease, projection: InlineProjection) -> None:
         """Fold pages while the lease holds; return when it is lost."""
         channel = self._store.channel("checkpoints")
+        checkpoint = await self.checkpoint(projection.name)
         while True:
-            checkpoint = await self.checkpoint(projection.name)
             page = await self._store.read_all(after=checkpoint, limit=PAGE)
             if not page:
                 if not await lease.renew(conn):
@@ -179,10 +179,13 @@ class PostgresProjections:
                 )
                 if not await lease.renew(conn):  # also locks the lease row until commit
                     return
-                if await self._checkpoint_in(conn, projection.name) != checkpoint:
-                    continue  # rebuilt meanwhile: read again from the new checkpoint
+                folded = await self._checkpoint_in(conn, projection.name)
+                if folded != checkpoint:  # rebuilt meanwhile: read again from there
+                    checkpoint = folded
+                    continue
                 await anyio.to_thread.run_sync(projection.apply, _ThreadTransaction(conn), page)
                 await conn.execute(_CHECKPOINT, projection.name, page[-1].position, channel)
+                checkpoint = page[-1].position
 
     @staticmethod
     async def _checkpoint_in(conn: Any, name: str) -> int:

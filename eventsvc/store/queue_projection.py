@@ -259,7 +259,8 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
     )
     upserts = []
     deltas: dict[str, dict[str, int]] = {}
-    materialized: dict[str, list[int]] = {}
+    # Batches whose cursor's session got its first row here: the cursor moves past it.
+    at_cursor: set[str] = set()
     for sid, events in by_session.items():
         batch_id = batch_of[sid]
         if batch_id not in batches:
@@ -278,8 +279,8 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
             counts = deltas.setdefault(batch_id, dict.fromkeys(STATES, 0))
             counts[previous] -= 1
             counts[status] += 1
-        if sid not in stored and index >= cursor:
-            materialized.setdefault(batch_id, []).append(index)
+        if sid not in stored and index == cursor:
+            at_cursor.add(batch_id)
     tx.executemany(_UPSERT_SESSION, upserts)
     if deltas:
         tx.executemany(
@@ -288,10 +289,8 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
             + " WHERE batch_id = ?",
             [(*counts.values(), batch_id) for batch_id, counts in deltas.items()],
         )
-    for batch_id, indexes in materialized.items():
-        cursor = batches[batch_id][1]
-        if cursor in indexes:
-            _advance_cursor(tx, batch_id, cursor)
+    for batch_id in at_cursor:
+        _advance_cursor(tx, batch_id, batches[batch_id][1])
 
 
 def _session_row(

@@ -25,6 +25,7 @@ check fails because the retried append itself already moved the stream on.
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import logging
 import os
@@ -52,8 +53,14 @@ from eventsvc.errors import (
     StoreLockedError,
 )
 from eventsvc.events import Event, NewEvent, RecordedEvent
-from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, AppendResult, ExpectedVersion
-from eventsvc.store import StoreOptions as StoreOptions
+from eventsvc.store import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    AppendResult,
+    ExpectedVersion,
+    StoreOptions,
+)
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
 from eventsvc.store.rows import (
     COLUMNS,
@@ -98,8 +105,7 @@ _BEAT = (
     f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
-_COLUMNS = COLUMNS
-_INSERT = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
 # Rows a rebuild decodes and folds at a time.
 _REBUILD_PAGE = 5000
@@ -357,7 +363,7 @@ class SqliteEventStore:
         self, stream: str, from_version: int = 0, limit: int | None = None
     ) -> list[RecordedEvent]:
         rows = await self._read(
-            f"SELECT {_COLUMNS} FROM events WHERE stream = ? AND version >= ? "
+            f"SELECT {COLUMNS} FROM events WHERE stream = ? AND version >= ? "
             "ORDER BY version LIMIT ?",
             (stream, from_version, -1 if limit is None else limit),
         )
@@ -365,14 +371,14 @@ class SqliteEventStore:
 
     async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]:
         rows = await self._read(
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
         return decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._read(
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
+            f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
         return [stored_row(row) for row in rows]
@@ -740,7 +746,7 @@ class SqliteEventStore:
         """Fresh tables folded from position 0, swapped in by a single commit."""
         tags = sorted(set().union(*(p.tags for p in projections)))
         read = (
-            f"SELECT {_COLUMNS} FROM events WHERE position > ? AND tag IN ({_marks(tags)}) "
+            f"SELECT {COLUMNS} FROM events WHERE position > ? AND tag IN ({_marks(tags)}) "
             f"ORDER BY position LIMIT {_REBUILD_PAGE}"
         )
 
@@ -920,7 +926,7 @@ def _check_known(raw: sqlite3.Connection, rows: Sequence[StoredRow]) -> None:
     stored = {
         row[0]: row
         for row in raw.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE position BETWEEN ? AND ?",
+            f"SELECT {COLUMNS} FROM events WHERE position BETWEEN ? AND ?",
             (rows[0].position, rows[-1].position),
         )
     }
@@ -949,16 +955,12 @@ def _apply_query(options: StoreOptions, query: list[tuple[str, str]]) -> StoreOp
     for key, value in query:
         if key != "synchronous":
             raise StoreError(f"unknown sqlite store URL option {key!r} (known: 'synchronous')")
-        options = StoreOptions(**{**_as_dict(options), "synchronous": value.upper()})
+        options = dataclasses.replace(options, synchronous=value.upper())
     if options.synchronous not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise StoreError(
             f"synchronous must be one of OFF, NORMAL, FULL, EXTRA; got {options.synchronous!r}"
         )
     return options
-
-
-def _as_dict(options: StoreOptions) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in options.__dataclass_fields__}
 
 
 async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlite.Connection:
