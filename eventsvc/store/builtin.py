@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsvc.events import RecordedEvent
-from eventsvc.store.projection import InlineProjection
+from eventsvc.store.projection import InlineProjection, ddl_statements, is_index_statement
 from eventsvc.store.queue_projection import QueueProjection
-from eventsvc.store.sqlite import SqliteTransaction, ddl_statements, is_index_statement
+from eventsvc.store.sqlite import SqliteTransaction
 from eventsvc.store.stats_projection import StatsProjection
 
 

@@ -30,7 +30,12 @@ import anyio.to_thread
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import RecordedEvent
 from eventsvc.store.postgres import DRIVER_ERRORS, Lease, dollar_placeholders
-from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
+from eventsvc.store.projection import (
+    InlineProjection,
+    ProjectionTransaction,
+    ddl_statements,
+    prepare_tables,
+)
 
 if TYPE_CHECKING:
     from eventsvc.store.postgres import PostgresEventStore
@@ -52,8 +57,7 @@ _CHECKPOINT = (
 
 def postgres_ddl(script: str) -> list[str]:
     """A projection's DDL (written for SQLite) as PostgreSQL statements."""
-    statements = [s.strip() for s in script.split(";") if s.strip()]
-    return [_TYPE_WORDS.sub(lambda m: _TYPES[m.group(1)], s) for s in statements]
+    return [_TYPE_WORDS.sub(lambda m: _TYPES[m.group(1)], s) for s in ddl_statements(script)]
 
 
 class _ThreadTransaction:

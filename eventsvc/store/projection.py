@@ -70,6 +70,15 @@ class InlineProjection(Protocol):
         ...
 
 
+def is_index_statement(statement: str) -> bool:
+    return statement.upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
+
+
+def ddl_statements(script: str) -> list[str]:
+    """The statements of a DDL script (no semicolons inside them)."""
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
 _SCHEMA_TABLES = (
     "CREATE TABLE IF NOT EXISTS projection_checkpoints "
     "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)",

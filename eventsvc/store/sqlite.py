@@ -61,7 +61,13 @@ from eventsvc.store import (
     ExpectedVersion,
     StoreOptions,
 )
-from eventsvc.store.projection import InlineProjection, ProjectionTransaction, prepare_tables
+from eventsvc.store.projection import (
+    InlineProjection,
+    ProjectionTransaction,
+    ddl_statements,
+    is_index_statement,
+    prepare_tables,
+)
 from eventsvc.store.rows import (
     COLUMNS,
     Item,
@@ -156,15 +162,6 @@ async def _on_connection_thread(
     capped below the next minor version so a change cannot slip in unnoticed.
     """
     return await conn._execute(lambda: function(conn._conn))  # type: ignore[no-untyped-call,no-any-return]
-
-
-def is_index_statement(statement: str) -> bool:
-    return statement.upper().startswith(("CREATE INDEX", "CREATE UNIQUE INDEX"))
-
-
-def ddl_statements(script: str) -> list[str]:
-    """The statements of a DDL script (no semicolons inside them)."""
-    return [s.strip() for s in script.split(";") if s.strip()]
 
 
 @dataclass(slots=True)
