@@ -255,7 +255,6 @@ class _RebuildChecks:
         self.scratch = ScratchProjections(list(checkpoints))
         self.pending = list(self.scratch.projections)
         self.checkpoints = checkpoints
-        self.last = max(checkpoints.values(), default=0)
         self.folded = 0
 
     async def fold(self, records: Sequence[ev.RecordedEvent]) -> None:

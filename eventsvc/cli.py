@@ -52,7 +52,7 @@ from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
 from eventsvc.store import EventFilter, open_store
-from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.builtin import open_projected
 from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.views import BatchStatus, QueueStatus
 
@@ -343,13 +343,23 @@ async def _writable_store(settings: Settings, hint: str) -> AsyncIterator[Projec
     """The store opened for writing with the built-in projections (caught up), or a clear
     refusal, with ``hint``, when a running service holds it."""
     try:
-        async with open_store(settings.store_url) as opened:
-            store = projected(opened)
-            for projection in builtin_projections():
-                await store.register(projection)
+        async with open_projected(settings.store_url) as store:
             yield store
     except StoreLockedError as exc:
         raise InputError([str(exc), hint]) from None
+
+
+@asynccontextmanager
+async def _remote(url: str, token: str | None) -> AsyncIterator[EventsvcClient]:
+    """A client of the service at ``url``; its refusals and an unreachable service become
+    clear input errors."""
+    try:
+        async with EventsvcClient(url, token=token) as client:
+            yield client
+    except ClientError as exc:
+        raise InputError([f"the service at {url} refused: {exc}"]) from None
+    except httpx.HTTPError as exc:
+        raise InputError([f"cannot reach the service at {url}: {exc}"]) from None
 
 
 async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -357,14 +367,9 @@ async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) 
         return await time_travel(settings, args.to_position, args.json, out)
     names = replay.projection_names(args.projection, args.all)
     if args.url:
-        async with EventsvcClient(args.url, token=args.token) as client:
+        async with _remote(args.url, args.token) as client:
             for name in names:
-                try:
-                    answer = await client.rebuild_projection(name)
-                except ClientError as exc:
-                    raise InputError([f"the service at {args.url} refused: {exc}"]) from None
-                except httpx.HTTPError as exc:
-                    raise InputError([f"cannot reach the service at {args.url}: {exc}"]) from None
+                answer = await client.rebuild_projection(name)
                 out.write(_rebuilt_line(answer["name"], answer["position"], answer["seconds"]))
         return 0
     hint = "to rebuild through the running service: eventsvc replay --url URL"
@@ -423,29 +428,20 @@ def _iso(micros: int) -> str:
 
 async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     """Show the invocation cache (after clearing, enabling or disabling it if asked)."""
+    switch = args.enable or args.disable
     if args.url:
-        async with EventsvcClient(args.url, token=args.token) as client:
-            try:
-                removed = await client.clear_cache() if args.clear else None
-                if args.enable or args.disable:
-                    await client.enable_cache(args.enable)
-                status = await client.cache()
-            except ClientError as exc:
-                raise InputError([f"the service at {args.url} refused: {exc}"]) from None
-            except httpx.HTTPError as exc:
-                raise InputError([f"cannot reach the service at {args.url}: {exc}"]) from None
+        async with _remote(args.url, args.token) as client:
+            removed = await client.clear_cache() if args.clear else None
+            status = await (client.enable_cache(args.enable) if switch else client.cache())
     else:
         try:
             async with Service.open(settings) as service:
                 removed = await service.cache.clear() if args.clear else None
-                if args.enable or args.disable:
+                if switch:
                     await service.cache.set_enabled(args.enable)
-                state = await service.cache.status()
-                hits, misses = await service.stats.cache_counts()
+                status = asdict(await service.cache_status())
         except StoreLockedError as exc:
             raise InputError([str(exc), "to reach the running service: --url URL"]) from None
-        status = {**asdict(state), "size": state.bytes, "hits": hits, "misses": misses}
-        del status["bytes"]
     if args.json:
         out.write(json.dumps({**status, "removed": removed}) + "\n")
         return 0

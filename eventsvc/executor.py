@@ -414,7 +414,7 @@ class _SessionRun:
                 node = execution.next()
             except (MissingInputError, NodeInputError) as exc:
                 node_id = exc.node_id
-                pending += self._failure(node_id, execution, exc, NodeMeasurement())
+                pending += self._failure(node_id, execution, exc, None)
                 await self._append(pending + self._fail_session(exc, node_id))
                 return
             if node is None:
@@ -564,9 +564,7 @@ class _SessionRun:
         return ev.InvocationCompleted(
             **self._node_fields(node.id, execution),
             outputs=output.model_dump(mode="json"),
-            measurement=NodeMeasurement()
-            if stats is None
-            else NodeMeasurement(**stats.as_measurement()),
+            measurement=_measurement(stats),
             cache_key=key,
             cached=cached,
         )
@@ -576,15 +574,14 @@ class _SessionRun:
         node_id: str,
         execution: GraphExecutionState,
         error: Exception,
-        stats: StatsContext | NodeMeasurement,
+        stats: StatsContext | None,
     ) -> list[Event]:
-        measurement = stats if isinstance(stats, NodeMeasurement) else _measurement(stats)
         return [
             ev.InvocationFailed(
                 **self._node_fields(node_id, execution),
                 error_type=type(error).__name__,
                 error_message=str(error),
-                measurement=measurement,
+                measurement=_measurement(stats),
                 error_traceback="".join(traceback.format_exception(error)),
             )
         ]

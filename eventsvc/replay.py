@@ -27,9 +27,9 @@ import msgspec
 from eventsvc.chain import StoredRow
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.stats import StatsSummary
-from eventsvc.store import EventStore, StoreOptions, open_store
+from eventsvc.store import EventStore, StoreOptions
 from eventsvc.store.builtin import PROJECTION_NAMES as PROJECTION_NAMES
-from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.builtin import open_projected
 from eventsvc.store.projection import ProjectedStore
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.rows import columns_of
@@ -76,10 +76,8 @@ async def scratch_store() -> AsyncIterator[SqliteEventStore]:
     """
     with tempfile.TemporaryDirectory(prefix="eventsvc-") as directory:
         url = f"sqlite://{Path(directory) / 'scratch.db'}"
-        async with open_store(url, options=StoreOptions(synchronous="OFF")) as store:
+        async with open_projected(url, options=StoreOptions(synchronous="OFF")) as store:
             assert isinstance(store, SqliteEventStore)
-            for projection in builtin_projections():
-                await store.register(projection)
             yield store
 
 
@@ -88,7 +86,6 @@ async def copy_log(
     target: SqliteEventStore,
     *,
     to_position: int | None = None,
-    verify: bool = True,
 ) -> int:
     """Import ``source``'s rows up to ``to_position`` (all by default) into ``target``."""
     after = copied = 0
@@ -97,7 +94,7 @@ async def copy_log(
             rows = [row for row in rows if row.position <= to_position]
             if not rows:
                 break
-        copied += await target.import_rows(rows, verify=verify)
+        copied += await target.import_rows(rows)
         after = rows[-1].position
     return copied
 

@@ -32,14 +32,27 @@ from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.progress import ProgressHub
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
-from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, open_store
-from eventsvc.store.builtin import builtin_projections
+from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions
+from eventsvc.store.builtin import open_projected
 from eventsvc.store.invocation_cache import InvocationCache
-from eventsvc.store.projection import ProjectedStore, projected
+from eventsvc.store.projection import ProjectedStore
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.stats_projection import StatsView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
+
+
+@dataclass(frozen=True, slots=True)
+class CacheReport:
+    """The invocation cache as users see it: its state, and its hits and misses so far."""
+
+    enabled: bool
+    entries: int
+    size: int
+    max_entries: int
+    max_bytes: int
+    hits: int
+    misses: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +107,7 @@ class Service:
         options = StoreOptions(
             max_event_bytes=settings.max_event_bytes, subscriber_buffer=settings.subscriber_buffer
         )
-        async with open_store(settings.store_url, options=options, clock=clock) as store:
-            store = projected(store)
-            for projection in builtin_projections():
-                await store.register(projection)
+        async with open_projected(settings.store_url, options=options, clock=clock) as store:
             service = cls(store, settings, registry, clock)
             await service.cache.create()
             try:
@@ -120,6 +130,19 @@ class Service:
             finally:
                 with anyio.CancelScope(shield=True):
                     await service.cache.flush()  # the recency of the last hits
+
+    async def cache_status(self) -> CacheReport:
+        status = await self.cache.status()
+        hits, misses = await self.stats.cache_counts()
+        return CacheReport(
+            status.enabled,
+            status.entries,
+            status.bytes,
+            status.max_entries,
+            status.max_bytes,
+            hits,
+            misses,
+        )
 
     async def wait_for(self, position: int) -> int:
         """Return ``position`` once every projection has folded the log up to it.

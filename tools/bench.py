@@ -62,7 +62,7 @@ from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table
 from eventsvc.store import EventFilter, EventStore, StoreOptions, open_store
-from eventsvc.store.builtin import builtin_projections
+from eventsvc.store.builtin import open_projected
 from eventsvc.store.projection import projected
 from eventsvc.store.sqlite import SCHEMA_SQL, SqliteEventStore
 from eventsvc.testing import FakeContext, append_traffic
@@ -947,10 +947,8 @@ async def bench_executor_postgres(dsn: str, processes: int) -> list[Figure]:
 async def bench_replay(directory: Path, total: int) -> list[Figure]:
     """Rebuild the queue and stats projections from a log of realistic traffic, and audit it."""
     path = directory / "replay.db"
-    async with open_store(f"sqlite://{path}", options=StoreOptions(synchronous="NORMAL")) as store:
-        assert isinstance(store, SqliteEventStore)
-        for projection in builtin_projections():
-            await store.register(projection)
+    options = StoreOptions(synchronous="NORMAL")
+    async with open_projected(f"sqlite://{path}", options=options) as store:
         total = await append_traffic(store, total)
         rebuild_s = min([await timed(lambda: store.rebuild("queue", "stats")) for _ in range(3)])
     floor_eps = max([await floor_read_eps(str(path), total, 5000) for _ in range(3)])

@@ -77,17 +77,7 @@ class CacheCleared(BaseModel):
 
 
 async def _cache_status(service: Service) -> CacheStatusBody:
-    status = await service.cache.status()
-    hits, misses = await service.stats.cache_counts()
-    return CacheStatusBody(
-        enabled=status.enabled,
-        entries=status.entries,
-        size=status.bytes,
-        max_entries=status.max_entries,
-        max_bytes=status.max_bytes,
-        hits=hits,
-        misses=misses,
-    )
+    return CacheStatusBody(**asdict(await service.cache_status()))
 
 
 class RebuiltProjection(BaseModel):
@@ -322,7 +312,8 @@ def other_routes() -> APIRouter:
     @router.get("/health", tags=["health"])
     async def health(service: ServiceDep) -> dict[str, Any]:
         head = await service.store.head()
-        checkpoints = {name: await service.store.checkpoint(name) for name in ("queue", "stats")}
+        folded = await service.store.checkpoints()
+        checkpoints = {name: folded.get(name, 0) for name in replay.PROJECTION_NAMES}
         return {
             "store": "ok",
             "head": head,

@@ -9,11 +9,20 @@ to compare with the live tables.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
+from eventsvc.clock import Clock
 from eventsvc.events import RecordedEvent
-from eventsvc.store.projection import InlineProjection, ddl_statements, is_index_statement
+from eventsvc.store import StoreOptions, open_store
+from eventsvc.store.projection import (
+    InlineProjection,
+    ProjectedStore,
+    ddl_statements,
+    is_index_statement,
+    projected,
+)
 from eventsvc.store.queue_projection import QueueProjection
 from eventsvc.store.sqlite import SqliteTransaction
 from eventsvc.store.stats_projection import StatsProjection
@@ -21,6 +30,18 @@ from eventsvc.store.stats_projection import StatsProjection
 
 def builtin_projections() -> list[InlineProjection]:
     return [QueueProjection(), StatsProjection()]
+
+
+@asynccontextmanager
+async def open_projected(
+    url: str, *, options: StoreOptions | None = None, clock: Clock | None = None
+) -> AsyncIterator[ProjectedStore]:
+    """The store at ``url``, open for writing, folding the built-in projections (caught up)."""
+    async with open_store(url, options=options, clock=clock) as opened:
+        store = projected(opened)
+        for projection in builtin_projections():
+            await store.register(projection)
+        yield store
 
 
 PROJECTION_NAMES = tuple(projection.name for projection in builtin_projections())
