@@ -1,6 +1,6 @@
 """The ``eventsvc`` command line (L3): run graphs and batches in process, stats, schemas.
 
-    eventsvc serve [--host H] [--port P] [--workers N] [--token T]
+    eventsvc serve [--host H] [--port P] [--workers N] [--token T] [--cors-origin O]
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc events tail [--after N] [--follow]
@@ -213,9 +213,8 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
             f"eventsvc serving {service.store.url} on http://{host}:{port} "
             f"with {settings.workers} worker(s)\n"
         )
-        config = uvicorn.Config(
-            create_app(service, token=token), host=host, port=port, lifespan="off", log_level="info"
-        )
+        app = create_app(service, token=token, cors_origins=args.cors_origin)
+        config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
         await uvicorn.Server(config).serve()
     return 0
 

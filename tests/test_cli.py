@@ -487,3 +487,22 @@ async def test_the_cache_command_through_a_running_service(served: tuple[Service
     assert (code, out) == (2, "")
     assert "401" in err
     assert not (await service.cache.status()).enabled
+
+
+def test_serve_passes_its_cors_origins_to_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from starlette.middleware.cors import CORSMiddleware
+
+    served: list[uvicorn.Config] = []
+
+    async def capture(self: uvicorn.Server) -> None:
+        served.append(self.config)
+
+    monkeypatch.setattr(uvicorn.Server, "serve", capture)
+    origin = "https://ui.example"
+    code, _, _ = run("serve", "--db", str(tmp_path / "e.db"), "--cors-origin", origin)
+    assert code == 0
+    [middleware] = [m for m in served[0].app.user_middleware if m.cls is CORSMiddleware]
+    assert middleware.kwargs["allow_origins"] == [origin]
