@@ -135,6 +135,18 @@ class InvocationCache:
         transaction; then evict beyond the bounds."""
         if not self._recency and not self._pending:
             return
+        count, size = await self._write()
+        if count > self.max_entries or size > self.max_bytes:
+            await self._evict()
+
+    async def evict(self) -> int:
+        """Remove the least recently used entries until both bounds hold; how many went."""
+        if self._recency or self._pending:
+            await self._write()
+        return await self._evict()
+
+    async def _write(self) -> tuple[int, int]:
+        """Write what is held in memory; the totals after it."""
         touched, self._recency, self._unflushed = self._recency, {}, 0
         entries = list(self._pending.values())
         touches = [(used, key, used) for key, used in touched.items()]
@@ -148,18 +160,13 @@ class InvocationCache:
             )
             return int(count), int(size)
 
-        count, size = await self._store.write_beside(write, "write the cache")
+        totals = await self._store.write_beside(write, "write the cache")
         for row in entries:
             if self._pending.get(row[0]) is row:
                 del self._pending[row[0]]
-        if count > self.max_entries or size > self.max_bytes:
-            await self.evict()
+        return totals
 
-    async def evict(self) -> int:
-        """Remove the least recently used entries until both bounds hold; how many went."""
-        if self._recency or self._pending:
-            await self.flush()  # which evicts, if the bounds need it
-            return 0
+    async def _evict(self) -> int:
         limits = (self.max_entries, self.max_bytes)
 
         def evict(tx: ProjectionTransaction) -> tuple[int, list[str]]:
