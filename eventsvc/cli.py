@@ -46,6 +46,7 @@ from eventsvc.errors import (
     Problem,
     StoreError,
     StoreLockedError,
+    locate,
 )
 from eventsvc.events import CODEC
 from eventsvc.graph import parse_graph
@@ -135,8 +136,7 @@ def _json(text: str, where: str) -> Any:
 
 
 def _line(problem: Problem) -> str:
-    where = ".".join(part for part in (problem.node_id, problem.field) if part)
-    return f"{problem.code}: {where + ': ' if where else ''}{problem.message}"
+    return f"{problem.code}: {locate(problem)}"
 
 
 class ProgressBar:

@@ -45,13 +45,14 @@ class GraphValidationError(EventsvcError):
     """Raised when a graph is invalid; ``problems`` lists every problem, not just the first."""
 
     def __init__(self, problems: list[Problem]) -> None:
-        lines = "; ".join(_locate(p) for p in problems[:5])
+        lines = "; ".join(locate(p) for p in problems[:5])
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(f"invalid graph, {len(problems)} problem(s): {lines}{more}")
         self.problems = problems
 
 
-def _locate(problem: Problem) -> str:
+def locate(problem: Problem) -> str:
+    """Where a problem is (``node.field``) and what it is, in one line."""
     where = ".".join(part for part in (problem.node_id, problem.field) if part)
     return f"{where}: {problem.message}" if where else problem.message
 

@@ -76,6 +76,23 @@ class CacheCleared(BaseModel):
     removed: int
 
 
+def _catalogue(service: Service) -> list[dict[str, Any]]:
+    """Every node type this service runs, with its schema."""
+    return [
+        {
+            "type": cls.meta.type,
+            "title": cls.meta.title,
+            "tags": list(cls.meta.tags),
+            "category": cls.meta.category,
+            "version": cls.meta.version,
+            "classification": cls.meta.classification.value,
+            "output": cls.meta.output.output_type,
+            "schema": cls.model_json_schema(),
+        }
+        for cls in service.registry.invocations()
+    ]
+
+
 async def _cache_status(service: Service) -> CacheStatusBody:
     return CacheStatusBody(**asdict(await service.cache_status()))
 
@@ -259,20 +276,13 @@ def other_routes() -> APIRouter:
         return to_json(await service.stats.node_types())
 
     @router.get("/invocations", tags=["nodes"])
-    async def invocations(service: ServiceDep) -> list[dict[str, Any]]:
-        return [
-            {
-                "type": cls.meta.type,
-                "title": cls.meta.title,
-                "tags": list(cls.meta.tags),
-                "category": cls.meta.category,
-                "version": cls.meta.version,
-                "classification": cls.meta.classification.value,
-                "output": cls.meta.output.output_type,
-                "schema": cls.model_json_schema(),
-            }
-            for cls in service.registry.invocations()
-        ]
+    async def invocations(request: Request, service: ServiceDep) -> list[dict[str, Any]]:
+        # The catalogue does not change while the app runs: its schemas are built once.
+        state = request.app.state
+        if getattr(state, "invocation_catalogue", None) is None:
+            state.invocation_catalogue = _catalogue(service)
+        catalogue: list[dict[str, Any]] = state.invocation_catalogue
+        return catalogue
 
     @router.get("/artifacts/{sha256}", tags=["artifacts"])
     async def artifact(sha256: str, service: ServiceDep) -> Response:
