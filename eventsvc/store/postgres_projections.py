@@ -36,6 +36,7 @@ from eventsvc.store.projection import (
     ddl_statements,
     prepare_tables,
 )
+from eventsvc.store.rows import COLUMNS, decode_rows
 
 if TYPE_CHECKING:
     from eventsvc.store.postgres import PostgresEventStore
@@ -45,6 +46,10 @@ _T = TypeVar("_T")
 
 PAGE = 1000
 _RUNNER_ERRORS: tuple[type[BaseException], ...] = (StoreError, *DRIVER_ERRORS)
+_REBUILD_PAGE = (
+    f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 "
+    "AND tag = ANY($3::text[]) ORDER BY position LIMIT 5000"
+)
 _DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('eventsvc tables'))"
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
@@ -225,11 +230,18 @@ class PostgresProjections:
                     await conn.execute(f"DROP TABLE IF EXISTS {table}")
                 for statement in postgres_ddl(projection.schema):
                     await conn.execute(statement)
-            head = await self._store.head()
+            # Read on this transaction's connection, up to the head it sees, and only the tags
+            # the chosen projections fold (as the SQLite rebuild does).
+            head = int(
+                await conn.fetchval(
+                    "SELECT coalesce(max(position), 0) FROM events WHERE position IS NOT NULL"
+                )
+            )
+            tags = sorted(set().union(*(p.tags for p in chosen)))
             after = 0
             transaction = _ThreadTransaction(conn)
-            while after < head and (page := await self._store.read_all(after=after, limit=5000)):
-                page = [record for record in page if record.position <= head]
+            while rows := await conn.fetch(_REBUILD_PAGE, after, head, tags):
+                page = decode_rows(rows)
                 await anyio.to_thread.run_sync(_apply_all, chosen, transaction, page)
                 after = page[-1].position
             for projection in chosen:
