@@ -48,7 +48,7 @@ from eventsvc.errors import (
     StoreLockedError,
     locate,
 )
-from eventsvc.events import CODEC
+from eventsvc.events import CODEC, SESSION_ENDED
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
@@ -58,7 +58,6 @@ from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.views import BatchStatus, QueueStatus
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
-ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
 
 
 class InputError(Exception):
@@ -164,7 +163,7 @@ class ProgressBar:
 
 
 async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) -> int:
-    tags = ENDED | {"invocation.completed"}
+    tags = SESSION_ENDED | {"invocation.completed"}
     async with Service.open(settings, run_workers=True) as service:
         head = await service.store.head()
         async with service.store.subscribe(after=head, filter=EventFilter(tags=tags)) as events:

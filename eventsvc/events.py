@@ -119,6 +119,10 @@ class SessionRetried(SessionEvent, frozen=True, kw_only=True, tag="session.retri
     """failed | canceled -> uninitialized; ``attempt`` is the new attempt number."""
 
 
+SESSION_ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
+"""The tags that end a session's attempt."""
+
+
 class GraphInvalid(SessionEvent, frozen=True, kw_only=True, tag="graph.invalid"):
     """The session's graph failed validation when it was built; its stats are dropped."""
 

@@ -227,13 +227,13 @@ class Service:
     # --- sessions -----------------------------------------------------------------------
 
     async def cancel_session(self, session_id: str, reason: str = "canceled") -> int:
-        return await self._session_command(session_id, Cancel(reason))
+        return await self.wait_for(await self._session_command(session_id, Cancel(reason)))
 
     async def retry_sessions(self, session_ids: Sequence[str]) -> int:
         position = 0
         for session_id in session_ids:
             position = await self._session_command(session_id, Retry())
-        return position
+        return await self.wait_for(position)
 
     async def _session_command(self, session_id: str, command: Command) -> int:
         view = await self.queue.get_session(session_id)
@@ -243,7 +243,7 @@ class Service:
             raise IllegalTransitionError(session_id, view.state, type(command).__name__)
         events = decide(command, state)
         result = await self.store.append(session_stream(session_id), events, version)
-        return await self.wait_for(result.last_position)
+        return result.last_position
 
     async def session_state(
         self, queue_id: str, session_id: str

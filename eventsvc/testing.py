@@ -33,6 +33,7 @@ from eventsvc.events import (
 )
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import Graph
+from eventsvc.ids import batch_stream, session_stream
 from eventsvc.store import EventStore, StoreOptions, open_store
 
 
@@ -160,13 +161,14 @@ async def append_traffic(
             return appended
         batch_id = f"traffic-{number}"
         canceled = number % 7 == 6
-        await append(f"batch-{batch_id}", [batch_enqueued(batch_id, sessions=sessions_per_batch)])
+        enqueued = batch_enqueued(batch_id, sessions=sessions_per_batch)
+        await append(batch_stream(batch_id), [enqueued])
         async with anyio.create_task_group() as tg:
             for index in range(sessions_per_batch // 2 if canceled else sessions_per_batch):
                 tg.start_soon(append, *_session_traffic(batch_id, index))
         if canceled:
             await append(
-                f"batch-{batch_id}", [BatchCanceled(queue_id="default", batch_id=batch_id)]
+                batch_stream(batch_id), [BatchCanceled(queue_id="default", batch_id=batch_id)]
             )
     raise AssertionError("unreachable")
 
@@ -205,4 +207,4 @@ def _session_traffic(batch_id: str, index: int) -> tuple[str, list[Event]]:
                 SessionFailed(**ids, attempt=attempt, error_type="ValueError", error_message="x")
             )
     events.append(SessionCompleted(**ids, attempt=attempts))
-    return f"session-{sid}", events
+    return session_stream(sid), events

@@ -55,7 +55,7 @@ from eventsvc.artifacts import FileArtifactStore
 from eventsvc.audit import audit
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
-from eventsvc.events import CODEC, BatchEnqueued, SessionStarted
+from eventsvc.events import CODEC, SESSION_ENDED, BatchEnqueued, SessionStarted
 from eventsvc.execution import GraphExecutionState
 from eventsvc.executor import Executor
 from eventsvc.graph import parse_graph
@@ -763,11 +763,10 @@ def chain_graph(length: int) -> Any:
 
 async def run_until_done(service: Service, batch_id: str, sessions: int) -> float:
     """Seconds from starting one worker until every session of the batch has ended."""
-    ended = frozenset({"session.completed", "session.failed", "session.canceled"})
     head = await service.store.head()
     async with (
         anyio.create_task_group() as tg,
-        service.store.subscribe(after=head, filter=EventFilter(tags=ended)) as subscription,
+        service.store.subscribe(after=head, filter=EventFilter(tags=SESSION_ENDED)) as subscription,
     ):
         started = time.perf_counter()
         await tg.start(Executor(service, workers=1).run)
@@ -905,7 +904,7 @@ async def pg_nodes_per_s(
     ``runs`` batches, one after another on the same processes."""
     from eventsvc.client import EventsvcClient
 
-    ended = EventFilter(tags=frozenset({"session.completed", "session.failed", "session.canceled"}))
+    ended = EventFilter(tags=SESSION_ENDED)
     best = 0.0
     with tempfile.TemporaryDirectory() as directory:
         async with (
