@@ -86,12 +86,11 @@ import anyio
 import anyio.abc
 import asyncpg  # type: ignore[import-untyped]
 
-from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
+from eventsvc.chain import GENESIS, StoredRow, chain_hash
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
-    ImportRejectedError,
     NotFoundError,
     StoreError,
 )
@@ -104,6 +103,8 @@ from eventsvc.store.rows import (
     Item,
     columns_of,
     decode_rows,
+    importable,
+    known_span,
     prepare,
     record,
     stored_row,
@@ -155,6 +156,7 @@ _BEAT = (
     "FROM unnest($1::text[]) AS w "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
+_BETWEEN = f"SELECT {COLUMNS} FROM events WHERE position BETWEEN $1 AND $2"
 _HEAD = (
     "SELECT position, hash, recorded_at FROM events WHERE position IS NOT NULL "
     "ORDER BY position DESC LIMIT 1"
@@ -1464,28 +1466,9 @@ _IMPORT = (
 
 
 async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> list[StoredRow]:
-    """The rows this log does not hold yet, checked to continue it; rows it holds must be
-    the same events."""
+    """The rows this log does not hold yet, checked to continue it (``rows.importable``)."""
     head = await conn.fetchrow(_HEAD)
     position, previous = (0, GENESIS) if head is None else (int(head[0]), bytes(head[1]))
-    known = [row for row in rows if row.position <= position]
-    if known:
-        stored = {
-            int(r[0]): tuple(r)
-            for r in await conn.fetch(
-                f"SELECT {COLUMNS} FROM events WHERE position BETWEEN $1 AND $2",
-                known[0].position,
-                known[-1].position,
-            )
-        }
-        for row in known:
-            if stored.get(row.position) != columns_of(row):
-                raise ImportRejectedError(
-                    row.position, "this log holds another event at that position"
-                )
-    fresh = [row for row in rows if row.position > position]
-    if verify and (broken := verify_chain(fresh, previous, position)):
-        raise ImportRejectedError(broken.position, broken.reason)
-    if fresh and fresh[0].position != position + 1:
-        raise ImportRejectedError(fresh[0].position, f"the log ends at position {position}")
-    return fresh
+    span = known_span(rows, position)
+    held = await conn.fetch(_BETWEEN, *span) if span else []
+    return importable(rows, (position, previous), held, verify)

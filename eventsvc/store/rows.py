@@ -12,8 +12,13 @@ from typing import Any, TypeAlias
 
 import msgspec
 
-from eventsvc.chain import StoredRow
-from eventsvc.errors import DuplicateEventError, EventDecodeError, EventTooLargeError
+from eventsvc.chain import StoredRow, verify_chain
+from eventsvc.errors import (
+    DuplicateEventError,
+    EventDecodeError,
+    EventTooLargeError,
+    ImportRejectedError,
+)
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 
 COLUMNS = (
@@ -114,6 +119,36 @@ def _decode(row: Sequence[Any]) -> RecordedEvent:
         raise EventDecodeError(
             f"event at position {position} ({tag!r} in stream {stream!r}) cannot be decoded: {exc}"
         ) from exc
+
+
+def known_span(rows: Sequence[StoredRow], head: int) -> tuple[int, int] | None:
+    """The positions of an import that a log ending at ``head`` already holds, if any."""
+    known = [row.position for row in rows if row.position <= head]
+    return (known[0], known[-1]) if known else None
+
+
+def importable(
+    rows: Sequence[StoredRow],
+    head: tuple[int, bytes],
+    held: Sequence[Sequence[Any]],
+    verify: bool,
+) -> list[StoredRow]:
+    """The rows of an import that a log ending at ``head`` (position, hash) does not hold.
+
+    Rows at positions it holds must be, field for field, the rows ``held`` (read over
+    ``known_span``); the others must continue it densely and, with ``verify``, its hash
+    chain. The first row that does not is named."""
+    position, digest = head
+    stored = {int(row[0]): tuple(row) for row in held}
+    for row in rows:
+        if row.position <= position and stored.get(row.position) != columns_of(row):
+            raise ImportRejectedError(row.position, "this log holds another event at that position")
+    fresh = [row for row in rows if row.position > position]
+    if verify and (broken := verify_chain(fresh, digest, position)):
+        raise ImportRejectedError(broken.position, broken.reason)
+    if fresh and fresh[0].position != position + 1:
+        raise ImportRejectedError(fresh[0].position, f"the log ends at position {position}")
+    return fresh
 
 
 def stored_row(row: Sequence[Any]) -> StoredRow:

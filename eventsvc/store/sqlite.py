@@ -42,7 +42,7 @@ import aiosqlite
 import anyio
 
 from eventsvc.artifacts import FileArtifactStore
-from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
+from eventsvc.chain import GENESIS, StoredRow, chain_hash
 from eventsvc.clock import Clock
 from eventsvc.errors import (
     ConcurrencyError,
@@ -73,6 +73,8 @@ from eventsvc.store.rows import (
     Item,
     columns_of,
     decode_rows,
+    importable,
+    known_span,
     prepare,
     record,
     stored_row,
@@ -111,6 +113,7 @@ _BEAT = (
     f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
     "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
 )
+_BETWEEN = f"SELECT {COLUMNS} FROM events WHERE position BETWEEN ? AND ?"
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
 # Rows a rebuild decodes and folds at a time.
@@ -610,16 +613,10 @@ class SqliteEventStore:
         head = self._head
 
         def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], _Head]:
-            known = [row for row in rows if row.position <= head.position]
-            fresh = [row for row in rows if row.position > head.position]
+            span = known_span(rows, head.position)
             with _transaction(raw):
-                _check_known(raw, known)
-                if verify and (broken := verify_chain(fresh, head.hash, head.position)):
-                    raise ImportRejectedError(broken.position, broken.reason)
-                if not verify and fresh and fresh[0].position != head.position + 1:
-                    raise ImportRejectedError(
-                        fresh[0].position, f"the log ends at position {head.position}"
-                    )
+                held = raw.execute(_BETWEEN, span).fetchall() if span else []
+                fresh = importable(rows, (head.position, head.hash), held, verify)
                 stored = [columns_of(row) for row in fresh]
                 try:
                     raw.executemany(_INSERT, stored)
@@ -914,22 +911,6 @@ def _expected_holds(expected: ExpectedVersion, version: int | None) -> bool:
     if expected is STREAM_EXISTS:
         return version is not None
     return version == expected
-
-
-def _check_known(raw: sqlite3.Connection, rows: Sequence[StoredRow]) -> None:
-    """Rows at positions the log holds must be, field for field, the events it holds there."""
-    if not rows:
-        return
-    stored = {
-        row[0]: row
-        for row in raw.execute(
-            f"SELECT {COLUMNS} FROM events WHERE position BETWEEN ? AND ?",
-            (rows[0].position, rows[-1].position),
-        )
-    }
-    for row in rows:
-        if stored.get(row.position) != columns_of(row):
-            raise ImportRejectedError(row.position, "this log holds another event at that position")
 
 
 def _marks(values: Sequence[object]) -> str:
