@@ -86,7 +86,7 @@ import anyio
 import anyio.abc
 import asyncpg  # type: ignore[import-untyped]
 
-from eventsvc.chain import GENESIS, StoredRow, chain_hash
+from eventsvc.chain import StoredRow, chain_hash
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
@@ -100,6 +100,7 @@ from eventsvc.store.postgres_artifacts import PostgresArtifactStore
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction
 from eventsvc.store.rows import (
     COLUMNS,
+    Head,
     Item,
     columns_of,
     decode_rows,
@@ -346,13 +347,6 @@ class _Pending:
         return AppendResult(self.stream, first, self.last_position, self.last_version)
 
 
-@dataclass(slots=True)
-class _Head:
-    position: int = 0
-    hash: bytes = GENESIS
-    recorded_at: int = 0
-
-
 class PostgresEventStore:
     """The ``EventStore`` on a PostgreSQL schema shared by any number of processes; open it
     with ``open_store("postgresql://...")`` or ``PostgresEventStore.connect``."""
@@ -388,7 +382,7 @@ class PostgresEventStore:
         # Sealing.
         holder = f"{socket.gethostname()} pid {os.getpid()} store {uuid.uuid4().hex[:8]}"
         self._lease = Lease("sealer", holder, options.sealer_lease)
-        self._seal_head = _Head()
+        self._seal_head = Head()
         self._wake_sealer = anyio.Event()
         self._lease_freed = anyio.Event()
         self._renewed_at = 0.0
@@ -1092,8 +1086,7 @@ class PostgresEventStore:
     async def _compete(self, conn: Any) -> None:
         if anyio.current_time() < self._compete_after or not await self._lease.acquire(conn):
             return
-        row = await conn.fetchrow(_HEAD)
-        self._seal_head = _Head() if row is None else _Head(int(row[0]), row[1], int(row[2]))
+        self._seal_head = await _read_head(conn)
         self._renewed_at = anyio.current_time()
         await conn.add_listener(self.channel("unsealed"), self._on_unsealed)
         log.info("%s seals the log at %s (epoch %d)", self.holder, self._where, self._lease.epoch)
@@ -1147,7 +1140,7 @@ class PostgresEventStore:
             await self._fenced_off(conn, epoch, len(rows))
             return True
         self._renewed_at = anyio.current_time()
-        self._seal_head = _Head(position, previous, recorded_at)
+        self._seal_head = Head(position, previous, recorded_at)
         self._sealed_locally(sealed, lasts)
         return True
 
@@ -1180,8 +1173,7 @@ class PostgresEventStore:
                 self._where,
                 self._seal_head.position,
             )
-            head = await conn.fetchrow(_HEAD)
-            self._seal_head = _Head() if head is None else _Head(head[0], head[1], head[2])
+            self._seal_head = await _read_head(conn)
             return
         found = "no holder" if row is None else f"epoch {row[0]} of {row[1]!r}"
         await self._step_down(
@@ -1465,10 +1457,14 @@ _IMPORT = (
 )
 
 
+async def _read_head(conn: Any) -> Head:
+    row = await conn.fetchrow(_HEAD)
+    return Head() if row is None else Head(int(row[0]), bytes(row[1]), int(row[2]))
+
+
 async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> list[StoredRow]:
     """The rows this log does not hold yet, checked to continue it (``rows.importable``)."""
-    head = await conn.fetchrow(_HEAD)
-    position, previous = (0, GENESIS) if head is None else (int(head[0]), bytes(head[1]))
-    span = known_span(rows, position)
+    head = await _read_head(conn)
+    span = known_span(rows, head.position)
     held = await conn.fetch(_BETWEEN, *span) if span else []
-    return importable(rows, (position, previous), held, verify)
+    return importable(rows, (head.position, head.hash), held, verify)

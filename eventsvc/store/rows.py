@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 import msgspec
 
-from eventsvc.chain import StoredRow, verify_chain
+from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import (
     DuplicateEventError,
     EventDecodeError,
@@ -24,6 +25,16 @@ from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 COLUMNS = (
     "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
 )
+
+
+@dataclass(slots=True)
+class Head:
+    """The last event of a log: where the next one goes and what it chains to."""
+
+    position: int = 0
+    hash: bytes = GENESIS
+    recorded_at: int = 0
+
 
 Item: TypeAlias = tuple[str, str, int, str, str, Event]
 """One event to append: (event_id, tag, schema_version, data, metadata, event)."""

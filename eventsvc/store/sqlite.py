@@ -70,6 +70,7 @@ from eventsvc.store.projection import (
 )
 from eventsvc.store.rows import (
     COLUMNS,
+    Head,
     Item,
     columns_of,
     decode_rows,
@@ -184,13 +185,6 @@ class _Append:
         return self.result is not None or self.error is not None
 
 
-@dataclass(slots=True)
-class _Head:
-    position: int = 0
-    hash: bytes = GENESIS
-    recorded_at: int = 0
-
-
 class SqliteEventStore:
     """The ``EventStore`` on one SQLite file (or ``:memory:``); open it with ``open_store``."""
 
@@ -211,7 +205,7 @@ class SqliteEventStore:
         self._lock = lock
         self._options = options
         self._clock = clock
-        self._head = _Head()
+        self._head = Head()
         self._queue: list[_Append] = []
         self._committing = False
         self._closed = False
@@ -304,7 +298,7 @@ class SqliteEventStore:
         )
         if rows:
             seq, hash_, recorded_at = rows[0]
-            self._head = _Head(seq, hash_ if hash_ is not None else GENESIS, recorded_at or 0)
+            self._head = Head(seq, hash_ if hash_ is not None else GENESIS, recorded_at or 0)
 
     # --- the protocol -------------------------------------------------------------------
 
@@ -519,7 +513,7 @@ class SqliteEventStore:
         connection's thread; the committed events if anyone listens."""
         listening = self._fanout is not None and len(self._fanout) > 0
 
-        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, _Head]:
+        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, Head]:
             raw.execute("BEGIN IMMEDIATE")
             try:
                 versions = self._stream_versions(raw, group)
@@ -609,10 +603,10 @@ class SqliteEventStore:
 
     def _import_transaction(
         self, rows: Sequence[StoredRow], verify: bool
-    ) -> Callable[[sqlite3.Connection], tuple[list[RecordedEvent], _Head]]:
+    ) -> Callable[[sqlite3.Connection], tuple[list[RecordedEvent], Head]]:
         head = self._head
 
-        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], _Head]:
+        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Head]:
             span = known_span(rows, head.position)
             with _transaction(raw):
                 held = raw.execute(_BETWEEN, span).fetchall() if span else []
@@ -628,7 +622,7 @@ class SqliteEventStore:
             if not fresh:
                 return [], head
             last = fresh[-1]
-            return records, _Head(last.position, last.hash, last.recorded_at)
+            return records, Head(last.position, last.hash, last.recorded_at)
 
         return transaction
 
@@ -833,7 +827,7 @@ class SqliteEventStore:
 
     def _plan(
         self, group: list[_Append], versions: dict[str, tuple[int | None, int]]
-    ) -> tuple[list[tuple[Any, ...]], list[Event], _Head]:
+    ) -> tuple[list[tuple[Any, ...]], list[Event], Head]:
         """Decide each append against the stream versions; positions and hashes for the rest.
 
         ``versions`` is updated in place with the accepted appends.
@@ -862,7 +856,7 @@ class SqliteEventStore:
                 events.append(event)
             versions[request.stream] = (version, position)
             request.result = AppendResult(request.stream, first, position, version)
-        return rows, events, _Head(position, previous, recorded_at)
+        return rows, events, Head(position, previous, recorded_at)
 
     # --- reading ------------------------------------------------------------------------
 
