@@ -1193,15 +1193,15 @@ class PostgresEventStore:
         self._observe_head(last)
 
     def _records(self, sealed: list[tuple[Any, ...]]) -> list[RecordedEvent]:
-        """Sealed rows as events: this process's own from memory, the others decoded."""
-        records = []
-        for row in sealed:
-            pending = self._pending.get(row[10])
-            if pending is None:
-                records.extend(decode_rows([row[:10]]))
-            else:
-                records.append(record(row, pending.event(row[2])))
-        return records
+        """Sealed rows as events: this process's own from memory, the others decoded in one
+        page."""
+        others = iter(decode_rows([row[:10] for row in sealed if row[10] not in self._pending]))
+        return [
+            next(others)
+            if (pending := self._pending.get(row[10])) is None
+            else record(row, pending.event(row[2]))
+            for row in sealed
+        ]
 
     def _resolve(self, lasts: dict[int, int]) -> None:
         for batch, last in lasts.items():
