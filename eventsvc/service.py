@@ -38,6 +38,7 @@ from eventsvc.store.invocation_cache import InvocationCache
 from eventsvc.store.projection import ProjectedStore
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.stats_projection import StatsView
+from eventsvc.views import BatchStatus, SessionView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -206,23 +207,32 @@ class Service:
     async def cancel_batches(self, queue_id: str, batch_ids: Sequence[str]) -> int:
         position = 0
         for batch_id in batch_ids:
-            await self._batch_in(queue_id, batch_id)
+            await self.batch_in(queue_id, batch_id)
             event = ev.BatchCanceled(queue_id=queue_id, batch_id=batch_id, reason="canceled")
             result = await self.store.append(batch_stream(batch_id), [event], STREAM_EXISTS)
             position = result.last_position
         return await self.wait_for(position)
 
     async def reprioritize_batch(self, queue_id: str, batch_id: str, priority: int) -> int:
-        await self._batch_in(queue_id, batch_id)
+        await self.batch_in(queue_id, batch_id)
         event = ev.BatchReprioritized(queue_id=queue_id, batch_id=batch_id, priority=priority)
         return await self.wait_for(
             (await self.store.append(batch_stream(batch_id), [event])).last_position
         )
 
-    async def _batch_in(self, queue_id: str, batch_id: str) -> None:
+    async def batch_in(self, queue_id: str, batch_id: str) -> BatchStatus:
+        """The batch's status, if it is in ``queue_id``; NotFoundError if not."""
         status = await self.queue.batch_status(batch_id)
         if status.queue_id != queue_id:
             raise NotFoundError(f"no batch {batch_id!r} in queue {queue_id!r}")
+        return status
+
+    async def session_in(self, queue_id: str, session_id: str) -> SessionView:
+        """The session, if it is in ``queue_id``; NotFoundError if not."""
+        view = await self.queue.get_session(session_id)
+        if view.queue_id != queue_id:
+            raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
+        return view
 
     # --- sessions -----------------------------------------------------------------------
 

@@ -184,10 +184,7 @@ def queue_routes() -> APIRouter:
 
     @router.get("/b/{batch_id}/status")
     async def batch_status(queue_id: str, batch_id: str, service: ServiceDep) -> BatchStatus:
-        status = await service.queue.batch_status(batch_id)
-        if status.queue_id != queue_id:
-            raise NotFoundError(f"no batch {batch_id!r} in queue {queue_id!r}")
-        return status
+        return await service.batch_in(queue_id, batch_id)
 
     @router.get("/sessions")
     async def list_sessions(
@@ -204,16 +201,11 @@ def queue_routes() -> APIRouter:
 
     @router.get("/s/{session_id}")
     async def get_session(queue_id: str, session_id: str, service: ServiceDep) -> SessionDetail:
-        view = await service.queue.get_session(session_id)
-        if view.queue_id != queue_id:
-            raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
-        return await session_detail(service, view)
+        return await session_detail(service, await service.session_in(queue_id, session_id))
 
     @router.put("/s/{session_id}/cancel")
     async def cancel_session(queue_id: str, session_id: str, service: ServiceDep) -> Position:
-        view = await service.queue.get_session(session_id)
-        if view.queue_id != queue_id:
-            raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
+        await service.session_in(queue_id, session_id)
         return Position(position=await service.cancel_session(session_id))
 
     @router.put("/cancel_by_batch_ids")
