@@ -108,7 +108,7 @@ from eventsvc.store.rows import (
     known_span,
     prepare,
     record,
-    stored_row,
+    stored_rows,
 )
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
@@ -615,7 +615,7 @@ class PostgresEventStore:
             after,
             limit,
         )
-        return [stored_row(row) for row in rows]
+        return stored_rows(rows)
 
     def subscribe(
         self, after: int = 0, filter: EventFilter | None = None
@@ -1436,7 +1436,7 @@ class PostgresSnapshot:
             after,
             limit,
         )
-        return [stored_row(row) for row in rows]
+        return stored_rows(rows)
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:

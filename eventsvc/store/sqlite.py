@@ -78,7 +78,7 @@ from eventsvc.store.rows import (
     known_span,
     prepare,
     record,
-    stored_row,
+    stored_rows,
 )
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
@@ -375,7 +375,7 @@ class SqliteEventStore:
             f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
-        return [stored_row(row) for row in rows]
+        return stored_rows(rows)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqliteEventStore]:

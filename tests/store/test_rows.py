@@ -8,7 +8,7 @@ import pytest
 
 from eventsvc.errors import DuplicateEventError, EventDecodeError, EventTooLargeError
 from eventsvc.events import CODEC
-from eventsvc.store.rows import columns_of, decode_rows, new_event_ids, prepare, stored_row
+from eventsvc.store.rows import columns_of, decode_rows, new_event_ids, prepare, stored_rows
 from eventsvc.testing import new_event, session_started
 
 
@@ -46,4 +46,4 @@ def test_a_page_decodes_at_once_and_a_bad_row_is_named_by_its_position() -> None
 
 def test_a_stored_row_gives_back_its_columns() -> None:
     columns = row(3, CODEC.encode(session_started()).decode())
-    assert columns_of(stored_row(columns)) == columns
+    assert [columns_of(row) for row in stored_rows([columns])] == [columns]
