@@ -451,6 +451,26 @@ async def pg_floor_notify_ms(dsn: str, rows: list[tuple[object, ...]]) -> list[f
     return latencies
 
 
+async def pg_wal_flush_ms(dsn: str, commits: int = 500) -> float:
+    """What a synchronous commit adds to an asynchronous one (a one-row update): the WAL flush
+    that the LOCK TABLE floor holds its lock through, and that one seal round shares."""
+    import asyncpg
+
+    async with pg_schema(dsn, "CREATE TABLE flush (n BIGINT); INSERT INTO flush VALUES (0)") as s:
+        conn = await asyncpg.connect(pg_url(dsn, s))
+        try:
+            took = {}
+            for mode in ("off", "on"):
+                await conn.execute(f"SET synchronous_commit = {mode}")
+                started = time.perf_counter()
+                for _ in range(commits):
+                    await conn.execute("UPDATE flush SET n = n + 1")
+                took[mode] = time.perf_counter() - started
+        finally:
+            await conn.close()
+    return max(0.0, took["on"] - took["off"]) / commits * 1000
+
+
 async def bench_store_postgres(dsn: str, total: int) -> list[Figure]:
     per_call, stores, singles, probes = 1000, 8, 3200, 400
     events = [sample_event(n) for n in range(total)]
@@ -488,6 +508,7 @@ async def bench_store_postgres(dsn: str, total: int) -> list[Figure]:
         value = singles / await timed(all_writers)
     figures.append(Figure("pg_append_concurrent_eps", value, "events/s", locked, ">= 2"))
     figures.append(Figure("pg_append_concurrent_vs_plain", value, "events/s", plain))
+    figures.append(Figure("pg_wal_flush_ms", await pg_wal_flush_ms(dsn), "ms", None))
 
     # pg_subscribe_p50_ms / pg_subscribe_p99_ms
     floor_latencies = await pg_floor_notify_ms(dsn, raw_rows(probes))

@@ -53,18 +53,24 @@ server): every row is written twice, inserted unsealed and then updated by the s
 update: it sets the indexed position, so every index gets a new entry), read back once (only
 its keys when the sealer's own process appended it) and hashed in Python. In appends of 1000
 events the seal takes about three quarters of the time (some 24 us a row, 8 us for the insert);
-the whole runs at about 0.6x raw ``executemany`` into a table with the same columns and
+the whole runs at 0.45-0.6x raw ``executemany`` into a table with the same columns and
 indexes. The partial index of unsealed rows keeps the sealed rows' dead entries until vacuum,
-so the sealer's read slows down between autovacuums. With 8 stores in one process each
-appending single events one after another, the sealer runs rounds back to back, about 4.5
-events a round (the appends it just woke insert while it seals the others), some 2.1-2.6 ms
-a round: the read about 0.7 ms and the seal 1.5 ms against about 0.05 and 0.2 ms plus a 0.25
-ms flush when the server is otherwise idle, so waiting for CPU (2 cores, 75-95% busy) and for
-the shared event loop dominates; the whole runs at 1-1.2x the same appends under ``LOCK
-TABLE`` (some 2,000 events/s). Tried and not kept (measured the same or worse on this noisy
-machine): one statement per round hashing the chain in SQL (recursive CTE; +15% concurrent,
-but batched appends fell to 0.3-0.5x raw and subscribe latency rose), and appends notifying
-only while the sealer says it is idle (+10-20% concurrent, more statements per idle wake-up).
+so the sealer's read slows down between autovacuums.
+
+**Concurrent single appends** (8 stores in one process, each appending one event at a time) run
+at 1.1-1.4x the same appends under ``LOCK TABLE`` (3,000-3,700 events/s). After a round the
+sealer waits for the writers it released (``_gather``), so a round seals all 8 instead of the
+half that was quickest: rounds fall by 40% and the CPU per event by some 5%, but the throughput
+stays the same, because each writer's cycle is latency-bound: its insert (0.6 ms), the sealer's
+read (0.2 ms) and seal (0.8-1 ms, with its WAL flush) each take 3-5x what they take on an idle
+server, with the client process about 55% busy and the machine about 75%. The floor is fast here
+because this server's WAL flush is short (about 0.1 ms, the bench's ``pg_wal_flush_ms``), so
+holding the table lock through it costs little; the store's advantage, one flush for a whole
+round, grows with the flush time. Measured and not kept: no NOTIFY from appenders at all, with
+the sealer polling (1.2-1.4x: each NOTIFY wakes every listening backend of the database, before
+PostgreSQL 19, but that was not the limit); each store in a process of its own (worse, and
+noisier); one statement per round hashing the chain in SQL (recursive CTE; +15% concurrent, but
+batched appends fell to 0.3-0.5x raw and subscribe latency rose).
 """
 
 from __future__ import annotations
@@ -194,7 +200,7 @@ WITH fence AS (
     WHERE name = 'sealer' AND epoch = $1::bigint
       AND ($2::bigint = 0 OR EXISTS (
           SELECT 1 FROM events WHERE position = $2::bigint AND hash = $3::bytea))
-      AND NOT EXISTS (SELECT 1 FROM events WHERE position > $2::bigint)
+      AND NOT EXISTS (SELECT 1 FROM events WHERE position = $2::bigint + 1)
     RETURNING epoch
 ), sealed AS (
     UPDATE events AS e
@@ -384,6 +390,7 @@ class PostgresEventStore:
         self._lease = Lease("sealer", holder, options.sealer_lease)
         self._seal_head = Head()
         self._wake_sealer = anyio.Event()
+        self._arrived = 0  # appends committed since the last seal
         self._lease_freed = anyio.Event()
         self._renewed_at = 0.0
         self._compete_after = 0.0
@@ -401,8 +408,9 @@ class PostgresEventStore:
         self._projections = PostgresProjections(self, options.sealer_lease)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._behind = anyio.Event()
-        # Append transactions committed, and seal rounds fenced off.
+        # Append transactions committed, seal rounds, and seal rounds fenced off.
         self.commits = 0
+        self.rounds = 0
         self.fenced = 0
 
     # --- opening and closing ------------------------------------------------------------
@@ -844,6 +852,7 @@ class PostgresEventStore:
             return
         self.commits += 1
         if self._lease.epoch is not None:
+            self._arrived += len(group)
             self._wake_sealer.set()
 
     async def _insert_group(self, conn: Any, group: list[_Append], notify: bool) -> None:
@@ -859,7 +868,10 @@ class PostgresEventStore:
                 else:
                     inserted.append((request, int(row[0]), int(row[1])))
             if inserted and notify:
-                await conn.execute("SELECT pg_notify($1::text, '')", self.channel("unsealed"))
+                await conn.execute(
+                    "SELECT pg_notify($1::text, $2::text)", self.channel("unsealed"),
+                    str(len(inserted)),
+                )  # fmt: skip
         for request, batch, last in inserted:
             request.pending = self._register(request, batch, last)
 
@@ -1075,12 +1087,27 @@ class PostgresEventStore:
                         await self._lease_freed.wait()
                     continue
             self._wake_sealer = anyio.Event()
-            if await self._seal_round(conn):
+            started = anyio.current_time()
+            released = await self._seal_round(conn)
+            if released is not None:
+                await self._gather(released, anyio.current_time() - started)
                 continue
             if anyio.current_time() - self._renewed_at >= self._lease.seconds / 3:
                 await self._renew(conn)
                 continue
             with anyio.move_on_after(self._options.poll_interval):
+                await self._wake_sealer.wait()
+
+    async def _gather(self, released: int, took: float) -> None:
+        """Group commit for the seal. Sealing ``released`` appends woke their writers, and a
+        busy writer appends again at once: wait (at most as long as the round took) until as
+        many appends have arrived, so that the next round seals them together instead of only
+        those that were quickest. Without it, closed-loop writers split into two halves that
+        take turns, and each round seals half of them."""
+        self._arrived = 0
+        with anyio.move_on_after(took):
+            while self._arrived < released:
+                self._wake_sealer = anyio.Event()
                 await self._wake_sealer.wait()
 
     async def _compete(self, conn: Any) -> None:
@@ -1103,11 +1130,13 @@ class PostgresEventStore:
         log.warning("%s stops sealing the log at %s: %s", self.holder, self._where, why)
         await conn.remove_listener(self.channel("unsealed"), self._on_unsealed)
 
-    async def _seal_round(self, conn: Any) -> bool:
-        """Seal the committed unsealed rows (whole appends, a bounded number); False if none."""
+    async def _seal_round(self, conn: Any) -> int | None:
+        """Seal the committed unsealed rows (whole appends, a bounded number): how many appends
+        were sealed (0 when fenced off), None when none were waiting."""
         rows = await self._unsealed(conn)
         if not rows:
-            return False
+            return None
+        self.rounds += 1
         if self._seal_hook is not None:
             await self._seal_hook()
         epoch = self._lease.epoch
@@ -1138,11 +1167,11 @@ class PostgresEventStore:
         if not fenced_in:
             self.fenced += 1
             await self._fenced_off(conn, epoch, len(rows))
-            return True
+            return 0
         self._renewed_at = anyio.current_time()
         self._seal_head = Head(position, previous, recorded_at)
         self._sealed_locally(sealed, lasts)
-        return True
+        return len(lasts)
 
     async def _unsealed(self, conn: Any) -> list[tuple[Any, ...]]:
         """The next rows to seal, whole appends only, payloads filled in."""
@@ -1221,6 +1250,7 @@ class PostgresEventStore:
         self._observe_head(head)
 
     def _on_unsealed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        self._arrived += int(payload) if payload.isdigit() else 1
         self._wake_sealer.set()
 
     def _on_lease_freed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
@@ -1338,7 +1368,7 @@ def _append_statement(request: _Append, notify: str | None) -> tuple[str, list[A
 
 @lru_cache(maxsize=16)
 def _append_sql(kind: str, notify: bool, last_param: int) -> str:
-    wake = f", pg_notify(${last_param}::text, '')" if notify else ""
+    wake = f", pg_notify(${last_param}::text, '1')" if notify else ""
     return f"""
 WITH v AS ({_VERSION_SQL[kind]}),
 b AS (SELECT version AS last, nextval('events_batch') AS batch FROM v),

@@ -167,6 +167,31 @@ async def test_six_writers_and_a_tailing_subscriber_skip_and_repeat_nothing(
         await assert_dense_and_chained(tail, [])
 
 
+async def test_writers_released_by_a_seal_are_sealed_together_in_the_next_round(
+    postgres_backend: PostgresBackend,
+) -> None:
+    async def slow_round() -> None:
+        await anyio.sleep(0.05)  # so that the gather's bound (the round's time) is generous
+
+    async with AsyncExitStack() as stack:
+        sealer = await stack.enter_async_context(opened(postgres_backend, seal_hook=slow_round))
+        await sealer.append("warm-up", [session_started()])
+        writers = [await stack.enter_async_context(opened(postgres_backend)) for _ in range(4)]
+        rounds_before = sealer.rounds
+
+        async def write(store: EventStore, stream: str) -> None:
+            for _ in range(5):
+                await store.append(stream, [session_started()])
+
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n, store in enumerate(writers):
+                    tg.start_soon(write, store, f"w{n}")
+        # 20 appends from 4 writers: about 5 rounds of 4, not 10 of the 2 that were quickest.
+        assert sealer.rounds - rounds_before <= 7
+        await assert_dense_and_chained(sealer, [])
+
+
 # --- the sealer lease ----------------------------------------------------------------------
 
 
