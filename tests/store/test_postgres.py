@@ -171,7 +171,7 @@ async def test_writers_released_by_a_seal_are_sealed_together_in_the_next_round(
     postgres_backend: PostgresBackend,
 ) -> None:
     async def slow_round() -> None:
-        await anyio.sleep(0.05)  # so that the gather's bound (the round's time) is generous
+        await anyio.sleep(0.2)  # so that the gather's bound (the round's time) is generous
 
     async with AsyncExitStack() as stack:
         sealer = await stack.enter_async_context(opened(postgres_backend, seal_hook=slow_round))
