@@ -192,6 +192,8 @@ FROM events WHERE position IS NULL AND batch = $1 ORDER BY version
 # One statement, so one commit: the fence (the epoch is ours and the head is the one we
 # continued from; it also renews the lease and locks its row against a takeover), the seal,
 # a guard that no row read went missing (a gap would follow), and the readers' wake-up.
+# Positions are dense, so "nothing sealed past the head" is "no row at head + 1": one index
+# probe, where "position > head" was planned (generic plan) as a scan of the whole log.
 _SEAL = """
 WITH fence AS (
     UPDATE leases
