@@ -9,7 +9,7 @@ calls are synchronous.
 from __future__ import annotations
 
 import logging
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,6 +24,20 @@ class ArtifactRef(BaseModel):
     shape: list[int] | None = Field(default=None, description="Tensor shape")
     dtype: str | None = Field(default=None, description="Tensor element type")
     size: tuple[int, int] | None = Field(default=None, description="Image width and height")
+
+
+def artifacts_in(value: Any) -> set[str]:
+    """The artifact ids a JSON value (a node's outputs, as events carry them) refers to: every
+    ``{"artifact": sha, "kind": ...}`` inside it."""
+    if isinstance(value, dict):
+        found = set().union(*(artifacts_in(v) for v in value.values())) if value else set()
+        sha = value.get("artifact")
+        if isinstance(sha, str) and "kind" in value:
+            found.add(sha)
+        return found
+    if isinstance(value, list):
+        return set().union(*(artifacts_in(v) for v in value)) if value else set()
+    return set()
 
 
 class ArtifactStore(Protocol):

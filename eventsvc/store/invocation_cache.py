@@ -12,7 +12,9 @@ a status, and on close): never one durable write per hit, nor per miss. This pro
 lookups find its unwritten entries at once; other processes, once they are written. A counter
 row keeps the totals, so a bound is checked without counting the table. An evicted
 entry's artifacts are deleted only when no other entry and no event refers to them (events
-never leave the log, so in practice only artifacts that no event ever named go).
+never leave the log, so in practice only artifacts that no event ever named go); the events
+are asked through the stats projection's ``artifact_refs`` table (one indexed lookup), and the
+cache registers that projection on a store that does not fold it yet.
 
 Whether the cache is on is a row of the same database: every process follows it.
 """
@@ -29,8 +31,9 @@ from typing import Any
 import anyio
 
 from eventsvc.clock import Clock, SystemClock
-from eventsvc.invocations.context import ArtifactStore
+from eventsvc.invocations.context import ArtifactStore, artifacts_in
 from eventsvc.store.projection import ProjectedStore, ProjectionTransaction
+from eventsvc.store.stats_projection import ARTIFACT_NAMED, StatsProjection
 
 log = logging.getLogger("eventsvc.cache")
 
@@ -95,6 +98,8 @@ class InvocationCache:
 
     async def create(self) -> None:
         await self._store.create_beside(SCHEMA)
+        if StatsProjection.name not in self._store.projections:
+            await self._store.register(StatsProjection())
 
     async def lookup(self, key: str) -> tuple[bool, dict[str, Any] | None]:
         """Whether the cache is on, and the outputs cached under ``key`` (a hit) or None."""
@@ -122,7 +127,7 @@ class InvocationCache:
         if len(text) > self.max_bytes:
             log.debug("not caching %s outputs of %d bytes: over the bound", node_type, len(text))
             return
-        artifacts = json.dumps(sorted(_artifacts_in(outputs)))
+        artifacts = json.dumps(sorted(artifacts_in(outputs)))
         token = secrets.token_hex(8)
         now = self._clock.now_us()
         self._pending[key] = (key, node_type, text, artifacts, len(text), now, token)
@@ -230,13 +235,13 @@ class InvocationCache:
     async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
         """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
         pending = self._named_by_pending()
+        candidates = [sha for sha in candidates if sha not in pending]
+        if not candidates:
+            return
+        # Once every event appended so far is folded, the table names what the log names.
+        await self._store.wait_for_projections(await self._store.head())
         for sha in candidates:
-            if sha in pending:
-                continue
-            named = await self._store.query(
-                "SELECT 1 FROM events WHERE tag = 'invocation.completed' AND data LIKE ? LIMIT 1",
-                (f"%{sha}%",),
-            )
+            named = await self._store.point_query(ARTIFACT_NAMED, (sha,))
             # Artifact stores are synchronous (some reach their database from a thread).
             if not named and await anyio.to_thread.run_sync(self._artifacts.__contains__, sha):
                 await anyio.to_thread.run_sync(self._artifacts.delete, sha)
@@ -277,16 +282,3 @@ def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[int, str]]) -> list[
             "SELECT 1 FROM invocation_cache WHERE artifacts LIKE ? LIMIT 1", (f'%"{sha}"%',)
         )
     ]
-
-
-def _artifacts_in(value: Any) -> set[str]:
-    """The artifact ids an output value refers to (``{"artifact": sha, "kind": ...}``)."""
-    if isinstance(value, dict):
-        found = set().union(*(_artifacts_in(v) for v in value.values())) if value else set()
-        sha = value.get("artifact")
-        if isinstance(sha, str) and "kind" in value:
-            found.add(sha)
-        return found
-    if isinstance(value, list):
-        return set().union(*(_artifacts_in(v) for v in value)) if value else set()
-    return set()
