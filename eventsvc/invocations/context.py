@@ -9,6 +9,7 @@ calls are synchronous.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -29,15 +30,26 @@ class ArtifactRef(BaseModel):
 def artifacts_in(value: Any) -> set[str]:
     """The artifact ids a JSON value (a node's outputs, as events carry them) refers to: every
     ``{"artifact": sha, "kind": ...}`` inside it."""
+    found: set[str] = set()
+    _collect_artifacts(value, found)
+    return found
+
+
+def _collect_artifacts(value: Any, found: set[str]) -> None:
+    # Folded for every completion a rebuild reads: no set per level, no call per scalar.
+    children: Iterable[Any]
     if isinstance(value, dict):
-        found = set().union(*(artifacts_in(v) for v in value.values())) if value else set()
         sha = value.get("artifact")
         if isinstance(sha, str) and "kind" in value:
             found.add(sha)
-        return found
-    if isinstance(value, list):
-        return set().union(*(artifacts_in(v) for v in value)) if value else set()
-    return set()
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return
+    for child in children:
+        if isinstance(child, dict | list):
+            _collect_artifacts(child, found)
 
 
 class ArtifactStore(Protocol):

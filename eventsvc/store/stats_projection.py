@@ -85,8 +85,8 @@ class StatsProjection:
         rows, refs = [], []
         for record in events:
             data = record.data
-            if isinstance(data, InvocationCompleted):
-                refs += [(sha, record.position) for sha in sorted(artifacts_in(data.outputs))]
+            if isinstance(data, InvocationCompleted) and (named := artifacts_in(data.outputs)):
+                refs += [(sha, record.position) for sha in sorted(named)]
             if isinstance(data, InvocationCompleted | InvocationFailed):
                 m = data.measurement
                 hit = isinstance(data, InvocationCompleted) and data.cached
