@@ -14,7 +14,8 @@ row keeps the totals, so a bound is checked without counting the table. An evict
 entry's artifacts are deleted only when no other entry and no event refers to them (events
 never leave the log, so in practice only artifacts that no event ever named go); the events
 are asked through the stats projection's ``artifact_refs`` table (one indexed lookup), and the
-cache registers that projection on a store that does not fold it yet.
+cache registers that projection on a store that does not fold it yet; the other entries,
+through ``invocation_cache_artifacts``, which names the entries naming each artifact.
 
 Whether the cache is on is a row of the same database: every process follows it.
 """
@@ -43,6 +44,9 @@ SCHEMA = (
     "outputs TEXT NOT NULL, artifacts TEXT NOT NULL, size BIGINT NOT NULL, "
     "last_used BIGINT NOT NULL, token TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS invocation_cache_lru ON invocation_cache (last_used)",
+    # Which entries name each artifact: an eviction asks per artifact, by key, not by a scan.
+    "CREATE TABLE IF NOT EXISTS invocation_cache_artifacts (sha256 TEXT NOT NULL, "
+    "key TEXT NOT NULL, PRIMARY KEY (sha256, key))",
     "CREATE TABLE IF NOT EXISTS invocation_cache_state (id BIGINT PRIMARY KEY, "
     "enabled BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL)",
     "INSERT INTO invocation_cache_state (id, enabled, entries, bytes) VALUES (1, 1, 0, 0) "
@@ -62,6 +66,14 @@ _COUNT_INSERT = (
     "WHERE id = 1 AND EXISTS (SELECT 1 FROM invocation_cache WHERE key = ? AND token = ?)"
 )
 _TOUCH = "UPDATE invocation_cache SET last_used = ? WHERE key = ? AND last_used < ?"
+# Named only if this call's row went in, like the count.
+_NAME_ARTIFACT = (
+    "INSERT INTO invocation_cache_artifacts (sha256, key) SELECT ?, ? "
+    "WHERE EXISTS (SELECT 1 FROM invocation_cache WHERE key = ? AND token = ?) "
+    "ON CONFLICT DO NOTHING"
+)
+_UNNAME_ARTIFACT = "DELETE FROM invocation_cache_artifacts WHERE sha256 = ? AND key = ?"
+_ARTIFACT_NAMED = "SELECT 1 FROM invocation_cache_artifacts WHERE sha256 = ? LIMIT 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +110,7 @@ class InvocationCache:
 
     async def create(self) -> None:
         await self._store.create_beside(SCHEMA)
+        await self._store.write_beside(_index_artifacts, "index the cache's artifacts")
         if StatsProjection.name not in self._store.projections:
             await self._store.register(StatsProjection())
 
@@ -159,6 +172,10 @@ class InvocationCache:
         def write(tx: ProjectionTransaction) -> tuple[int, int]:
             tx.executemany(_INSERT, entries)
             tx.executemany(_COUNT_INSERT, [(row[4], row[0], row[6]) for row in entries])
+            tx.executemany(
+                _NAME_ARTIFACT,
+                [(sha, row[0], row[0], row[6]) for row in entries for sha in _named(row[3])],
+            )
             tx.executemany(_TOUCH, touches)
             [(count, size)] = tx.fetchall(
                 "SELECT entries, bytes FROM invocation_cache_state WHERE id = 1"
@@ -212,6 +229,7 @@ class InvocationCache:
         def clear(tx: ProjectionTransaction) -> tuple[int, list[str]]:
             _locked_totals(tx)
             gone = tx.fetchall("DELETE FROM invocation_cache RETURNING size, artifacts")
+            tx.execute("DELETE FROM invocation_cache_artifacts")
             return len(gone), _forget(tx, [(int(size), str(a)) for size, a in gone])
 
         removed, orphans = await self._store.write_beside(clear, "clear the cache")
@@ -263,6 +281,8 @@ def _delete(tx: ProjectionTransaction, key: str) -> list[tuple[int, str]]:
     rows = tx.fetchall(
         "DELETE FROM invocation_cache WHERE key = ? RETURNING size, artifacts", (key,)
     )
+    for _, artifacts in rows:
+        tx.executemany(_UNNAME_ARTIFACT, [(sha, key) for sha in _named(artifacts)])
     return [(int(size), str(artifacts)) for size, artifacts in rows]
 
 
@@ -274,11 +294,22 @@ def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[int, str]]) -> list[
             "WHERE id = 1",
             (len(gone), sum(size for size, _ in gone)),
         )
-    named = {sha for _, artifacts in gone for sha in json.loads(artifacts)}
-    return [
-        sha
-        for sha in sorted(named)
-        if not tx.fetchall(
-            "SELECT 1 FROM invocation_cache WHERE artifacts LIKE ? LIMIT 1", (f'%"{sha}"%',)
-        )
-    ]
+    named = {sha for _, artifacts in gone for sha in _named(artifacts)}
+    return [sha for sha in sorted(named) if not tx.fetchall(_ARTIFACT_NAMED, (sha,))]
+
+
+def _named(artifacts: str) -> list[str]:
+    """The artifacts of an entry's ``artifacts`` column (a JSON list, usually empty)."""
+    return [] if artifacts == "[]" else list(json.loads(artifacts))
+
+
+def _index_artifacts(tx: ProjectionTransaction) -> None:
+    """Fill ``invocation_cache_artifacts`` for entries written before it existed (an empty
+    table beside entries that name artifacts), so that eviction sees what they name."""
+    if tx.fetchall("SELECT 1 FROM invocation_cache_artifacts LIMIT 1"):
+        return
+    rows = tx.fetchall("SELECT key, artifacts FROM invocation_cache WHERE artifacts <> '[]'")
+    tx.executemany(
+        "INSERT INTO invocation_cache_artifacts (sha256, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
+        [(sha, key) for key, artifacts in rows for sha in _named(artifacts)],
+    )

@@ -379,6 +379,26 @@ async def test_an_evicted_artifact_goes_only_when_nothing_names_it(
     assert await held(cache, "e4", "e5") == {"e4", "e5"}
 
 
+async def test_entries_written_before_the_artifact_index_keep_their_artifacts(
+    store: EventStore, tmp_path: Path, clock: FakeClock
+) -> None:
+    shared = await put_artifact(store, tmp_path, b"shared")
+    cache = await open_cache(store, tmp_path, clock, max_entries=2)
+    for key in ("e1", "e2"):
+        await cache.put(key, "noise", tensor(shared))
+        await cache.flush()
+        clock.advance(1)
+    # As an older eventsvc left the database: the entries, and no index of what they name.
+    await projected(store).write_beside(
+        lambda tx: tx.execute("DELETE FROM invocation_cache_artifacts")
+    )
+    cache = await open_cache(store, tmp_path, clock, max_entries=2)
+    await cache.put("e3", "integer", integer(3))  # e1 goes; e2 still names the artifact
+    await cache.flush()
+    assert await cache.lookup("e1") == (True, None)
+    assert await has_artifact(store, tmp_path, shared)
+
+
 async def test_clear_deletes_the_artifacts_only_entries_named(
     store: EventStore, tmp_path: Path, clock: FakeClock
 ) -> None:
