@@ -20,6 +20,7 @@ store (the log, the projections and their checkpoints as of one commit). The che
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError
 from eventsvc.sessions import SessionState, Status, evolve
 from eventsvc.store.builtin import ScratchProjections
-from eventsvc.store.projection import ProjectedStore, Snapshot
+from eventsvc.store.projection import ProjectedStore, Snapshot, schema_digest
 
 PAGE = 5000
 # Rows named per table before the rest are only counted.
@@ -71,6 +72,7 @@ async def audit(store: ProjectedStore, anchor: tuple[int, str] | None = None) ->
         log = _LogChecks(report, anchor)
         lifecycle = _LifecycleChecks(report)
         rebuild = _RebuildChecks(report, snapshot, await snapshot.checkpoints())
+        await rebuild.read_schemas()
         try:
             after = 0
             while rows := await snapshot.read_rows(after=after, limit=PAGE):
@@ -256,6 +258,13 @@ class _RebuildChecks:
         self.pending = list(self.scratch.projections)
         self.checkpoints = checkpoints
         self.folded = 0
+        self.digests: dict[str, str] = {}
+
+    async def read_schemas(self) -> None:
+        """The schema each projection's tables were made from (none recorded: an old store)."""
+        with contextlib.suppress(StoreError):
+            rows = await self.snapshot.query("SELECT name, digest FROM projection_schemas")
+            self.digests = {str(name): str(digest) for name, digest in rows}
 
     async def fold(self, records: Sequence[ev.RecordedEvent]) -> None:
         """Fold a page; a projection is compared once the page holding its checkpoint is in,
@@ -289,6 +298,14 @@ class _RebuildChecks:
             if checkpoint > self.folded:
                 continue
             self.pending.remove(projection)
+            if self.digests.get(projection.name) != schema_digest(projection):
+                reason = (
+                    f"{projection.name}: its tables were made by another version of eventsvc; "
+                    "a process that writes to the store rebuilds them when it opens it, or run "
+                    f"`eventsvc replay --projection {projection.name}`"
+                )
+                self.report.findings.append(Finding("projection", checkpoint, None, reason))
+                continue
             for table in projection.tables:
                 for reason in await self._differences(table):
                     finding = Finding(

@@ -470,6 +470,20 @@ def test_a_dropped_projection_table_is_a_finding(tmp_path: Path) -> None:
     assert "stats_runs" in reason
 
 
+def test_projections_made_by_another_version_are_named_until_rebuilt(tmp_path: Path) -> None:
+    database = filled(tmp_path)
+    # As an older eventsvc left them: another schema recorded for the stats tables.
+    sql(database, "UPDATE projection_schemas SET digest = 'older' WHERE name = 'stats'")
+    code, found = findings(database)
+    assert code == 1
+    [(check, position, _, reason)] = found
+    assert (check, position) == ("projection", 97)
+    assert reason.startswith("stats: its tables were made by another version of eventsvc")
+    assert reason.endswith("or run `eventsvc replay --projection stats`")
+    assert run("replay", "--projection", "stats", "--db", str(database))[0] == 0
+    assert findings(database) == (0, [])
+
+
 def test_an_edited_event_id_is_a_finding(tmp_path: Path) -> None:
     database = filled(tmp_path)
     sql(database, "UPDATE events SET event_id = 'not-a-uuid' WHERE position = 5")

@@ -86,6 +86,11 @@ _SCHEMA_TABLES = (
 )
 
 
+def schema_digest(projection: InlineProjection) -> str:
+    """What ``projection_schemas`` records of the schema a projection's tables were made from."""
+    return hashlib.sha256(projection.schema.encode()).hexdigest()
+
+
 def prepare_tables(
     tx: ProjectionTransaction,
     projection: InlineProjection,
@@ -96,7 +101,7 @@ def prepare_tables(
     ``statements`` splits the DDL into the backend's statements."""
     for statement in _SCHEMA_TABLES:
         tx.execute(statement)
-    digest = hashlib.sha256(projection.schema.encode()).hexdigest()
+    digest = schema_digest(projection)
     stored = tx.fetchall("SELECT digest FROM projection_schemas WHERE name = ?", (projection.name,))
     if not stored or stored[0][0] != digest:
         for table in projection.tables:
