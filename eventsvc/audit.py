@@ -20,7 +20,6 @@ store (the log, the projections and their checkpoints as of one commit). The che
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -261,8 +260,10 @@ class _RebuildChecks:
         self.digests: dict[str, str] = {}
 
     async def read_schemas(self) -> None:
-        """The schema each projection's tables were made from (none recorded: an old store)."""
-        with contextlib.suppress(StoreError):
+        """The schema each projection's tables were made from. The table is made with the
+        checkpoints' (no checkpoint, no table: and on PostgreSQL a failed read would end the
+        snapshot's transaction)."""
+        if self.checkpoints:
             rows = await self.snapshot.query("SELECT name, digest FROM projection_schemas")
             self.digests = {str(name): str(digest) for name, digest in rows}
 

@@ -20,7 +20,7 @@ from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import BatchReprioritized, RecordedEvent
 from eventsvc.store import StoreOptions, Subscription, open_store
 from eventsvc.store.postgres import PostgresEventStore
-from eventsvc.store.projection import ProjectionTransaction
+from eventsvc.store.projection import ProjectionTransaction, projected
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.testing import FakeClock, append_traffic, batch_enqueued, session_started
 from tests.postgres import (
@@ -353,6 +353,14 @@ async def waiting_for_a_lock(schema: PostgresBackend) -> bool:
 
 
 # --- audit -----------------------------------------------------------------------------------
+
+
+async def test_audit_of_a_log_with_no_projections_is_clean(schema: PostgresBackend) -> None:
+    # No projection tables at all: nothing to read that could fail the snapshot's transaction.
+    async with schema.open() as opened:
+        await opened.append("s", [session_started("s.1")])
+        report = await audit(projected(opened))
+    assert (report.findings, report.events) == ([], 1)
 
 
 async def test_audit_is_clean_after_traffic_and_names_what_sql_tampered_with(
