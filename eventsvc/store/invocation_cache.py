@@ -47,6 +47,7 @@ SCHEMA = (
     # Which entries name each artifact: an eviction asks per artifact, by key, not by a scan.
     "CREATE TABLE IF NOT EXISTS invocation_cache_artifacts (sha256 TEXT NOT NULL, "
     "key TEXT NOT NULL, PRIMARY KEY (sha256, key))",
+    "CREATE INDEX IF NOT EXISTS invocation_cache_artifacts_key ON invocation_cache_artifacts (key)",
     "CREATE TABLE IF NOT EXISTS invocation_cache_state (id BIGINT PRIMARY KEY, "
     "enabled BIGINT NOT NULL, entries BIGINT NOT NULL, bytes BIGINT NOT NULL)",
     "INSERT INTO invocation_cache_state (id, enabled, entries, bytes) VALUES (1, 1, 0, 0) "
@@ -73,7 +74,12 @@ _NAME_ARTIFACT = (
     "ON CONFLICT DO NOTHING"
 )
 _UNNAME_ARTIFACT = "DELETE FROM invocation_cache_artifacts WHERE sha256 = ? AND key = ?"
-_ARTIFACT_NAMED = "SELECT 1 FROM invocation_cache_artifacts WHERE sha256 = ? LIMIT 1"
+_ARTIFACT_IN_ENTRY = "SELECT 1 FROM invocation_cache_artifacts WHERE sha256 = ? LIMIT 1"
+# The events the stats projection has not folded yet: few, found by position.
+_TAIL_NAMING = (
+    "SELECT 1 FROM events WHERE position BETWEEN ? AND ? AND tag = 'invocation.completed' "
+    "AND data LIKE ? LIMIT 1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,18 +258,30 @@ class InvocationCache:
 
     async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
         """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
-        pending = self._named_by_pending()
-        candidates = [sha for sha in candidates if sha not in pending]
-        if not candidates:
-            return
-        # Once every event appended so far is folded, the table names what the log names.
-        await self._store.wait_for_projections(await self._store.head())
         for sha in candidates:
-            named = await self._store.point_query(ARTIFACT_NAMED, (sha,))
             # Artifact stores are synchronous (some reach their database from a thread).
-            if not named and await anyio.to_thread.run_sync(self._artifacts.__contains__, sha):
+            if not await self._named(sha) and await anyio.to_thread.run_sync(
+                self._artifacts.__contains__, sha
+            ):
                 await anyio.to_thread.run_sync(self._artifacts.delete, sha)
                 log.info("deleted artifact %s: no cache entry or event names it", sha)
+
+    async def _named(self, sha: str) -> bool:
+        """Whether an entry (held here or written) or an event names ``sha``, asked just before
+        the artifact would go. Events past the stats projection's checkpoint are read, then its
+        ``artifact_refs``: an event folded between the two questions is still found, and
+        nothing waits for a projection. Not seen: an entry another process holds unwritten
+        and the event its node has not appended yet (nor, on PostgreSQL, committed but not
+        sealed): a node that makes the same artifact again at that moment can lose it."""
+        if sha in self._named_by_pending():
+            return True
+        pattern = f"%{sha}%"
+        folded, head = await self._store.checkpoint(StatsProjection.name), await self._store.head()
+        if folded < head and await self._store.query(_TAIL_NAMING, (folded + 1, head, pattern)):
+            return True
+        if await self._store.point_query(ARTIFACT_NAMED, (sha,)):
+            return True
+        return bool(await self._store.point_query(_ARTIFACT_IN_ENTRY, (sha,)))
 
 
 def _locked_totals(tx: ProjectionTransaction) -> tuple[int, int]:
@@ -295,7 +313,7 @@ def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[int, str]]) -> list[
             (len(gone), sum(size for size, _ in gone)),
         )
     named = {sha for _, artifacts in gone for sha in _named(artifacts)}
-    return [sha for sha in sorted(named) if not tx.fetchall(_ARTIFACT_NAMED, (sha,))]
+    return [sha for sha in sorted(named) if not tx.fetchall(_ARTIFACT_IN_ENTRY, (sha,))]
 
 
 def _named(artifacts: str) -> list[str]:
@@ -304,11 +322,12 @@ def _named(artifacts: str) -> list[str]:
 
 
 def _index_artifacts(tx: ProjectionTransaction) -> None:
-    """Fill ``invocation_cache_artifacts`` for entries written before it existed (an empty
-    table beside entries that name artifacts), so that eviction sees what they name."""
-    if tx.fetchall("SELECT 1 FROM invocation_cache_artifacts LIMIT 1"):
-        return
-    rows = tx.fetchall("SELECT key, artifacts FROM invocation_cache WHERE artifacts <> '[]'")
+    """Name in ``invocation_cache_artifacts`` the artifacts of entries written without it (by
+    an older eventsvc), so that eviction sees what they name."""
+    rows = tx.fetchall(
+        "SELECT key, artifacts FROM invocation_cache c WHERE artifacts <> '[]' "
+        "AND NOT EXISTS (SELECT 1 FROM invocation_cache_artifacts a WHERE a.key = c.key)"
+    )
     tx.executemany(
         "INSERT INTO invocation_cache_artifacts (sha256, key) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(sha, key) for key, artifacts in rows for sha in _named(artifacts)],

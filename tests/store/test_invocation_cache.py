@@ -388,15 +388,41 @@ async def test_entries_written_before_the_artifact_index_keep_their_artifacts(
         await cache.put(key, "noise", tensor(shared))
         await cache.flush()
         clock.advance(1)
-    # As an older eventsvc left the database: the entries, and no index of what they name.
+    # e2 as an older eventsvc wrote it (beside a newer one): no index of what it names.
     await projected(store).write_beside(
-        lambda tx: tx.execute("DELETE FROM invocation_cache_artifacts")
+        lambda tx: tx.execute("DELETE FROM invocation_cache_artifacts WHERE key = 'e2'")
     )
     cache = await open_cache(store, tmp_path, clock, max_entries=2)
     await cache.put("e3", "integer", integer(3))  # e1 goes; e2 still names the artifact
     await cache.flush()
     assert await cache.lookup("e1") == (True, None)
     assert await has_artifact(store, tmp_path, shared)
+
+
+@pytest.mark.backends(
+    "sqlite", reason="edits a checkpoint that a PostgreSQL runner would fold past"
+)
+async def test_an_event_the_stats_projection_has_not_folded_yet_still_keeps_its_artifact(
+    store: EventStore, tmp_path: Path, clock: FakeClock
+) -> None:
+    logged = await put_artifact(store, tmp_path, b"logged")
+    cache = await open_cache(store, tmp_path, clock, max_entries=1)
+    await cache.put("e1", "noise", tensor(logged))
+    await cache.flush()
+    await name_in_an_event(store, logged)
+    # As if the event were sealed and the stats runner had not reached it yet.
+    head = await store.head()
+    await projected(store).write_beside(
+        lambda tx: (
+            tx.execute("DELETE FROM artifact_refs"),
+            tx.execute("UPDATE projection_checkpoints SET position = ? WHERE name = 'stats'",
+                       (head - 1,)),
+        )
+    )  # fmt: skip
+    await cache.put("e2", "integer", integer(2))  # e1 goes; only the unfolded event names it
+    await cache.flush()
+    assert await cache.lookup("e1") == (True, None)
+    assert await has_artifact(store, tmp_path, logged)
 
 
 async def test_clear_deletes_the_artifacts_only_entries_named(
