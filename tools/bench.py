@@ -582,6 +582,8 @@ async def pg_wal_flush_ms(dsn: str, commits: int = 500) -> float:
     async with pg_schema(dsn, "CREATE TABLE flush (n BIGINT); INSERT INTO flush VALUES (0)") as s:
         conn = await asyncpg.connect(pg_url(dsn, s))
         try:
+            for _ in range(commits // 5):  # warm: the connection and the statement
+                await conn.execute("UPDATE flush SET n = n + 1")
             took = {}
             for mode in ("off", "on"):
                 await conn.execute(f"SET synchronous_commit = {mode}")

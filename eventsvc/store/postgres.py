@@ -197,8 +197,9 @@ FROM events WHERE position IS NULL AND batch = $1 ORDER BY version
 # One statement, so one commit: the fence (the epoch is ours and the head is the one we
 # continued from; it also renews the lease and locks its row against a takeover), the seal,
 # a guard that no row read went missing (a gap would follow), and the readers' wake-up.
-# Positions are dense, so "nothing sealed past the head" is "no row at head + 1": one index
-# probe, where "position > head" was planned (generic plan) as a scan of the whole log.
+# "Nothing sealed past the head" asks for the largest position (one probe of the position
+# index, whatever the plan), not for a row beyond the head: a generic plan ran "position >
+# head" as a scan of the whole log, and asking for head + 1 alone would miss rows past a gap.
 _SEAL = """
 WITH fence AS (
     UPDATE leases
@@ -207,7 +208,7 @@ WITH fence AS (
     WHERE name = 'sealer' AND epoch = $1::bigint
       AND ($2::bigint = 0 OR EXISTS (
           SELECT 1 FROM events WHERE position = $2::bigint AND hash = $3::bytea))
-      AND NOT EXISTS (SELECT 1 FROM events WHERE position = $2::bigint + 1)
+      AND coalesce((SELECT max(position) FROM events), 0) = $2::bigint
     RETURNING epoch
 ), sealed AS (
     UPDATE events AS e
@@ -859,7 +860,7 @@ class PostgresEventStore:
             return
         self.commits += 1
         if self._lease.epoch is not None:
-            self._arrived += len(group)
+            self._arrived += sum(request.pending is not None for request in group)
             self._wake_sealer.set()
 
     async def _insert_group(self, conn: Any, group: list[_Append], notify: bool) -> None:
@@ -1107,12 +1108,12 @@ class PostgresEventStore:
 
     async def _gather(self, released: int, took: float) -> None:
         """Group commit for the seal. Sealing ``released`` appends woke their writers, and a
-        busy writer appends again at once: wait (at most as long as the round took) until as
-        many appends have arrived, so that the next round seals them together instead of only
-        those that were quickest. Without it, closed-loop writers split into two halves that
-        take turns, and each round seals half of them."""
+        busy writer appends again at once: wait (at most as long as the round took, and never
+        past a poll interval) until as many appends have arrived, so that the next round seals
+        them together instead of only those that were quickest. Without it, closed-loop writers
+        split into two halves that take turns, and each round seals half of them."""
         self._arrived = 0
-        with anyio.move_on_after(took):
+        with anyio.move_on_after(min(took, self._options.poll_interval)):
             while self._arrived < released:
                 self._wake_sealer = anyio.Event()
                 await self._wake_sealer.wait()
