@@ -58,24 +58,24 @@ indexes. The partial index of unsealed rows keeps the sealed rows' dead entries 
 so the sealer's read slows down between autovacuums.
 
 **Concurrent single appends** (8 stores in one process, each appending one event at a time) run
-at 1.1-1.4x the same appends under ``LOCK TABLE`` (3,000-3,700 events/s). After a round the
-sealer waits for the writers it released (``_gather``), so a round seals all 8 instead of the
-half that was quickest: rounds fall by 40% and the CPU per event by some 5%, but the throughput
-stays the same, because each writer's cycle is latency-bound: its insert (0.6 ms), the sealer's
-read (0.2 ms) and seal (0.8-1 ms, with its WAL flush) each take 3-5x what they take on an idle
-server, with the client process about 55% busy and the machine about 75%. The floor is fast here
-because this server's WAL flush is short (about 0.1 ms, the bench's ``pg_wal_flush_ms``), so
-holding the table lock through it costs little; the store's advantage, one flush for a whole
-round, grows with the flush time. The bench's ``pg_append_concurrent_vs_protocol`` runs the
-protocol's bare database work with as little Python as it can have (no stream version rows,
-lease, fence or anyio): it reaches 1.4-1.8x the ``LOCK TABLE`` floor here, and the store
-0.7-1.05x of it: even the design's bare work falls short of 2x on this machine, and the store's
-own bookkeeping (the version row, the fence) costs up to 30% more. Measured and not kept: no
-NOTIFY from appenders at all, with the sealer polling (1.2-1.4x: each NOTIFY wakes every
-listening backend of the database, before PostgreSQL 19, but that was not the limit); each store
-in a process of its own (worse, and noisier); one statement per round hashing the chain in SQL
-(recursive CTE; +15% concurrent, but batched appends fell to 0.3-0.5x raw and subscribe latency
-rose).
+at 1.1-1.3x the same appends under ``LOCK TABLE`` in most runs (0.8-1.56x; 3,000-4,100
+events/s). After a round the sealer waits for the writers it released (``_gather``), so a round
+seals all 8 instead of the half that was quickest: rounds fall by 40% and the CPU per event by
+some 5%, but the throughput stays the same, because each writer's cycle is latency-bound: its
+insert (0.6 ms), the sealer's read (0.2 ms) and seal (0.8-1 ms, with its WAL flush) each take
+3-5x what they take on an idle server, with the client process about 55% busy and the machine
+about 75%. The floor is fast here because this server's WAL flush is short (about 0.1 ms, the
+bench's ``pg_wal_flush_ms``), so holding the table lock through it costs little; the store's
+advantage, one flush for a whole round, grows with the flush time. The bench's
+``pg_append_concurrent_vs_protocol`` runs the protocol's bare database work with as little
+Python as it can have (no stream version rows, lease, fence or anyio): it reaches 1.25-1.85x the
+``LOCK TABLE`` floor here, and the store 0.6-1.05x of it: even the design's bare work falls
+short of 2x on this machine, and the store's own bookkeeping (the version row, the fence) costs
+up to 30% more. Measured and not kept: no NOTIFY from appenders at all, with the sealer polling
+(1.2-1.4x: each NOTIFY wakes every listening backend of the database, before PostgreSQL 19, but
+that was not the limit); each store in a process of its own (worse, and noisier); one statement
+per round hashing the chain in SQL (recursive CTE; +15% concurrent, but batched appends fell to
+0.3-0.5x raw and subscribe latency rose).
 """
 
 from __future__ import annotations
