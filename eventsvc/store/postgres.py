@@ -107,6 +107,7 @@ from eventsvc.errors import (
 )
 from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.store import ANY, AppendResult, ExpectedVersion, StoreOptions
+from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.postgres_artifacts import PostgresArtifactStore
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction
 from eventsvc.store.rows import (
@@ -390,9 +391,7 @@ class PostgresEventStore:
         # The background tasks' own scopes, so closing never cancels the caller's block.
         self._scopes: list[anyio.CancelScope] = []
         self._fanout = Fanout()
-        # Group commit.
-        self._queue: list[_Append] = []
-        self._committing = False
+        self._group = GroupCommit(options.max_group, self._insert)
         # Sealing.
         holder = f"{socket.gethostname()} pid {os.getpid()} store {uuid.uuid4().hex[:8]}"
         self._lease = Lease("sealer", holder, options.sealer_lease)
@@ -591,15 +590,8 @@ class PostgresEventStore:
             stream, expected_version, prepare(stream, events, self._options.max_event_bytes)
         )
         outcome = None
-        # Once queued, the append runs to its end: other callers' events may share its commit.
         with anyio.CancelScope(shield=True):
-            self._queue.append(request)
-            while not request.done:
-                if self._committing:
-                    await request.wakeup.wait()
-                    request.wakeup = anyio.Event()
-                else:
-                    await self._lead()
+            await self._group.submit(request)
             # Waiting for the seal too: a canceled caller's append is still read back at once.
             outcome = await self._outcome(request)
         assert outcome is not None
@@ -814,20 +806,6 @@ class PostgresEventStore:
                 self._observe_head(await self.head())
 
     # --- group commit -------------------------------------------------------------------
-
-    async def _lead(self) -> None:
-        """Insert queued appends as one group, then wake their callers and the next leader."""
-        self._committing = True
-        size = self._options.max_group
-        group, self._queue = self._queue[:size], self._queue[size:]
-        try:
-            await self._insert(group)
-        finally:
-            self._committing = False
-            for request in group:
-                request.wakeup.set()
-            if self._queue:
-                self._queue[0].wakeup.set()
 
     async def _insert(self, group: list[_Append]) -> None:
         try:

@@ -9,10 +9,10 @@ One process writes a file: it holds an exclusive ``flock`` on ``<file>.lock`` (r
 kernel if the process dies) and refuses a second writer by name; read-only processes open the
 file alongside it and follow new commits by polling ``PRAGMA data_version``.
 
-Group commit: an append queues its prepared rows; if no commit is in flight its caller becomes
-the leader and commits everything queued, in one transaction, then hands leadership to the
-next caller waiting. No timer, no lock around single appends: appends that arrive while a
-commit is in flight simply go together into the next one. Expected versions are checked per
+Group commit (``group_commit``): an append queues its prepared rows; if no commit is in flight
+its caller becomes the leader and commits everything queued, in one transaction, then hands
+leadership to the next caller waiting. No timer, no lock around single appends: appends that
+arrive while a commit is in flight simply go together into the next one. Expected versions are checked per
 append inside the transaction, so one caller's conflict fails only that caller.
 
 Because this process is the only writer, it keeps the log's head (last position, hash and
@@ -61,6 +61,7 @@ from eventsvc.store import (
     ExpectedVersion,
     StoreOptions,
 )
+from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.projection import (
     InlineProjection,
     ProjectionTransaction,
@@ -206,13 +207,10 @@ class SqliteEventStore:
         self._options = options
         self._clock = clock
         self._head = Head()
-        self._queue: list[_Append] = []
-        self._committing = False
+        self._group = GroupCommit(options.max_group, self._commit)
         self._closed = False
         self._fanout = Fanout() if writer is not None else None
         self._projections: list[InlineProjection] = []
-        # Set when the commit leader steps down, for work waiting to run exclusively.
-        self._idle: anyio.Event | None = None
         self._side: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
@@ -339,15 +337,7 @@ class SqliteEventStore:
         if not events:
             raise ValueError("append needs at least one event")
         request = _Append(stream, expected_version, self._prepare(stream, events))
-        # Once queued, the append runs to its end: other callers' events may share its commit.
-        with anyio.CancelScope(shield=True):
-            self._queue.append(request)
-            while not request.done:
-                if self._committing:
-                    await request.wakeup.wait()
-                    request.wakeup = anyio.Event()
-                else:
-                    await self._lead()
+        await self._group.submit(request)
         if request.error is not None:
             raise request.error
         assert request.result is not None
@@ -434,29 +424,6 @@ class SqliteEventStore:
     def _prepare(self, stream: str, events: Sequence[Event | NewEvent]) -> list[Item]:
         return prepare(stream, events, self._options.max_event_bytes)
 
-    async def _lead(self) -> None:
-        """Commit queued appends as one group, then wake their callers and the next leader."""
-        self._committing = True
-        group, self._queue = (
-            self._queue[: self._options.max_group],
-            self._queue[self._options.max_group :],
-        )
-        try:
-            await self._commit(group)
-        finally:
-            self._committing = False
-            for request in group:
-                request.wakeup.set()
-            self._wake_next()
-
-    def _wake_next(self) -> None:
-        """Hand the writer on: to the next queued append, and to any exclusive work waiting."""
-        if self._queue:
-            self._queue[0].wakeup.set()
-        if self._idle is not None:
-            self._idle.set()
-            self._idle = None
-
     async def _exclusively(
         self, action: str, work: Callable[[aiosqlite.Connection], Awaitable[_T]]
     ) -> _T:
@@ -469,16 +436,8 @@ class SqliteEventStore:
             raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
         if self._closed:
             raise StoreError(f"store {self._path!r} is closed")
-        while self._committing:
-            if self._idle is None:
-                self._idle = anyio.Event()
-            await self._idle.wait()
-        self._committing = True
-        try:
-            return await work(self._writer)
-        finally:
-            self._committing = False
-            self._wake_next()
+        writer = self._writer
+        return await self._group.exclusively(lambda: work(writer))
 
     async def _commit(self, group: list[_Append]) -> None:
         assert self._writer is not None

@@ -1,0 +1,79 @@
+"""Group commit, as every store does it (L1): concurrent appends of one process share one
+transaction.
+
+Callers queue their request; one that finds no commit running leads: it commits up to
+``max_group`` queued requests together, then wakes their callers and the next leader. Work
+that needs the writer alone (a rebuild, an import) takes the leader's place the same way, and
+the appends arriving meanwhile go together into the next commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, Protocol, TypeVar
+
+import anyio
+
+
+class Request(Protocol):
+    wakeup: anyio.Event
+
+    @property
+    def done(self) -> bool: ...
+
+
+_R = TypeVar("_R", bound=Request)
+_T = TypeVar("_T")
+
+
+class GroupCommit(Generic[_R]):
+    def __init__(self, max_group: int, commit: Callable[[list[_R]], Awaitable[None]]) -> None:
+        self._max_group = max_group
+        self._commit = commit
+        self._queue: list[_R] = []
+        self._busy = False
+        # Set when the leader steps down, for work waiting to run exclusively.
+        self._idle: anyio.Event | None = None
+
+    async def submit(self, request: _R) -> None:
+        """Return once a commit has done ``request``. Shielded: once queued, an append runs to
+        its end, since other callers' events may share its commit."""
+        with anyio.CancelScope(shield=True):
+            self._queue.append(request)
+            while not request.done:
+                if self._busy:
+                    await request.wakeup.wait()
+                    request.wakeup = anyio.Event()
+                else:
+                    await self._lead()
+
+    async def exclusively(self, work: Callable[[], Awaitable[_T]]) -> _T:
+        """Run ``work`` while no commit runs."""
+        while self._busy:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+        self._busy = True
+        try:
+            return await work()
+        finally:
+            self._hand_on()
+
+    async def _lead(self) -> None:
+        self._busy = True
+        group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
+        try:
+            await self._commit(group)
+        finally:
+            for request in group:
+                request.wakeup.set()
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        """Step down: wake the next queued request and any work waiting to run alone."""
+        self._busy = False
+        if self._queue:
+            self._queue[0].wakeup.set()
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
