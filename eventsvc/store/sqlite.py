@@ -12,8 +12,8 @@ file alongside it and follow new commits by polling ``PRAGMA data_version``.
 Group commit (``group_commit``): an append queues its prepared rows; if no commit is in flight
 its caller becomes the leader and commits everything queued, in one transaction, then hands
 leadership to the next caller waiting. No timer, no lock around single appends: appends that
-arrive while a commit is in flight simply go together into the next one. Expected versions are checked per
-append inside the transaction, so one caller's conflict fails only that caller.
+arrive while a commit is in flight simply go together into the next one. Expected versions are
+checked per append inside the transaction, so one caller's conflict fails only that caller.
 
 Because this process is the only writer, it keeps the log's head (last position, hash and
 recorded_at) and the versions of recently written streams in memory, computes positions and
