@@ -86,6 +86,21 @@ def session_started(session_id: str | None = None, worker_id: str = "w1") -> Ses
     )
 
 
+def invocation_completed(
+    node_id: str, outputs: dict[str, Any], session_id: str = "b1.0", node_type: str = "noise"
+) -> InvocationCompleted:
+    """An ``invocation.completed`` of node ``node_id`` in ``session_id`` with ``outputs``."""
+    return InvocationCompleted(
+        queue_id="default",
+        batch_id=session_id.rpartition(".")[0],
+        session_id=session_id,
+        node_id=node_id,
+        source_node_id=node_id,
+        node_type=node_type,
+        outputs=outputs,
+    )
+
+
 class MemoryArtifactStore:
     """Artifacts in a dict, content-addressed like the file store."""
 

@@ -12,11 +12,10 @@ from typing import Any, TypeVar
 import anyio
 import pytest
 
-from eventsvc.events import InvocationCompleted
 from eventsvc.store import EventStore
 from eventsvc.store.invocation_cache import RECENCY_BATCH, InvocationCache
 from eventsvc.store.projection import ProjectedStore, ProjectionTransaction, projected
-from eventsvc.testing import FakeClock
+from eventsvc.testing import FakeClock, invocation_completed
 from tests.store.conftest import Backend
 
 pytestmark = pytest.mark.anyio
@@ -341,16 +340,7 @@ async def has_artifact(store: EventStore, tmp_path: Path, sha: str) -> bool:
 
 
 async def name_in_an_event(store: EventStore, sha: str) -> None:
-    completed = InvocationCompleted(
-        queue_id="default",
-        batch_id="b1",
-        session_id="b1.0",
-        node_id="n",
-        source_node_id="n",
-        node_type="noise",
-        outputs=tensor(sha),
-    )
-    await store.append("session-b1.0", [completed])
+    await store.append("session-b1.0", [invocation_completed("n", tensor(sha))])
 
 
 async def test_an_evicted_artifact_goes_only_when_nothing_names_it(

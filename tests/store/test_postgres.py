@@ -18,6 +18,7 @@ from eventsvc.store import ANY, AppendResult, EventStore, StoreOptions, open_sto
 from eventsvc.store.postgres import DB_NOW, PostgresEventStore, _Append, _append_statement
 from eventsvc.store.rows import prepare
 from eventsvc.testing import new_event, session_started
+from tests.postgres import everything
 from tests.store.conftest import PostgresBackend
 
 pytestmark = pytest.mark.anyio
@@ -35,13 +36,6 @@ async def opened(
         backend.url, options=options, clock=backend.clock, seal_hook=seal_hook
     ) as store:
         yield store
-
-
-async def everything(store: EventStore) -> list[RecordedEvent]:
-    events: list[RecordedEvent] = []
-    while page := await store.read_all(after=events[-1].position if events else 0, limit=500):
-        events.extend(page)
-    return events
 
 
 async def assert_dense_and_chained(store: EventStore, results: list[AppendResult]) -> None:

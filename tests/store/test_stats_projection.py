@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 
 from eventsvc.audit import audit
-from eventsvc.events import InvocationCompleted, InvocationFailed
+from eventsvc.events import InvocationFailed
 from eventsvc.invocations.context import artifacts_in
 from eventsvc.store import EventStore, open_store
 from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.store.stats_projection import StatsProjection
-from eventsvc.testing import FakeClock, session_started
+from eventsvc.testing import FakeClock, invocation_completed, session_started
 from tests.store.test_invocation_cache import open_cache
 
 pytestmark = pytest.mark.anyio
@@ -30,18 +30,6 @@ A, B, C = ("a" * 64, "b" * 64, "c" * 64)
 
 def ref(sha: str, kind: str = "tensor") -> dict[str, Any]:
     return {"artifact": sha, "kind": kind, "shape": [1], "dtype": "float32"}
-
-
-def completed(node: str, outputs: dict[str, Any]) -> InvocationCompleted:
-    return InvocationCompleted(
-        queue_id="default",
-        batch_id="b1",
-        session_id="b1.0",
-        node_id=node,
-        source_node_id=node,
-        node_type="noise",
-        outputs=outputs,
-    )
 
 
 async def refs(store: ProjectedStore) -> list[tuple[Any, ...]]:
@@ -69,9 +57,9 @@ async def test_each_artifact_is_kept_with_the_first_position_naming_it(store: Ev
     await store.append(
         "session-b1.0",
         [
-            completed("n1", {"type": "tensor_output", "tensor": ref(A)}),  # position 2
-            completed("n2", {"type": "integer_output", "value": 3}),
-            completed("n3", {"type": "pair", "x": ref(B), "y": ref(A)}),  # position 4
+            invocation_completed("n1", {"type": "tensor_output", "tensor": ref(A)}),  # position 2
+            invocation_completed("n2", {"type": "integer_output", "value": 3}),
+            invocation_completed("n3", {"type": "pair", "x": ref(B), "y": ref(A)}),  # position 4
         ],
     )
     failed = InvocationFailed(
@@ -92,7 +80,9 @@ async def test_each_artifact_is_kept_with_the_first_position_naming_it(store: Ev
 
 
 async def test_registering_catches_up_with_a_log_written_before(store: EventStore) -> None:
-    await store.append("session-b1.0", [completed("n1", {"type": "t", "tensor": ref(C)})])
+    await store.append(
+        "session-b1.0", [invocation_completed("n1", {"type": "t", "tensor": ref(C)})]
+    )
     target = projected(store)
     await target.register(StatsProjection())
     assert await refs(target) == [(C, 1)]
@@ -101,7 +91,9 @@ async def test_registering_catches_up_with_a_log_written_before(store: EventStor
 async def test_the_cache_registers_it_on_a_store_that_does_not_fold_it(
     store: EventStore, tmp_path: Path, clock: FakeClock
 ) -> None:
-    await store.append("session-b1.0", [completed("n1", {"type": "t", "tensor": ref(A)})])
+    await store.append(
+        "session-b1.0", [invocation_completed("n1", {"type": "t", "tensor": ref(A)})]
+    )
     assert "stats" not in projected(store).projections
     await open_cache(store, tmp_path, clock)
     assert "stats" in projected(store).projections
@@ -114,7 +106,7 @@ async def test_audit_names_a_row_that_a_rebuild_would_not_give(tmp_path: Path) -
         await store.register(StatsProjection())
         await store.append(
             "session-b1.0",
-            [session_started("b1.0"), completed("n1", {"type": "t", "tensor": ref(A)})],
+            [session_started("b1.0"), invocation_completed("n1", {"type": "t", "tensor": ref(A)})],
         )
         assert (await audit(store)).clean
         await store.write_beside(
