@@ -1230,6 +1230,8 @@ class PostgresEventStore:
     # --- following the sealed log -------------------------------------------------------
 
     def _on_sealed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
+        if pid == conn.get_server_pid():
+            return  # this process's own seal: _sealed_locally has it, rows and all
         head, lasts = _parse_sealed_payload(payload)
         self._heard_at = anyio.current_time()
         self._resolve(lasts)
