@@ -169,6 +169,13 @@ class PostgresProjections:
     async def _follow(self, conn: Any, lease: Lease, projection: InlineProjection) -> None:
         """Fold pages while the lease holds; return when it is lost."""
         channel = self._store.channel("checkpoints")
+        # A runner stalled inside its page (idle in its transaction past the lease) is cut off
+        # by the server: its page rolls back, the lease row's lock goes, and another process
+        # takes over. Set once for the connection; the pool resets it when it is released.
+        await conn.execute(
+            "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
+            f"{max(1, round(self._lease_seconds * 1000))}ms",
+        )
         checkpoint = await self.checkpoint(projection.name)
         while True:
             page = await self._store.read_all(after=checkpoint, limit=PAGE)
@@ -179,13 +186,6 @@ class PostgresProjections:
                     await self._store.wait_for_head(checkpoint + 1)
                 continue
             async with conn.transaction():
-                # A runner stalled inside its page (idle in this transaction past the lease)
-                # is cut off by the server: its page rolls back, the lease row's lock goes,
-                # and another process takes over.
-                await conn.execute(
-                    "SELECT set_config('idle_in_transaction_session_timeout', $1, true)",
-                    f"{max(1, round(self._lease_seconds * 1000))}ms",
-                )
                 if not await lease.renew(conn):  # also locks the lease row until commit
                     return
                 folded = await self._checkpoint_in(conn, projection.name)
