@@ -254,7 +254,7 @@ class InvocationCache:
         return CacheStatus(bool(enabled), entries, size, self.max_entries, self.max_bytes)
 
     def _named_by_pending(self) -> set[str]:
-        return {sha for row in self._pending.values() for sha in json.loads(row[3])}
+        return {sha for row in self._pending.values() for sha in _named(row[3])}
 
     async def _delete_unreferenced(self, candidates: Sequence[str]) -> None:
         """Delete the artifacts no entry and no event names (rare: events keep theirs)."""
