@@ -89,11 +89,10 @@ async def copy_log(
 ) -> int:
     """Import ``source``'s rows up to ``to_position`` (all by default) into ``target``."""
     after = copied = 0
-    while rows := await source.read_rows(after=after, limit=PAGE):
-        if to_position is not None:
-            rows = [row for row in rows if row.position <= to_position]
-            if not rows:
-                break
+    while to_position is None or after < to_position:
+        limit = PAGE if to_position is None else min(PAGE, to_position - after)
+        if not (rows := await source.read_rows(after=after, limit=limit)):
+            break
         copied += await target.import_rows(rows)
         after = rows[-1].position
     return copied
