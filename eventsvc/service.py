@@ -236,8 +236,12 @@ class Service:
 
     # --- sessions -----------------------------------------------------------------------
 
-    async def cancel_session(self, session_id: str, reason: str = "canceled") -> int:
-        return await self.wait_for(await self._session_command(session_id, Cancel(reason)))
+    async def cancel_session(
+        self, session_id: str, reason: str = "canceled", *, queue_id: str | None = None
+    ) -> int:
+        """Cancel the session (NotFoundError if it is not in ``queue_id``, when given)."""
+        command = Cancel(reason)
+        return await self.wait_for(await self._session_command(session_id, command, queue_id))
 
     async def retry_sessions(self, session_ids: Sequence[str]) -> int:
         position = 0
@@ -245,8 +249,13 @@ class Service:
             position = await self._session_command(session_id, Retry())
         return await self.wait_for(position)
 
-    async def _session_command(self, session_id: str, command: Command) -> int:
-        view = await self.queue.get_session(session_id)
+    async def _session_command(
+        self, session_id: str, command: Command, queue_id: str | None = None
+    ) -> int:
+        if queue_id is None:
+            view = await self.queue.get_session(session_id)
+        else:
+            view = await self.session_in(queue_id, session_id)
         state, version = await self.session_state(view.queue_id, session_id)
         if state.status.value != view.state and view.state in TERMINAL_STATES:
             # A virtual session of a canceled batch has no event of its own yet.

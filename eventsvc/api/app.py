@@ -205,8 +205,7 @@ def queue_routes() -> APIRouter:
 
     @router.put("/s/{session_id}/cancel")
     async def cancel_session(queue_id: str, session_id: str, service: ServiceDep) -> Position:
-        await service.session_in(queue_id, session_id)
-        return Position(position=await service.cancel_session(session_id))
+        return Position(position=await service.cancel_session(session_id, queue_id=queue_id))
 
     @router.put("/cancel_by_batch_ids")
     async def cancel_batches(queue_id: str, body: BatchIds, service: ServiceDep) -> Position:
