@@ -103,30 +103,17 @@ class EventStream(Response):
         until = None if self.follow else await store.head()
         tags = self.selection.tags
         log_tags = None if tags is None else tags - {"invocation.progress"}
-        if until is not None:
-            await self._replay(until, log_tags)
-            return
         try:
             async with store.subscribe(after=self.after, filter=EventFilter(tags=log_tags)) as sub:
-                tg.start_soon(self._signal_live, sub)
-                async for record in sub:
+                if until is None:
+                    tg.start_soon(self._signal_live, sub)
+                # follow=false: the log up to the head it had when asked, then the end.
+                async for record in sub if until is None else sub.read_until(until):
                     if self._wanted(record):
                         await self._write(frame(record))
         except (SubscriberLaggedError, StoreError) as exc:
             # The client resumes with Last-Event-ID; say why the stream ends.
             await self._write(f": closed: {exc}\n\n".encode())
-
-    async def _replay(self, until: int, tags: frozenset[str] | None) -> None:
-        """``follow=false``: the log up to the head it had when asked, then the end (read in
-        pages, so a filter that matches nothing near the head still ends the stream)."""
-        after = self.after
-        while after < until and (page := await self.service.store.read_all(after=after)):
-            for record in page:
-                if record.position > until:
-                    return
-                if (tags is None or record.tag in tags) and self._wanted(record):
-                    await self._write(frame(record))
-            after = page[-1].position
 
     def _wanted(self, record: RecordedEvent) -> bool:
         data = record.data

@@ -113,6 +113,11 @@ class Subscription:
     def __aiter__(self) -> AsyncIterator[RecordedEvent]:
         return self._events()
 
+    def read_until(self, position: int) -> AsyncIterator[RecordedEvent]:
+        """The matching events up to ``position``, then the end: read in pages, so a filter
+        that matches nothing near ``position`` still ends."""
+        return self._catch_up(until=position)
+
     async def wait_live(self) -> None:
         """Return once the iterating task has caught up and follows the writer live."""
         await self._went_live.wait()

@@ -287,6 +287,17 @@ async def test_subscribe_filters_by_stream_prefix_and_tag(store: EventStore) -> 
     assert by_tag == [1, 3]
 
 
+async def test_read_until_ends_there_even_when_nothing_near_it_matches(store: EventStore) -> None:
+    await store.append("batch-b1", [batch_enqueued()])
+    for n in range(5):
+        await store.append(f"session-b1.{n}", [session_started(f"b1.{n}")])
+    batches = EventFilter(tags=frozenset({"batch.enqueued"}))
+    async with store.subscribe(after=0, filter=batches) as subscription:
+        with anyio.fail_after(10):
+            read = [e.position async for e in subscription.read_until(4)]
+        assert (read, subscription.position) == ([1], 4)
+
+
 async def test_catch_up_hands_over_to_live_without_gap_or_duplicate(store: EventStore) -> None:
     """Subscribers join at random moments and positions while many tasks append."""
     rng = random.Random(7)
