@@ -120,20 +120,15 @@ class Summary:
 
 async def summary(store: ProjectedStore) -> Summary:
     """What the queue and stats projections of ``store`` hold."""
-    queue, stats = QueueView(store), StatsView(store)
-    queue_ids = await store.query(
-        "SELECT queue_id FROM queue_state UNION SELECT queue_id FROM queue_batches ORDER BY 1"
-    )
-    batch_ids = await store.query("SELECT batch_id FROM queue_batches ORDER BY position")
-    last = await store.query(
-        "SELECT position, recorded_at FROM events ORDER BY position DESC LIMIT 1"
-    )
+    queue = QueueView(store)
+    head = await store.head()
+    last = await store.read_all(after=head - 1, limit=1) if head else []
     return Summary(
-        position=last[0][0] if last else 0,
-        recorded_at=last[0][1] if last else None,
-        queues=[await queue.queue_status(queue_id) for (queue_id,) in queue_ids],
-        batches=[await queue.batch_status(batch_id) for (batch_id,) in batch_ids],
-        stats=await stats.node_types(),
+        position=head,
+        recorded_at=last[0].recorded_at if last else None,
+        queues=[await queue.queue_status(queue_id) for queue_id in await queue.queue_ids()],
+        batches=await queue.batch_statuses(),
+        stats=await StatsView(store).node_types(),
     )
 
 

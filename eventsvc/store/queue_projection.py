@@ -370,6 +370,21 @@ _QUEUE_STATUS = (
 )
 
 
+def _batch_status(row: Sequence[Any]) -> BatchStatus:
+    """A ``queue_batches`` row (``_BATCH_COLUMNS``) as the batch's status."""
+    return BatchStatus(
+        queue_id=row[1],
+        batch_id=row[0],
+        enqueued_position=row[2],
+        priority=row[3],
+        session_count=row[4],
+        canceled=row[6] is not None,
+        origin=row[7],
+        destination=row[8],
+        counts=counts_from(row[9:14]),
+    )
+
+
 class QueueView:
     """Answers queue queries from the projection's tables, as if every session existed."""
 
@@ -389,18 +404,21 @@ class QueueView:
         )
 
     async def batch_status(self, batch_id: str) -> BatchStatus:
-        row = await self._batch(batch_id)
-        return BatchStatus(
-            queue_id=row[1],
-            batch_id=row[0],
-            enqueued_position=row[2],
-            priority=row[3],
-            session_count=row[4],
-            canceled=row[6] is not None,
-            origin=row[7],
-            destination=row[8],
-            counts=counts_from(row[9:14]),
+        return _batch_status(await self._batch(batch_id))
+
+    async def queue_ids(self) -> list[str]:
+        """Every queue the projection knows: paused or resumed, or holding batches."""
+        rows = await self._store.query(
+            "SELECT queue_id FROM queue_state UNION SELECT queue_id FROM queue_batches ORDER BY 1"
         )
+        return [queue_id for (queue_id,) in rows]
+
+    async def batch_statuses(self) -> list[BatchStatus]:
+        """Every batch, in the order they were enqueued."""
+        rows = await self._store.query(
+            f"SELECT {_BATCH_COLUMNS} FROM queue_batches ORDER BY position"
+        )
+        return [_batch_status(row) for row in rows]
 
     async def get_session(self, session_id: str) -> SessionView:
         try:
