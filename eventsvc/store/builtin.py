@@ -20,8 +20,8 @@ from eventsvc.store.projection import (
     InlineProjection,
     ProjectedStore,
     ddl_statements,
-    is_index_statement,
     projected,
+    rebuild_ddl,
 )
 from eventsvc.store.queue_projection import QueueProjection
 from eventsvc.store.sqlite import SqliteTransaction
@@ -55,10 +55,9 @@ class ScratchProjections:
         # Used from one worker thread at a time (audit folds off the event loop).
         self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         for projection in self.projections:
-            for statement in ddl_statements(projection.schema):
-                # Only compared in key order: indexes a fold does not use would be dead weight.
-                if projection.reads_own_tables or not is_index_statement(statement):
-                    self._conn.execute(statement)
+            # Only compared in key order: indexes a fold does not use would be dead weight.
+            for statement in rebuild_ddl(projection, ddl_statements)[0]:
+                self._conn.execute(statement)
 
     def fold(self, records: Sequence[RecordedEvent]) -> None:
         """Fold ``records`` (in position order) into every projection, in one transaction."""

@@ -35,6 +35,7 @@ from eventsvc.store.projection import (
     ProjectionTransaction,
     ddl_statements,
     prepare_tables,
+    rebuild_ddl,
 )
 from eventsvc.store.rows import COLUMNS, decode_rows
 
@@ -220,6 +221,7 @@ class PostgresProjections:
                 raise NotFoundError(f"no projection {name!r} (known: {known})")
             chosen.append(self._projections[name])
         channel = self._store.channel("checkpoints")
+        later: list[str] = []
         async with self._store.pool.acquire() as conn, conn.transaction():
             for projection in chosen:
                 await conn.execute(
@@ -228,8 +230,10 @@ class PostgresProjections:
                 )
                 for table in projection.tables:
                     await conn.execute(f"DROP TABLE IF EXISTS {table}")
-                for statement in postgres_ddl(projection.schema):
+                now, after_fold = rebuild_ddl(projection, postgres_ddl)
+                for statement in now:
                     await conn.execute(statement)
+                later += after_fold
             # Read on this transaction's connection, up to the head it sees, and only the tags
             # the chosen projections fold (as the SQLite rebuild does).
             head = int(
@@ -244,6 +248,8 @@ class PostgresProjections:
                 page = decode_rows(rows)
                 await anyio.to_thread.run_sync(_apply_all, chosen, transaction, page)
                 after = page[-1].position
+            for statement in later:
+                await conn.execute(statement)
             for projection in chosen:
                 await conn.execute(_CHECKPOINT, projection.name, head, channel)
         return head

@@ -86,6 +86,20 @@ _SCHEMA_TABLES = (
 )
 
 
+def rebuild_ddl(
+    projection: InlineProjection, statements: Callable[[str], list[str]]
+) -> tuple[list[str], list[str]]:
+    """A rebuild's DDL for ``projection``: what runs before the fold, and the indexes that run
+    after it when the fold never reads its own tables (faster than keeping them up to date row
+    by row). ``statements`` splits the DDL into the backend's statements."""
+    before: list[str] = []
+    after: list[str] = []
+    for statement in statements(projection.schema):
+        later = not projection.reads_own_tables and is_index_statement(statement)
+        (after if later else before).append(statement)
+    return before, after
+
+
 def schema_digest(projection: InlineProjection) -> str:
     """What ``projection_schemas`` records of the schema a projection's tables were made from."""
     return hashlib.sha256(projection.schema.encode()).hexdigest()

@@ -66,8 +66,8 @@ from eventsvc.store.projection import (
     InlineProjection,
     ProjectionTransaction,
     ddl_statements,
-    is_index_statement,
     prepare_tables,
+    rebuild_ddl,
 )
 from eventsvc.store.rows import (
     COLUMNS,
@@ -704,11 +704,10 @@ class SqliteEventStore:
                 for projection in projections:
                     for table in projection.tables:
                         raw.execute(f"DROP TABLE IF EXISTS {table}")
-                    for statement in ddl_statements(projection.schema):
-                        if not projection.reads_own_tables and is_index_statement(statement):
-                            later.append(statement)
-                        else:
-                            raw.execute(statement)
+                    now, after_fold = rebuild_ddl(projection, ddl_statements)
+                    for statement in now:
+                        raw.execute(statement)
+                    later += after_fold
                 transaction = SqliteTransaction(raw)
                 while rows := raw.execute(read, (after, *tags)).fetchall():
                     page = decode_rows(rows)

@@ -73,6 +73,7 @@ class Seen:
     schema = "CREATE TABLE IF NOT EXISTS seen (position INTEGER NOT NULL, stream TEXT NOT NULL)"
     tables = ("seen",)
     tags = frozenset({"batch.enqueued"})
+    reads_own_tables = False
 
     def __init__(
         self,
