@@ -109,6 +109,8 @@ from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.store import ANY, AppendResult, ExpectedVersion, StoreOptions
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.postgres_artifacts import PostgresArtifactStore
+from eventsvc.store.postgres_common import DRIVER_ERRORS, Lease, dollar_placeholders
+from eventsvc.store.postgres_projections import PostgresProjections
 from eventsvc.store.projection import InlineProjection, ProjectionTransaction
 from eventsvc.store.rows import (
     COLUMNS,
@@ -238,79 +240,7 @@ FROM leases WHERE name = 'sealer'
 # A seal round takes whole appends, up to this many rows (more only for one larger append).
 _SEAL_ROWS = 10_000
 _NOTIFY_LIMIT = 7900
-DRIVER_ERRORS: tuple[type[BaseException], ...] = (
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    # Seen when a query meets a connection the server has just terminated.
-    asyncpg.exceptions.InternalClientError,
-    OSError,
-    TimeoutError,
-)
 _CONTROL_ERRORS: tuple[type[BaseException], ...] = (*DRIVER_ERRORS, StoreError)
-
-
-class Lease:
-    """A named lease in the ``leases`` table: one holder at a time, judged by the database's
-    clock, fenced by an ``epoch`` that grows with every change of holder.
-
-    The holder renews it within ``seconds``; anyone may take it over once it has expired or
-    once its holder's backend is gone. ``renew`` is also the fence: run inside a transaction
-    it locks the row and fails if another holder took over, so work that must happen only
-    under the lease (a seal, a projection's page and checkpoint) commits only while held.
-    """
-
-    def __init__(self, name: str, holder: str, seconds: float) -> None:
-        self.name = name
-        self.holder = holder
-        self.seconds = seconds
-        self.epoch: int | None = None
-
-    async def acquire(self, conn: Any) -> bool:
-        """Take the lease if it is free (new, expired, or its holder is gone)."""
-        epoch = await conn.fetchval(
-            "INSERT INTO leases AS l (name, epoch, holder, holder_pid, expires_at) "
-            "VALUES ($1, 1, $2, pg_backend_pid(), "
-            "clock_timestamp() + make_interval(secs => $3::float8)) "
-            "ON CONFLICT (name) DO UPDATE SET epoch = l.epoch + 1, holder = excluded.holder, "
-            "holder_pid = excluded.holder_pid, expires_at = excluded.expires_at "
-            "WHERE l.expires_at < clock_timestamp() OR l.holder_pid IS NULL "
-            "OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = l.holder_pid) "
-            "RETURNING epoch",
-            self.name,
-            self.holder,
-            self.seconds,
-        )
-        self.epoch = None if epoch is None else int(epoch)
-        return self.epoch is not None
-
-    async def renew(self, conn: Any) -> bool:
-        """Extend the lease if it is still ours; False (and no longer held) if not."""
-        if self.epoch is None:
-            return False
-        renewed = await conn.fetchval(
-            "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $3::float8),"
-            " holder_pid = pg_backend_pid() WHERE name = $1 AND epoch = $2 RETURNING epoch",
-            self.name,
-            self.epoch,
-            self.seconds,
-        )
-        if renewed is None:
-            self.epoch = None
-        return renewed is not None
-
-    async def release(self, conn: Any, channel: str | None = None) -> None:
-        """Give the lease up at once (and tell the others on ``channel``)."""
-        if self.epoch is None:
-            return
-        epoch, self.epoch = self.epoch, None
-        await conn.execute(
-            "WITH r AS (UPDATE leases SET expires_at = '-infinity' "
-            "WHERE name = $1 AND epoch = $2 RETURNING 1) "
-            "SELECT pg_notify($3::text, '') FROM r WHERE $3::text IS NOT NULL",
-            self.name,
-            epoch,
-            channel,
-        )
 
 
 @dataclass(slots=True)
@@ -409,9 +339,6 @@ class PostgresEventStore:
         self._publishing = anyio.Lock()
         self._tick = anyio.Event()
         self._heard_at = 0.0
-        # Imported here: the runners' module builds on this one (Lease, placeholders).
-        from eventsvc.store.postgres_projections import PostgresProjections
-
         self._projections = PostgresProjections(self, options.sealer_lease)
         self._task_group: anyio.abc.TaskGroup | None = None
         self._behind = anyio.Event()
@@ -1387,22 +1314,6 @@ def _parse_sealed_payload(payload: str) -> tuple[int, dict[int, int]]:
 
 
 @lru_cache(maxsize=256)
-def dollar_placeholders(sql: str) -> str:
-    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes)."""
-    out, count, quote = [], 0, ""
-    for char in sql:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "?":
-            count += 1
-            out.append(f"${count}")
-            continue
-        out.append(char)
-    return "".join(out)
-
-
 async def _no_mark() -> int:
     return 0
 

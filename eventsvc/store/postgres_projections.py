@@ -29,7 +29,7 @@ import anyio.to_thread
 
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import RecordedEvent
-from eventsvc.store.postgres import DRIVER_ERRORS, Lease, dollar_placeholders
+from eventsvc.store.postgres_common import DRIVER_ERRORS, Lease, dollar_placeholders
 from eventsvc.store.projection import (
     InlineProjection,
     ProjectionTransaction,
