@@ -30,7 +30,7 @@ import msgspec
 from eventsvc import events as ev
 from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError
-from eventsvc.sessions import SessionState, Status, evolve
+from eventsvc.sessions import FOLLOWS, SessionState, batch_cancel_applies, evolve
 from eventsvc.store.builtin import ScratchProjections
 from eventsvc.store.projection import ProjectedStore, Snapshot, schema_digest
 
@@ -160,21 +160,6 @@ class _LogChecks:
         self.report.anchor = f"{self.after}:{self.previous.hex()}"
 
 
-# Which session states each event may follow.
-_FROM: dict[type[ev.Event], frozenset[Status]] = {
-    ev.SessionStarted: frozenset({Status.UNINITIALIZED}),
-    ev.SessionResumed: frozenset({Status.IN_PROGRESS}),
-    ev.SessionCompleted: frozenset({Status.IN_PROGRESS}),
-    ev.SessionFailed: frozenset({Status.IN_PROGRESS}),
-    ev.GraphInvalid: frozenset({Status.IN_PROGRESS}),
-    ev.SessionCanceled: frozenset({Status.UNINITIALIZED, Status.IN_PROGRESS}),
-    ev.SessionRetried: frozenset({Status.FAILED, Status.CANCELED}),
-    ev.InvocationStarted: frozenset({Status.IN_PROGRESS}),
-    ev.InvocationCompleted: frozenset({Status.IN_PROGRESS}),
-    ev.InvocationFailed: frozenset({Status.IN_PROGRESS}),
-}
-
-
 class _LifecycleChecks:
     """Check 3: each session's events replayed through the state machine, in log order."""
 
@@ -203,14 +188,14 @@ class _LifecycleChecks:
             except ValueError as exc:
                 self._finding(row, f"not a session id: {exc}")
                 return
-        if state.status not in _FROM[type(event)]:
+        if state.status not in FOLLOWS[type(event)]:
             self._finding(row, f"{row.tag} while the session is {state.status}")
         if isinstance(event, ev.InvocationEvent):
             self._node_event(row, event, state)
             return  # a node event leaves the session's state as it is
         if isinstance(event, ev.SessionStarted):
-            canceled_at = self.batch_canceled_at.get(event.batch_id, 0)
-            if canceled_at > state.retried_at:
+            canceled_at = self.batch_canceled_at.get(event.batch_id)
+            if canceled_at is not None and batch_cancel_applies(state, canceled_at):
                 self.doomed[event.session_id] = canceled_at
         elif isinstance(event, ev.SessionCompleted | ev.SessionFailed):
             if (doomed_at := self.doomed.get(event.session_id)) is not None:

@@ -24,6 +24,9 @@ from eventsvc.errors import IllegalTransitionError, Problem
 from eventsvc.events import (
     Event,
     GraphInvalid,
+    InvocationCompleted,
+    InvocationFailed,
+    InvocationStarted,
     SessionCanceled,
     SessionCompleted,
     SessionFailed,
@@ -46,6 +49,22 @@ class Status(enum.StrEnum):
 
 
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELED})
+_LIVE = frozenset({Status.IN_PROGRESS})
+
+# Which states each event of a session's stream may follow: what ``decide`` appends, seen
+# from the log (audit replays it).
+FOLLOWS: dict[type[Event], frozenset[Status]] = {
+    SessionStarted: frozenset({Status.UNINITIALIZED}),
+    SessionResumed: _LIVE,
+    SessionCompleted: _LIVE,
+    SessionFailed: _LIVE,
+    GraphInvalid: _LIVE,
+    SessionCanceled: frozenset({Status.UNINITIALIZED, Status.IN_PROGRESS}),
+    SessionRetried: frozenset({Status.FAILED, Status.CANCELED}),
+    InvocationStarted: _LIVE,
+    InvocationCompleted: _LIVE,
+    InvocationFailed: _LIVE,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +191,16 @@ def decide(command: Command, state: SessionState) -> list[Event]:
         case Retry() if status in (Status.FAILED, Status.CANCELED):
             return [SessionRetried(**(ids | {"attempt": state.attempt + 1}))]
         case ApplyBatchCancel(canceled_at):
-            if status in TERMINAL or canceled_at < state.retried_at:
+            if not batch_cancel_applies(state, canceled_at):
                 return []
             return [SessionCanceled(**ids, reason=BATCH_CANCELED)]
     raise IllegalTransitionError(state.session_id, status.value, type(command).__name__)
+
+
+def batch_cancel_applies(state: SessionState, canceled_at: int) -> bool:
+    """Whether a cancel of the session's batch at log position ``canceled_at`` ends the
+    session: unless it has ended, or was retried after that cancel."""
+    return state.status not in TERMINAL and canceled_at >= state.retried_at
 
 
 def evolve(state: SessionState, event: Event, position: int = 0) -> SessionState:
