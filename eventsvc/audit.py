@@ -70,8 +70,9 @@ async def audit(store: ProjectedStore, anchor: tuple[int, str] | None = None) ->
     async with store.snapshot() as snapshot:
         log = _LogChecks(report, anchor)
         lifecycle = _LifecycleChecks(report)
-        rebuild = _RebuildChecks(report, snapshot, await snapshot.checkpoints())
-        await rebuild.read_schemas()
+        rebuild = _RebuildChecks(
+            report, snapshot, await snapshot.checkpoints(), await snapshot.schema_digests()
+        )
         try:
             after = 0
             while rows := await snapshot.read_rows(after=after, limit=PAGE):
@@ -234,23 +235,19 @@ class _RebuildChecks:
     the snapshot's tables as each projection's checkpoint is reached."""
 
     def __init__(
-        self, report: AuditReport, snapshot: Snapshot, checkpoints: dict[str, int]
+        self,
+        report: AuditReport,
+        snapshot: Snapshot,
+        checkpoints: dict[str, int],
+        digests: dict[str, str],
     ) -> None:
         self.report = report
         self.snapshot = snapshot
         self.scratch = ScratchProjections(list(checkpoints))
         self.pending = list(self.scratch.projections)
         self.checkpoints = checkpoints
+        self.digests = digests  # the schema each projection's tables were made from
         self.folded = 0
-        self.digests: dict[str, str] = {}
-
-    async def read_schemas(self) -> None:
-        """The schema each projection's tables were made from. The table is made with the
-        checkpoints' (no checkpoint, no table: and on PostgreSQL a failed read would end the
-        snapshot's transaction)."""
-        if self.checkpoints:
-            rows = await self.snapshot.query("SELECT name, digest FROM projection_schemas")
-            self.digests = {str(name): str(digest) for name, digest in rows}
 
     async def fold(self, records: Sequence[ev.RecordedEvent]) -> None:
         """Fold a page; a projection is compared once the page holding its checkpoint is in,

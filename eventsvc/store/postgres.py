@@ -1375,10 +1375,21 @@ class PostgresSnapshot:
         return [tuple(row) for row in rows]
 
     async def checkpoints(self) -> dict[str, int]:
-        if await self._conn.fetchval("SELECT to_regclass('projection_checkpoints')") is None:
-            return {}
-        rows = await self._conn.fetch("SELECT name, position FROM projection_checkpoints")
+        rows = await self._by_name("projection_checkpoints", "position")
         return {name: int(position) for name, position in rows}
+
+    async def schema_digests(self) -> dict[str, str]:
+        return {
+            name: str(digest)
+            for name, digest in await self._by_name("projection_schemas", "digest")
+        }
+
+    async def _by_name(self, table: str, column: str) -> list[tuple[Any, Any]]:
+        """``(name, column)`` of a table the projections make (none before they do: a failed
+        read would end this transaction)."""
+        if await self._conn.fetchval("SELECT to_regclass($1)", table) is None:
+            return []
+        return [tuple(row) for row in await self._conn.fetch(f"SELECT name, {column} FROM {table}")]
 
 
 _IMPORT = (

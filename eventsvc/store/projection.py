@@ -139,6 +139,10 @@ class Snapshot(Protocol):
 
     async def checkpoints(self) -> dict[str, int]: ...
 
+    async def schema_digests(self) -> dict[str, str]:
+        """The schema each projection's tables were made from (``schema_digest``)."""
+        ...
+
 
 @runtime_checkable
 class ProjectedStore(EventStore, Protocol):

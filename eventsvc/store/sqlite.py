@@ -660,13 +660,20 @@ class SqliteEventStore:
 
     async def checkpoints(self) -> dict[str, int]:
         """Every projection's checkpoint in this database (none before one is registered)."""
-        tables = await self._read(
-            "SELECT 1 FROM sqlite_master WHERE name = 'projection_checkpoints'", ()
-        )
-        if not tables:
-            return {}
-        rows = await self._read("SELECT name, position FROM projection_checkpoints", ())
+        rows = await self._by_name("projection_checkpoints", "position")
         return {name: int(position) for name, position in rows}
+
+    async def schema_digests(self) -> dict[str, str]:
+        """The schema each projection's tables were made from (none before one is registered)."""
+        return {
+            name: str(digest)
+            for name, digest in await self._by_name("projection_schemas", "digest")
+        }
+
+    async def _by_name(self, table: str, column: str) -> list[tuple[Any, Any]]:
+        if not await self._read("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)):
+            return []
+        return [tuple(row) for row in await self._read(f"SELECT name, {column} FROM {table}", ())]
 
     async def checkpoint(self, name: str) -> int:
         """The position up to which projection ``name`` has folded the log."""
