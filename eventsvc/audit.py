@@ -297,13 +297,7 @@ class _RebuildChecks:
                     self.report.findings.append(finding)
 
     async def _differences(self, table: str) -> list[str]:
-        info = self.scratch.query(f"PRAGMA table_info({table})")
-        columns = [row[1] for row in info]
-        # The primary key's columns in key order; a table without one is keyed by every column.
-        key = [row[0] for row in sorted(info, key=lambda row: row[5]) if row[5]]
-        key = key or list(range(len(columns)))
-        order = ", ".join(columns[i] for i in key)
-        select = f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+        columns, key, select = self.scratch.table_layout(table)
         try:
             live_rows = await self.snapshot.query(select)
         except StoreError as exc:

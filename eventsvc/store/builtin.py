@@ -70,5 +70,16 @@ class ScratchProjections:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, params).fetchall()
 
+    def table_layout(self, table: str) -> tuple[list[str], list[int], str]:
+        """``table``'s columns, its primary key's column indexes in key order (every column
+        for a table without one), and a select of its rows in key order that reads the same
+        table in any store."""
+        info = self.query(f"PRAGMA table_info({table})")
+        columns = [row[1] for row in info]
+        key = [row[0] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+        key = key or list(range(len(columns)))
+        order = ", ".join(columns[i] for i in key)
+        return columns, key, f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}"
+
     def close(self) -> None:
         self._conn.close()
