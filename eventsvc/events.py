@@ -345,7 +345,10 @@ class EventCodec:
                     f"version {version + 1}"
                 )
             payload = upcaster(payload)
-        return msgspec.convert(payload, type=self._decoder.type)
+        event = msgspec.convert(payload, type=self._decoder.type)
+        if not isinstance(event, Event):  # the union holds Events only; this tells the checker
+            raise EventDecodeError(f"event {tag!r} upcast to {type(event).__name__}, not an event")
+        return event
 
 
 CODEC = EventCodec(AnyEvent, UPCASTERS)

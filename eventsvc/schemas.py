@@ -8,6 +8,7 @@ in the edge layer because it will also render the API's OpenAPI document.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,27 @@ SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 def events_schema() -> dict[str, Any]:
     """JSON Schema of the event union (the ``data`` of every stored event)."""
     schema: dict[str, Any] = msgspec.json.schema(AnyEvent)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "Event", **schema}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Event",
+        **schema,
+    }
+
+
+def clean_descriptions(node: Any) -> Any:
+    """``node`` with every ``description`` dedented as ``inspect.cleandoc`` does: libraries
+    differ (and change between releases) in how they turn docstrings into descriptions, and
+    the committed files must not depend on which one rendered them."""
+    if isinstance(node, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else clean_descriptions(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [clean_descriptions(item) for item in node]
+    return node
 
 
 def openapi_schema() -> dict[str, Any]:
@@ -65,7 +86,8 @@ def render() -> dict[str, str]:
         "openapi.json": openapi_schema(),
     }
     return {
-        name: json.dumps(doc, indent=2, sort_keys=True) + "\n" for name, doc in documents.items()
+        name: json.dumps(clean_descriptions(doc), indent=2, sort_keys=True) + "\n"
+        for name, doc in documents.items()
     }
 
 

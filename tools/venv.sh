@@ -1,5 +1,6 @@
-# Sourced by tools/run, tools/test and tools/check: create or reuse .venv and install what the
-# project needs. Reinstalls only when pyproject.toml changed since the last install.
+# Sourced by tools/run, tools/test, tools/check and tools/lock: create or reuse .venv and
+# install exactly what requirements.lock says, then the project itself. Reinstalls only when
+# the lock or pyproject.toml changed since the last install.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.venv"
@@ -11,16 +12,18 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 
 stamp="$venv/.eventsvc-installed"
-want="$(sha256sum "$root/pyproject.toml" | cut -d' ' -f1)"
+want="$(cat "$root/pyproject.toml" "$root/requirements.lock" | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-    echo "installing eventsvc and its dependencies into $venv" >&2
+    echo "installing eventsvc and its locked dependencies into $venv" >&2
     pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
-    # The exact torch version first: it is a CPU wheel this machine already holds; the torch
-    # extra's range is then satisfied and pulls no multi-GB build.
+    # torch first and outside the lock: the exact version is a CPU wheel this machine already
+    # holds, and any other requirement may pull a multi-GB build. The lock then pins torch's
+    # dependencies too, and the project goes in last with no resolution of its own.
     # (Lines about this machine's configured-but-absent local indexes are only noise.)
     {
         "${pip[@]}" "torch==2.13.0"
-        "${pip[@]}" -e "$root[torch,postgres,dev]"
+        "${pip[@]}" -r "$root/requirements.lock"
+        "${pip[@]}" --no-deps --no-build-isolation -e "$root"
     } 2>&1 | { grep -v "^WARNING: Location '.*' is ignored" || true; }
     echo "$want" > "$stamp"
 fi
