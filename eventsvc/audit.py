@@ -13,13 +13,16 @@ store (the log, the projections and their checkpoints as of one commit). The che
    ``in_progress``, no node event from a worker after a resume handed the session to another,
    and an attempt started after its batch's cancel (not retried since) has no node events
    and ends canceled;
-4. ``decode``: every event decodes with the current catalogue after upcasting;
+4. ``decode``: every event decodes with the current catalogue after upcasting, and
+   ``bounds``: holds only values every backend's projections can store (``eventsvc.bounds``);
 5. ``projection``: every projection equals a fresh rebuild up to its checkpoint, folded into a
-   temporary store by the same code; differing rows are named by table and key.
+   temporary store by the same code; differing rows are named by table and key, and an event
+   the fold cannot take is named by its position (that projection is then not compared).
 """
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,14 +30,18 @@ from typing import Any
 
 import msgspec
 
+from eventsvc import bounds
 from eventsvc import events as ev
 from eventsvc.chain import GENESIS, StoredRow, verify_chain
-from eventsvc.errors import EventDecodeError, StoreError
+from eventsvc.errors import EventDecodeError, StoreError, locate
 from eventsvc.sessions import FOLLOWS, SessionState, batch_cancel_applies, evolve
 from eventsvc.store.builtin import ScratchProjections
-from eventsvc.store.projection import ProjectedStore, Snapshot, schema_digest
+from eventsvc.store.projection import FoldError, ProjectedStore, Snapshot, schema_digest
 
 PAGE = 5000
+# What a stored payload shows of a value out of bounds: JSON escapes NUL and surrogates, and
+# an integer past 64 bits has at least 19 digits (so may a long float: then nothing is found).
+_SUSPECT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|[0-9]{19}")
 # Rows named per table before the rest are only counted.
 ROWS_NAMED = 10
 
@@ -116,7 +123,25 @@ class _LogChecks:
                     findings.append(Finding("anchor", row.position, row.stream, reason))
         self.report.events += len(rows)
         self.previous, self.after = rows[-1].hash, rows[-1].position
-        return self._decoded(rows)
+        records = self._decoded(rows)
+        self._check_bounds(rows, records)
+        return records
+
+    def _check_bounds(self, rows: Sequence[StoredRow], records: list[ev.RecordedEvent]) -> None:
+        """Walk only the events whose stored bytes could hold a value out of bounds (an
+        escaped NUL or surrogate, a long run of digits, deep nesting): a few, if any."""
+        suspect = {
+            row.position
+            for row in rows
+            if _SUSPECT.search(row.data)
+            or row.data.count(b"[") + row.data.count(b"{") >= bounds.MAX_DEPTH
+        }
+        for record in records:
+            if record.position in suspect:
+                for problem in bounds.problems(record.data):
+                    reason = locate(problem)
+                    finding = Finding("bounds", record.position, record.stream, reason)
+                    self.report.findings.append(finding)
 
     def _decoded(self, rows: Sequence[StoredRow]) -> list[ev.RecordedEvent]:
         """The page's events: in one call when it allows, else row by row, naming failures."""
@@ -257,11 +282,23 @@ class _RebuildChecks:
             now = [r for r in records if r.position <= target]
             records = records[len(now) :]
             if now:
-                self.scratch.fold(now)
+                for failure in self.scratch.fold(now):
+                    self._unfoldable(failure)
                 self.folded = now[-1].position
             if records:  # the log goes on past the target: projections there are complete
                 self.folded = target
                 await self._compare_reached()
+        if records and self.scratch.projections:
+            # Past every checkpoint (a lagging or stalled projection): nothing to compare,
+            # but an event no projection can fold is still named.
+            for failure in self.scratch.fold(records):
+                self._unfoldable(failure)
+
+    def _unfoldable(self, failure: FoldError) -> None:
+        """The scratch copy cannot fold an event: name it; that projection is not compared."""
+        reason = f"{failure.projection}: cannot fold this {failure.tag!r} event: {failure.reason}"
+        self.report.findings.append(Finding("projection", failure.position, None, reason))
+        self.pending = [p for p in self.pending if p.name != failure.projection]
 
     async def finish(self, end: int) -> None:
         """Compare what is left once the log, which ends at ``end``, is folded."""

@@ -16,12 +16,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
+from eventsvc import bounds
 from eventsvc.errors import Problem
 from eventsvc.events import BatchEnqueued
 from eventsvc.graph import Graph, validate_graph
-from eventsvc.ids import session_id
+from eventsvc.ids import BATCH_ID_PATTERN, session_id
 from eventsvc.invocations.base import BaseInvocation, Input
 from eventsvc.invocations.registry import REGISTRY, InvocationRegistry
 
@@ -53,7 +55,7 @@ def _new_batch_id() -> str:
 class Batch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_id: str = Field(default_factory=_new_batch_id, pattern=r"^[A-Za-z0-9_-]+$")
+    batch_id: str = Field(default_factory=_new_batch_id, pattern=BATCH_ID_PATTERN)
     graph: Graph
     data: list[list[BatchDatum]] = Field(default_factory=list)
     runs: int = Field(1, ge=1)
@@ -120,8 +122,9 @@ def session_values(data: list[list[BatchDatum]], count: int, index: int) -> list
 
 
 def validate_batch(batch: Batch, registry: InvocationRegistry = REGISTRY) -> list[Problem]:
-    """Every problem of the batch at once: its graph, then its data."""
-    problems = validate_graph(batch.graph, registry)
+    """Every problem of the batch at once: its graph, then its data, then any value the log
+    could not hold (``bounds``)."""
+    problems = validate_graph(batch.graph, registry) + _out_of_bounds(batch)
     fed_by_edges = {(e.destination.node_id, e.destination.field) for e in batch.graph.edges}
     seen: set[tuple[str, str]] = set()
     for g, group in enumerate(batch.data):
@@ -143,6 +146,28 @@ def validate_batch(batch: Batch, registry: InvocationRegistry = REGISTRY) -> lis
                 )
             seen.add(target)
     return problems
+
+
+def _out_of_bounds(batch: Batch) -> list[Problem]:
+    """Values the API takes from no client (``bounds.input_problems``), named by node and
+    field (or by the batch's own field)."""
+    found = bounds.input_problems(batch.origin, "origin") + bounds.input_problems(
+        batch.destination, "destination"
+    )
+    for node_id, node in batch.graph.nodes.items():
+        for name in type(node).model_fields:
+            found += [
+                msgspec.structs.replace(p, node_id=node_id)
+                for p in bounds.input_problems(getattr(node, name), name)
+            ]
+    for group in batch.data:
+        for datum in group:
+            found += [
+                msgspec.structs.replace(p, node_id=datum.node_path, field=datum.field_name,
+                                  message=f"{p.field}: {p.message}")
+                for p in bounds.input_problems(datum.items, "items")
+            ]  # fmt: skip
+    return found
 
 
 def _problem(code: str, datum: BatchDatum, message: str) -> Problem:

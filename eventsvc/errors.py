@@ -2,18 +2,21 @@
 
     EventsvcError
     ├── GraphValidationError         a graph is invalid; carries every problem found
+    │   └── BatchValidationError     a batch is invalid; carries every problem found
+    ├── InvalidValueError            a value lies outside what the log can hold; names where
     ├── MissingInputError            a node is about to run with a required input unset
     ├── NodeInputError               a value assigned to a node input failed validation
     ├── NodeError                    a node body failed with a message meant for the user
     ├── IllegalTransitionError       a command the session's current state does not allow
     ├── NotFoundError                a queue, batch or session that does not exist
-    ├── BatchValidationError         a batch is invalid; carries every problem found
     ├── StoreError                   the log could not be opened, read or written
     │   ├── StoreLockedError         another process already writes this store
     │   ├── ConcurrencyError         an append's expected version did not hold
     │   ├── DuplicateEventError      an event id is already stored with other content
+    │   ├── ImportRejectedError      exported rows cannot continue this log; names the first
     │   ├── EventDecodeError         a stored event cannot be decoded
-    │   └── SubscriberLaggedError    a live subscriber fell too far behind and was closed
+    │   ├── SubscriberLaggedError    a live subscriber fell too far behind and was closed
+    │   └── ProjectionStalledError   a projection cannot fold the event at a position
     └── LimitExceededError           a configured limit would be exceeded
         └── EventTooLargeError       one encoded event is over the maximum event size
 
@@ -95,6 +98,15 @@ class BatchValidationError(GraphValidationError):
         self.args = (str(self).replace("invalid graph", "invalid batch", 1),)
 
 
+class InvalidValueError(EventsvcError):
+    """Raised when a value lies outside the bounds every backend can store (``bounds``):
+    ``problems`` name each place, by node and field where a command knows them."""
+
+    def __init__(self, what: str, problems: list[Problem]) -> None:
+        super().__init__(f"{what}: " + "; ".join(locate(p) for p in problems))
+        self.problems = problems
+
+
 class IllegalTransitionError(EventsvcError):
     """Raised by a session command that the session's current state does not allow."""
 
@@ -158,6 +170,20 @@ class SubscriberLaggedError(StoreError):
         )
         self.position = position
         self.limit = limit
+
+
+class ProjectionStalledError(StoreError):
+    """Raised by a command waiting for a projection that cannot fold the event at
+    ``position``: the log holds the event, the projection stays where it was until a fix."""
+
+    def __init__(self, projection: str, position: int, reason: str) -> None:
+        super().__init__(
+            f"projection {projection!r} is stalled at position {position}: {reason}; "
+            "queries answer as of the position before it"
+        )
+        self.projection = projection
+        self.position = position
+        self.reason = reason
 
 
 class LimitExceededError(EventsvcError):

@@ -45,12 +45,14 @@ import anyio
 import anyio.abc
 from anyio.abc import TaskStatus
 
+from eventsvc import bounds
 from eventsvc import events as ev
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.errors import (
     ConcurrencyError,
     GraphValidationError,
     IllegalTransitionError,
+    InvalidValueError,
     MissingInputError,
     NodeInputError,
 )
@@ -438,8 +440,14 @@ class _SessionRun:
                     await self._append(pending + self._fail_session(error, node.id))
                 return
             assert output is not None
-            execution.complete(node.id, output)
             completed = self._completed(node, execution, output, stats, key)
+            if found := bounds.problems(completed.outputs, "outputs"):
+                # A value the log cannot hold fails the node, as a failing body would.
+                error = InvalidValueError(f"node {node.id!r} returned a value out of bounds", found)
+                pending = self._failure(node.id, execution, error, stats)
+                await self._append(pending + self._fail_session(error, node.id))
+                return
+            execution.complete(node.id, output)
             if key is not None:
                 # Cached now, appended with the next node: the entry is the newest, so it names
                 # its artifacts until the event does (an entry too big to keep is not put).
@@ -580,14 +588,17 @@ class _SessionRun:
             ev.InvocationFailed(
                 **self._node_fields(node_id, execution),
                 error_type=type(error).__name__,
-                error_message=str(error),
+                error_message=bounds.storable_text(str(error)),
                 measurement=_measurement(stats),
-                error_traceback="".join(traceback.format_exception(error)),
+                error_traceback=bounds.storable_text(
+                    "".join(traceback.format_exception(error)), 4 * bounds.MAX_TEXT_CHARS
+                ),
             )
         ]
 
     def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
-        return decide(Fail(type(error).__name__, str(error), node_id), self.state)
+        message = bounds.storable_text(str(error))
+        return decide(Fail(type(error).__name__, message, node_id), self.state)
 
     async def _cancel(self, pending: Sequence[Event]) -> None:
         state, _ = await self.executor.service.session_state(

@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from pydantic.json_schema import models_json_schema
 
 from eventsvc.events import AnyEvent
+from eventsvc.invocations import schema
 from eventsvc.invocations.registry import InvocationRegistry, builtin_registry
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -57,24 +57,18 @@ def openapi_schema() -> dict[str, Any]:
 
 
 def invocations_schema(registry: InvocationRegistry | None = None) -> dict[str, Any]:
-    """Every invocation and output schema under ``$defs``; each invocation points at its output.
+    """Every invocation and output schema under ``$defs``, each invocation pointing at its
+    output, and the discriminated unions ``AnyInvocation`` and ``AnyInvocationOutput``.
 
     Built from the built-in packs only unless a registry is given, so nodes registered by tests
     or plugins never reach ``schemas/``.
     """
-    registry = registry or builtin_registry()
-    models = [*registry.invocations(), *registry.outputs()]
-    _, document = models_json_schema(
-        [(model, "validation") for model in models], ref_template="#/$defs/{model}"
-    )
-    definitions: dict[str, Any] = document["$defs"]
-    for cls in registry.invocations():
-        definitions[cls.__name__]["output"] = {"$ref": f"#/$defs/{cls.meta.output.__name__}"}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "Invocations",
         "description": "Node types (class: invocation) and their outputs (class: output).",
-        "$defs": definitions,
+        "$ref": "#/$defs/AnyInvocation",
+        "$defs": schema.definitions(registry or builtin_registry(), "#/$defs/{model}"),
     }
 
 

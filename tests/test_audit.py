@@ -12,7 +12,7 @@ import pytest
 
 from eventsvc import events as ev
 from eventsvc.audit import audit
-from eventsvc.chain import chain_hash
+from eventsvc.chain import GENESIS, chain_hash
 from eventsvc.cli import main
 from eventsvc.store import open_store
 from eventsvc.store.sqlite import SqliteEventStore
@@ -187,7 +187,9 @@ def test_two_swapped_rows_are_named_at_the_first(tmp_path: Path) -> None:
 def recompute_chain(database: Path, after: int) -> None:
     """Rewrite every hash after position ``after`` so the chain holds again (a forger's work)."""
     with sqlite3.connect(database) as conn:
-        [(previous,)] = conn.execute("SELECT hash FROM events WHERE position = ?", (after,))
+        [(previous,)] = conn.execute(
+            "SELECT coalesce((SELECT hash FROM events WHERE position = ?), ?)", (after, GENESIS)
+        )
         rows = conn.execute(
             "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
             "data, metadata FROM events WHERE position > ? ORDER BY position",
@@ -497,3 +499,52 @@ def test_an_edited_event_id_is_a_finding(tmp_path: Path) -> None:
 async def test_a_batch_enqueued_twice_is_named_at_the_second_enqueue(tmp_path: Path) -> None:
     findings = await audited(tmp_path, [enqueued(), enqueued()])
     assert findings == [("lifecycle", 2, "batch-b1", "batch 'b1' enqueued again")]
+
+
+# --- values no backend can fold -------------------------------------------------------------
+
+
+def test_an_event_no_projection_can_fold_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    database = filled(tmp_path)
+    [(batch_id,)] = sql(database, "SELECT batch_id FROM queue_batches")
+    position = int(sql(database, "SELECT max(position) FROM events")[0][0]) + 1
+    stream = f"batch-{batch_id}"
+    # A forger (or an older eventsvc) wrote what the log no longer accepts, and chained it.
+    event = ev.BatchReprioritized(queue_id="default", batch_id=batch_id, priority=5)
+    data = ev.CODEC.encode(event).decode().replace('"priority":5', f'"priority":{2**63}')
+    [(version,)] = sql(database, "SELECT max(version) FROM events WHERE stream = ?", (stream,))
+    sql(
+        database,
+        "INSERT INTO events (position, stream, version, event_id, tag, schema_version, "
+        "recorded_at, data, metadata, hash) VALUES (?, ?, ?, ?, 'batch.reprioritized', 1, "
+        "(SELECT max(recorded_at) FROM events), ?, '{}', x'00')",
+        (position, stream, version + 1, "00000000-0000-4000-8000-000000000001", data),
+    )
+    recompute_chain(database, after=position - 1)
+
+    code, found = findings(database)
+    assert code == 1
+    assert [(check, at) for check, at, _, _ in found] == [
+        ("bounds", position),
+        ("projection", position),
+    ]
+    assert "priority: integer 9223372036854775808 is outside the 64-bit range" in found[0][3]
+    assert found[1][3].startswith("queue: cannot fold this 'batch.reprioritized' event")
+
+
+def test_a_nul_in_a_stored_text_is_a_finding(tmp_path: Path) -> None:
+    database = filled(tmp_path)
+    [(position, data)] = sql(
+        database, "SELECT position, data FROM events WHERE tag = 'batch.enqueued'"
+    )
+    sql(
+        database,
+        "UPDATE events SET data = ? WHERE position = ?",
+        (data.replace('"origin":null', '"origin":"a\\u0000b"'), position),
+    )
+    recompute_chain(database, after=position - 1)
+    code, found = findings(database)
+    assert code == 1
+    assert ("bounds", position) in [(check, at) for check, at, _, _ in found]
+    [reason] = [reason for check, _, _, reason in found if check == "bounds"]
+    assert reason == "origin: text holds a NUL character at index 1"

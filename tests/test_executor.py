@@ -13,6 +13,7 @@ import anyio
 import pytest
 from pydantic import model_validator
 
+from eventsvc import events as ev
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
 from eventsvc.events import RecordedEvent
@@ -534,3 +535,39 @@ async def test_a_lone_worker_takes_the_sessions_in_order_whatever_its_hash(
                         break
                 tg.cancel_scope.cancel()
     assert started == [f"order.{index}" for index in range(sessions)]
+
+
+# --- values the log cannot hold --------------------------------------------------------------
+
+
+async def test_an_output_the_log_cannot_hold_fails_its_node_by_name(service: Service) -> None:
+    # Each factor is a value a client may send; their product needs 100 bits.
+    g = graph({"m": {"type": "multiply", "a": 2**50, "b": 2**50}})
+    await service.enqueue_batch("default", Batch(batch_id="big", graph=g))
+    await settle(service, ["big"])
+    events = await stream(service, "big.0")
+    [failed] = [e.data for e in events if isinstance(e.data, ev.InvocationFailed)]
+    assert (failed.node_id, failed.error_type) == ("m", "InvalidValueError")
+    assert "outputs.value: integer" in failed.error_message
+    assert "64-bit range" in failed.error_message
+    assert (await service.queue.batch_status("big")).counts.failed == 1
+
+
+@invocation("test_hostile_error", title="Hostile error", category="tests")
+class HostileErrorInvocation(BaseInvocation):
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        raise ValueError("nul \x00 and surrogate \ud800 " + "x" * 100_000)
+
+
+async def test_an_error_message_is_stored_as_the_log_can_hold_it(service: Service) -> None:
+    g = graph({"h": {"type": "test_hostile_error"}})
+    await service.enqueue_batch("default", Batch(batch_id="h", graph=g))
+    await settle(service, ["h"])
+    events = await stream(service, "h.0")
+    [failed] = [e.data for e in events if isinstance(e.data, ev.InvocationFailed)]
+    assert failed.error_message.startswith("nul \ufffd and surrogate \ufffd xxx")
+    assert "more characters cut" in failed.error_message
+    session = await service.queue.get_session("h.0")
+    assert session.state == "failed"
+    assert session.error_message is not None
+    assert "\x00" not in session.error_message

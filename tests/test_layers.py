@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).parent.parent / "eventsvc"
 
 LAYERS = {
     # L0 domain: pure
-    "errors": 0, "ids": 0, "events": 0, "chain": 0, "invocations": 0, "graph": 0,
+    "errors": 0, "bounds": 0, "ids": 0, "events": 0, "chain": 0, "invocations": 0, "graph": 0,
     "execution": 0, "batches": 0, "sessions": 0, "stats": 0, "views": 0,
     # L1 adapters: disk, network, OS, clocks, process memory
     "clock": 1, "config": 1, "store": 1, "artifacts": 1, "sampling": 1,

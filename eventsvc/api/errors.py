@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from eventsvc.bounds import storable_text
 from eventsvc.errors import (
     BatchValidationError,
     ConcurrencyError,
     EventsvcError,
     GraphValidationError,
     IllegalTransitionError,
+    InvalidValueError,
     LimitExceededError,
     NotFoundError,
     StoreError,
@@ -39,10 +44,43 @@ class ErrorBody(BaseModel):
     details: list[ErrorDetail] = []
 
 
+_MEANINGS = {
+    400: "The body could not be parsed as JSON",
+    401: "The server needs 'Authorization: Bearer <token>'",
+    404: "No such queue, batch, session, artifact or projection",
+    409: "The command conflicts with the state it found (already enqueued, canceled, ...)",
+    413: "The request body is over the limit",
+    422: "The request is invalid; details name each node, field or parameter",
+    503: "The store cannot answer: it is unreachable, or a projection it needs is stalled",
+}
+ALWAYS = (401, 422, 503)
+"""What any route may answer: the token, its parameters, the store."""
+
+
+def documented(*statuses: int, beside_another_type: bool = False) -> dict[int | str, Any]:
+    """OpenAPI ``responses`` for error answers, each with the real error body. On a route whose
+    success is not JSON (``beside_another_type``) the JSON is named outright: FastAPI would
+    give the errors the route's own media type."""
+    if beside_another_type:
+        body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
+        return {
+            status: {"description": _MEANINGS[status], "content": {"application/json": body}}
+            for status in sorted({*statuses, *ALWAYS})
+        }
+    return {
+        status: {"model": ErrorBody, "description": _MEANINGS[status]}
+        for status in sorted({*statuses, *ALWAYS})
+    }
+
+
+WITH_BODY = (400, 413)
+"""What a route that reads a body may answer besides."""
+
 # (error class, status, code): the first match wins, so subclasses come first.
 ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (BatchValidationError, 422, "invalid_batch"),
     (GraphValidationError, 422, "invalid_graph"),
+    (InvalidValueError, 422, "invalid_value"),
     (LimitExceededError, 422, "limit_exceeded"),
     (NotFoundError, 404, "not_found"),
     (IllegalTransitionError, 409, "conflict"),
@@ -54,7 +92,22 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
 def error_response(
     status: int, code: str, message: str, details: list[ErrorDetail]
 ) -> JSONResponse:
-    body = ErrorBody(code=code, message=message, details=details)
+    # An error may quote the request back, and a request may hold text that has no UTF-8
+    # form (a lone surrogate): the answer must still encode.
+    body = ErrorBody(
+        code=code,
+        message=storable_text(message),
+        details=[
+            detail.model_copy(
+                update={
+                    "message": storable_text(detail.message),
+                    "field": None if detail.field is None else storable_text(detail.field),
+                    "node_id": None if detail.node_id is None else storable_text(detail.node_id),
+                }
+            )
+            for detail in details
+        ],
+    )
     return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
 
 
@@ -77,13 +130,51 @@ def install(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "internal error", [])
 
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = _HTTP_MESSAGES.get(str(exc.detail), str(exc.detail))
+        response = error_response(exc.status_code, code, message, [])
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["allow"] = ", ".join(allowed_methods(request))
+        return response
+
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(EventsvcError, on_eventsvc_error)
     app.add_exception_handler(RequestValidationError, on_request_error)
     app.add_exception_handler(Exception, on_unexpected)
 
 
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+_HTTP_MESSAGES = {
+    # FastAPI's words for a body its JSON parser gave up on (nested too deep for it, say).
+    "There was an error parsing the body": "the request body could not be parsed as JSON",
+    "Not Found": "no such route",
+}
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API documents for this path (the router names only its first match)."""
+    path = request.url.path
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _template_pattern(template).fullmatch(path):
+            methods |= {method.upper() for method in operations}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@functools.cache
+def _template_pattern(template: str) -> re.Pattern[str]:
+    """An OpenAPI path template (``/a/{id}/b``) as a pattern of the paths it stands for."""
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
 def _details(exc: Exception) -> list[ErrorDetail]:
-    if isinstance(exc, GraphValidationError):
+    if isinstance(exc, GraphValidationError | InvalidValueError):
         return [
             ErrorDetail(code=p.code, message=p.message, node_id=p.node_id, field=p.field)
             for p in exc.problems

@@ -21,6 +21,9 @@ import anyio.abc
 from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.types import Receive, Scope, Send
 
+from eventsvc.api.errors import documented
+from eventsvc.api.params import BatchFilter, QueueFilter, SessionFilter
+from eventsvc.bounds import MAX_SAFE_INT
 from eventsvc.errors import StoreError, SubscriberLaggedError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.progress import Progress
@@ -29,8 +32,8 @@ from eventsvc.store import EventFilter, Subscription
 
 HEARTBEAT_SECONDS = 15.0
 
-# Positions are 64-bit in both stores.
-MAX_POSITION = 2**63 - 1
+# Positions are 64-bit in both stores; a client names them as I-JSON integers.
+MAX_POSITION = MAX_SAFE_INT
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ def progress_frame(progress: Progress) -> bytes:
 
 class EventStream(Response):
     """The streaming response: log events, progress reports and heartbeats until disconnect."""
+
+    media_type = "text/event-stream"
 
     def __init__(
         self, service: Service, after: int, follow: bool, selection: Selection, heartbeat: float
@@ -151,19 +156,37 @@ class EventStream(Response):
 def event_routes() -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["events"])
 
-    @router.get("/events", response_model=None)
+    @router.get(
+        "/events",
+        response_class=EventStream,
+        status_code=200,
+        responses={
+            200: {
+                "description": "Server-Sent Events: 'id:' is the position, 'event:' the tag, "
+                "'data:' the event as JSON; 'event: invocation.progress' has no id",
+                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            },
+            **documented(beside_another_type=True),
+        },
+    )
     async def events(
         request: Request,
         after: Annotated[int, Query(ge=0, le=MAX_POSITION)] = 0,
         follow: bool = True,
-        queue_id: str | None = None,
-        batch_id: str | None = None,
-        session_id: str | None = None,
+        queue_id: QueueFilter = None,
+        batch_id: BatchFilter = None,
+        session_id: SessionFilter = None,
         tags: str | None = None,
-        last_event_id: str | None = Header(default=None),
+        last_event_id: Annotated[
+            str,
+            Header(
+                pattern=r"^\s*[0-9]{0,16}\s*$",
+                description="The id of the last event received: the stream resumes after it",
+            ),
+        ] = "",
     ) -> Response:
         """Server-Sent Events of the log: ``id:`` is the position; resume with Last-Event-ID."""
-        if last_event_id is not None and last_event_id.isdigit():
+        if last_event_id.strip():
             after = min(int(last_event_id), MAX_POSITION)
         chosen = frozenset(t.strip() for t in tags.split(",") if t.strip()) if tags else None
         selection = Selection(queue_id, batch_id, session_id, chosen)

@@ -17,9 +17,11 @@ from eventsvc.clock import Clock
 from eventsvc.events import RecordedEvent
 from eventsvc.store import StoreOptions, open_store
 from eventsvc.store.projection import (
+    FoldError,
     InlineProjection,
     ProjectedStore,
     ddl_statements,
+    fold_or_raise,
     projected,
     rebuild_ddl,
 )
@@ -59,13 +61,36 @@ class ScratchProjections:
             for statement in rebuild_ddl(projection, ddl_statements)[0]:
                 self._conn.execute(statement)
 
-    def fold(self, records: Sequence[RecordedEvent]) -> None:
-        """Fold ``records`` (in position order) into every projection, in one transaction."""
-        self._conn.execute("BEGIN")
+    def fold(self, records: Sequence[RecordedEvent]) -> list[FoldError]:
+        """Fold ``records`` (in position order) into every projection, in one transaction.
+
+        A projection that cannot fold them is folded event by event up to the one it cannot
+        take, then dropped: its failure, naming that event, is returned."""
         transaction = SqliteTransaction(self._conn)
-        for projection in self.projections:
-            projection.apply(transaction, records)
-        self._conn.execute("COMMIT")
+        failures = []
+        for projection in list(self.projections):
+            try:
+                self._fold_one(projection, transaction, records)
+            except FoldError as failure:
+                failures.append(failure)
+                self.projections.remove(projection)
+        return failures
+
+    def _fold_one(
+        self, projection: InlineProjection, tx: SqliteTransaction, records: Sequence[RecordedEvent]
+    ) -> None:
+        self._conn.execute("SAVEPOINT fold")
+        try:
+            fold_or_raise(projection, tx, records)
+        except FoldError:
+            self._conn.execute("ROLLBACK TO fold")
+            self._conn.execute("RELEASE fold")
+            if len(records) == 1:
+                raise
+            for record in records:
+                self._fold_one(projection, tx, [record])
+            return
+        self._conn.execute("RELEASE fold")
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._conn.execute(sql, params).fetchall()

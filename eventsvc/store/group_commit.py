@@ -5,21 +5,30 @@ Callers queue their request; one that finds no commit running leads: it commits 
 ``max_group`` queued requests together, then wakes their callers and the next leader. Work
 that needs the writer alone (a rebuild, an import) takes the leader's place the same way, and
 the appends arriving meanwhile go together into the next commit.
+
+A caller returns only once the commit that took its request has finished (``settled``), never
+on what the commit wrote into the request midway: a result decided inside the transaction is
+not yet visible (or may be rolled back). A commit that raises fails every request of its
+group with that error; the leader's task is one caller among them, so it never takes down
+whatever task it happens to be.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, Protocol, TypeVar
 
 import anyio
 
+log = logging.getLogger("eventsvc.store")
+
 
 class Request(Protocol):
     wakeup: anyio.Event
-
-    @property
-    def done(self) -> bool: ...
+    # Set by the group commit once the commit that took the request has finished.
+    settled: bool
+    error: BaseException | None
 
 
 _R = TypeVar("_R", bound=Request)
@@ -40,7 +49,7 @@ class GroupCommit(Generic[_R]):
         its end, since other callers' events may share its commit."""
         with anyio.CancelScope(shield=True):
             self._queue.append(request)
-            while not request.done:
+            while not request.settled:
                 if self._busy:
                     await request.wakeup.wait()
                     request.wakeup = anyio.Event()
@@ -64,8 +73,13 @@ class GroupCommit(Generic[_R]):
         group, self._queue = self._queue[: self._max_group], self._queue[self._max_group :]
         try:
             await self._commit(group)
+        except Exception as exc:  # the commit's own failure: its callers' error, not the leader's
+            log.exception("a group commit of %d appends failed", len(group))
+            for request in group:
+                request.error = exc
         finally:
             for request in group:
+                request.settled = True
                 request.wakeup.set()
             self._hand_on()
 

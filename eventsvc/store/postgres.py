@@ -111,7 +111,12 @@ from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.postgres_artifacts import PostgresArtifactStore
 from eventsvc.store.postgres_common import DRIVER_ERRORS, Lease, dollar_placeholders
 from eventsvc.store.postgres_projections import PostgresProjections
-from eventsvc.store.projection import InlineProjection, ProjectionTransaction
+from eventsvc.store.projection import (
+    FoldError,
+    InlineProjection,
+    ProjectionStall,
+    ProjectionTransaction,
+)
 from eventsvc.store.rows import (
     COLUMNS,
     Head,
@@ -251,16 +256,13 @@ class _Append:
     expected: ExpectedVersion
     items: list[Item]
     wakeup: anyio.Event = field(default_factory=anyio.Event)
+    settled: bool = False
     # Set by the leader: the append is inserted (waits for its seal), conflicted, or a
     # repeat of stored ids; or it failed.
     pending: _Pending | None = None
     conflict: bool = False
     duplicate: bool = False
     error: BaseException | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.pending is not None or self.conflict or self.duplicate or bool(self.error)
 
 
 @dataclass(slots=True)
@@ -610,7 +612,12 @@ class PostgresEventStore:
     async def register(self, projection: InlineProjection) -> None:
         """Create the projection's tables if needed; a writing process also competes to run
         it (one runner per projection across all processes)."""
-        await self._projections.create(projection)
+        try:
+            await self._projections.create(projection)
+        except DRIVER_ERRORS as exc:
+            raise StoreError(
+                f"creating projection {projection.name!r} at {self._where} failed: {exc}"
+            ) from exc
         if not self._read_only and self._task_group is not None:
             self._task_group.start_soon(self._run_projection, projection.name)
 
@@ -619,7 +626,16 @@ class PostgresEventStore:
             await self._projections.run(name)
 
     async def rebuild(self, *names: str) -> int:
-        return await self._projections.rebuild(names)
+        try:
+            return await self._projections.rebuild(names)
+        except FoldError as exc:
+            raise StoreError(f"rebuild failed, the tables are as they were: {exc}") from None
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"rebuilding projections at {self._where} failed: {exc}") from exc
+
+    async def stalls(self) -> list[ProjectionStall]:
+        """The projections that cannot fold the event at some position, in any process."""
+        return self._projections.stalls()
 
     async def checkpoint(self, name: str) -> int:
         return await self._projections.checkpoint(name)
@@ -636,8 +652,14 @@ class PostgresEventStore:
             raise NotFoundError(
                 f"position {position} is beyond the log's head ({self._known_head})"
             )
-        with anyio.fail_after(self._options.seal_timeout):
+        with anyio.move_on_after(self._options.seal_timeout) as waited:
             await self._projections.wait_for(position)
+        if waited.cancelled_caught:
+            behind = {name: self._projections.known(name) for name in self.projections}
+            raise StoreError(
+                f"the projections have not folded position {position} after "
+                f"{self._options.seal_timeout:g} s (folded: {behind}); is a process running them?"
+            )
 
     def snapshot(self) -> AbstractAsyncContextManager[PostgresSnapshot]:
         return self._snapshot()

@@ -14,6 +14,12 @@ locks the same rows, never interleaves with one. Every process waits for a posit
 A fold is synchronous (it is written for SQLite's one-call transactions), so here it runs in a
 worker thread and each of its statements hops back to the event loop to run on the page's
 connection: a handful per page, as the folds batch their statements.
+
+A page the fold cannot take (a data error of the database, a defect) is folded event by event
+to find the very event; the projection then stalls at the position before it, recorded in
+``projection_stalls`` and announced on the checkpoints channel, so every process answers a
+command that needs it at once, naming the event, instead of waiting for it. The runner tries
+again every third of its lease, and clears the stall once it gets past it.
 """
 
 from __future__ import annotations
@@ -26,14 +32,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 import anyio.from_thread
 import anyio.to_thread
+import asyncpg  # type: ignore[import-untyped]
 
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import RecordedEvent
 from eventsvc.store.postgres_common import DRIVER_ERRORS, Lease, dollar_placeholders
 from eventsvc.store.projection import (
+    FoldError,
     InlineProjection,
+    ProjectionStall,
     ProjectionTransaction,
     ddl_statements,
+    fold_or_raise,
     prepare_tables,
     rebuild_ddl,
 )
@@ -54,6 +64,22 @@ _REBUILD_PAGE = (
 _DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('eventsvc tables'))"
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
+_STALLS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS projection_stalls "
+    "(name TEXT PRIMARY KEY, position BIGINT NOT NULL, reason TEXT NOT NULL)"
+)
+_STALL = (
+    "WITH saved AS (INSERT INTO projection_stalls (name, position, reason) VALUES ($1, $2, $3) "
+    "ON CONFLICT (name) DO UPDATE SET position = excluded.position, reason = excluded.reason "
+    "RETURNING 1) SELECT pg_notify($4::text, $1 || '!' || $2 || '!' || $5) FROM saved"
+)
+_UNSTALL = (
+    "WITH gone AS (DELETE FROM projection_stalls WHERE name = $1 RETURNING 1) "
+    "SELECT pg_notify($2::text, $1 || '!') FROM gone"
+)
+# Driver errors that mean the connection or the server, not the events: the runner competes
+# again rather than calling the events unfoldable.
+_TRANSIENT_SQLSTATE = ("08", "40", "53", "55", "57", "58")
 _CHECKPOINT = (
     "WITH saved AS (INSERT INTO projection_checkpoints (name, position) VALUES ($1, $2) "
     "ON CONFLICT (name) DO UPDATE SET position = excluded.position RETURNING position) "
@@ -96,6 +122,7 @@ class PostgresProjections:
         self._lease_seconds = lease_seconds
         self._projections: dict[str, InlineProjection] = {}
         self._known: dict[str, int] = {}
+        self._stalls: dict[str, ProjectionStall] = {}
         self._changed = anyio.Event()
 
     @property
@@ -118,14 +145,42 @@ class PostgresProjections:
             await anyio.to_thread.run_sync(
                 prepare_tables, _ThreadTransaction(conn), projection, postgres_ddl
             )
+            await conn.execute(_STALLS_TABLE)
         self._projections[projection.name] = projection
+        await self.read_stall(projection.name)
 
     def on_checkpoint(self, payload: str) -> None:
-        """A runner (in any process) committed ``name:position``."""
-        name, _, position = payload.rpartition(":")
-        self._known[name] = max(self._known.get(name, 0), int(position))
+        """A runner (in any process) committed ``name:position``, or stalled at an event
+        (``name!position!reason``), or got past its stall (``name!``)."""
+        if "!" in payload:
+            name, _, rest = payload.partition("!")
+            position, _, reason = rest.partition("!")
+            if position:
+                self._stalls[name] = ProjectionStall(name, int(position), reason)
+            else:
+                self._stalls.pop(name, None)
+        else:
+            name, _, position = payload.rpartition(":")
+            self._known[name] = max(self._known.get(name, 0), int(position))
         self._changed.set()
         self._changed = anyio.Event()
+
+    async def read_stall(self, name: str) -> None:
+        """What ``projection_stalls`` says of ``name`` (the poll behind the notifications)."""
+        rows = await self._store.query(
+            "SELECT position, reason FROM projection_stalls WHERE name = ?", (name,)
+        )
+        if rows:
+            self._stalls[name] = ProjectionStall(name, int(rows[0][0]), str(rows[0][1]))
+        else:
+            self._stalls.pop(name, None)
+
+    def known(self, name: str) -> int:
+        """The checkpoint of ``name`` as this process last heard of it."""
+        return self._known.get(name, 0)
+
+    def stalls(self) -> list[ProjectionStall]:
+        return [self._stalls[name] for name in self.names if name in self._stalls]
 
     async def checkpoint(self, name: str) -> int:
         rows = await self._store.query(
@@ -140,14 +195,19 @@ class PostgresProjections:
         return {name: int(position) for name, position in rows}
 
     async def wait_for(self, position: int) -> None:
-        """Return once every projection has folded ``position``."""
+        """Return once every projection has folded ``position``; raise at once if one has
+        stalled before it."""
         for name in self.names:
             while self._known.get(name, 0) < position:
+                stall = self._stalls.get(name)
+                if stall is not None and position >= stall.position:
+                    raise stall.error()
                 changed = self._changed
                 with anyio.move_on_after(self._store.poll_interval):
                     await changed.wait()
                 if not changed.is_set():
                     await self.checkpoint(name)
+                    await self.read_stall(name)
 
     # --- the runner -------------------------------------------------------------------------
 
@@ -160,12 +220,34 @@ class PostgresProjections:
                     if await lease.acquire(conn):
                         log.info("running projection %s", name)
                         await self._follow(conn, lease, self._projections[name])
+            except FoldError as exc:
+                if not _transient(exc.__cause__):
+                    await self._stall(lease, exc)
+                elif not self._store.closed:
+                    log.warning("projection %s stopped (%s); competing again", name, exc)
+                lease.epoch = None
             except _RUNNER_ERRORS as exc:
                 if self._store.closed:
                     return
                 log.warning("projection %s stopped (%s); competing again", name, exc)
                 lease.epoch = None
             await anyio.sleep(self._lease_seconds / 3)
+
+    async def _stall(self, lease: Lease, exc: FoldError) -> None:
+        """Record that the projection cannot fold the event ``exc`` names (if still ours)."""
+        reason = f"{exc.tag!r}: {exc.reason}"
+        known = self._stalls.get(exc.projection)
+        if known is None or known.position != exc.position:
+            log.error("%s; it is stalled until eventsvc is fixed", exc)
+        channel = self._store.channel("checkpoints")
+        try:
+            async with self._store.pool.acquire() as conn, conn.transaction():
+                if await lease.renew(conn):
+                    await conn.execute(
+                        _STALL, exc.projection, exc.position, reason, channel, reason[:2000]
+                    )
+        except DRIVER_ERRORS as error:
+            log.warning("recording the stall of projection %s failed: %s", exc.projection, error)
 
     async def _follow(self, conn: Any, lease: Lease, projection: InlineProjection) -> None:
         """Fold pages while the lease holds; return when it is lost."""
@@ -186,16 +268,49 @@ class PostgresProjections:
                 with anyio.move_on_after(self._lease_seconds / 3):
                     await self._store.wait_for_head(checkpoint + 1)
                 continue
+            folded = await self._fold_page(conn, lease, projection, page, checkpoint)
+            if folded is None:
+                return
+            checkpoint = folded
+            stall = self._stalls.get(projection.name)
+            if stall is not None and checkpoint >= stall.position:
+                await conn.execute(_UNSTALL, projection.name, channel)
+                log.warning("projection %s got past its stall at %d", stall.name, stall.position)
+
+    async def _fold_page(
+        self,
+        conn: Any,
+        lease: Lease,
+        projection: InlineProjection,
+        page: list[RecordedEvent],
+        checkpoint: int,
+    ) -> int | None:
+        """Fold a page and its checkpoint in one transaction that holds the lease; the new
+        checkpoint, or None once the lease is lost. A page that cannot be folded is folded
+        event by event, so the ``FoldError`` names the very event."""
+        try:
             async with conn.transaction():
                 if not await lease.renew(conn):  # also locks the lease row until commit
-                    return
+                    return None
                 folded = await self._checkpoint_in(conn, projection.name)
                 if folded != checkpoint:  # rebuilt meanwhile: read again from there
-                    checkpoint = folded
-                    continue
-                await anyio.to_thread.run_sync(projection.apply, _ThreadTransaction(conn), page)
+                    return folded
+                transaction = _ThreadTransaction(conn)
+                await anyio.to_thread.run_sync(fold_or_raise, projection, transaction, page)
+                channel = self._store.channel("checkpoints")
                 await conn.execute(_CHECKPOINT, projection.name, page[-1].position, channel)
-                checkpoint = page[-1].position
+                return page[-1].position
+        except FoldError as exc:
+            if len(page) == 1 or _transient(exc.__cause__):
+                raise
+        for record in page:
+            checkpoint_or_none = await self._fold_page(
+                conn, lease, projection, [record], checkpoint
+            )
+            if checkpoint_or_none is None:
+                return None
+            checkpoint = checkpoint_or_none
+        return checkpoint
 
     @staticmethod
     async def _checkpoint_in(conn: Any, name: str) -> int:
@@ -255,8 +370,15 @@ class PostgresProjections:
         return head
 
 
+def _transient(error: BaseException | None) -> bool:
+    """Whether ``error`` says the connection or the server failed, not the events."""
+    if isinstance(error, asyncpg.PostgresError):
+        return str(getattr(error, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE
+    return isinstance(error, DRIVER_ERRORS)
+
+
 def _apply_all(
     projections: Sequence[InlineProjection], tx: _ThreadTransaction, page: list[RecordedEvent]
 ) -> None:
     for projection in projections:
-        projection.apply(tx, page)
+        fold_or_raise(projection, tx, page)

@@ -16,9 +16,11 @@ import hashlib
 import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from eventsvc.chain import StoredRow
+from eventsvc.errors import ProjectionStalledError
 from eventsvc.events import RecordedEvent
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.store import EventStore
@@ -68,6 +70,48 @@ class InlineProjection(Protocol):
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (in position order; other tags may be left out) into its tables."""
         ...
+
+
+class FoldError(Exception):
+    """A projection's fold raised on a page: ``position`` is the first event of the page (the
+    exact one once the page is folded event by event), ``reason`` what was raised."""
+
+    def __init__(self, projection: str, position: int, tag: str, reason: str) -> None:
+        super().__init__(
+            f"projection {projection!r} cannot fold the {tag!r} event at position {position}"
+            f" ({reason})"
+        )
+        self.projection = projection
+        self.position = position
+        self.tag = tag
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStall:
+    """A projection that cannot fold the event at ``position``: it stays at the position
+    before, its tables readable, until eventsvc is fixed (``reason`` says what was raised)."""
+
+    name: str
+    position: int
+    reason: str
+
+    def error(self) -> ProjectionStalledError:
+        return ProjectionStalledError(self.name, self.position, self.reason)
+
+
+def fold_or_raise(
+    projection: InlineProjection, tx: ProjectionTransaction, records: Sequence[RecordedEvent]
+) -> None:
+    """``projection.apply``, with whatever it raises (a driver's data error, a bug) as a
+    ``FoldError``: folding is eventsvc's own code over values inside ``bounds``, so a failure
+    means the projection cannot move past these events until eventsvc is fixed."""
+    try:
+        projection.apply(tx, records)
+    except Exception as exc:
+        first = records[0]
+        reason = f"{type(exc).__name__}: {exc}"
+        raise FoldError(projection.name, first.position, first.tag, reason) from exc
 
 
 def is_index_statement(statement: str) -> bool:
@@ -182,7 +226,12 @@ class ProjectedStore(EventStore, Protocol):
     async def checkpoints(self) -> dict[str, int]: ...
 
     async def wait_for_projections(self, position: int) -> None:
-        """Return once every registered projection has folded ``position``."""
+        """Return once every registered projection has folded ``position``; raise
+        ``ProjectionStalledError`` at once if one cannot (it stalled before it)."""
+        ...
+
+    async def stalls(self) -> list[ProjectionStall]:
+        """The projections that cannot fold the event at a position, and why."""
         ...
 
     async def heartbeat(self, worker_ids: Sequence[str]) -> None: ...

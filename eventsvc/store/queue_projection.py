@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from eventsvc.batches import BatchDatum, data_of, session_values
+from eventsvc.bounds import MAX_SAFE_INT
 from eventsvc.errors import NotFoundError
 from eventsvc.events import (
     BatchCanceled,
@@ -469,14 +470,15 @@ class QueueView:
         return views
 
     async def prepend_priority(self, queue_id: str) -> int:
-        """One above the highest priority among batches with sessions still to start."""
+        """One above the highest priority among batches with sessions still to start (the
+        highest priority there is, if that one is taken already)."""
         rows = await self._store.query(
             "SELECT max(priority) FROM queue_batches WHERE queue_id = ? "
             "AND canceled_at IS NULL AND cursor < session_count",
             (queue_id,),
         )
         highest = rows[0][0]
-        return 0 if highest is None else int(highest) + 1
+        return 0 if highest is None else min(int(highest) + 1, MAX_SAFE_INT)
 
     async def live_workers(self, lease_seconds: float) -> int:
         """Workers whose lease is current (by the database's clock), in any process."""

@@ -13,12 +13,14 @@ from typing import Any, TypeAlias
 
 import msgspec
 
+from eventsvc import bounds
 from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import (
     DuplicateEventError,
     EventDecodeError,
     EventTooLargeError,
     ImportRejectedError,
+    locate,
 )
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
 
@@ -41,7 +43,8 @@ Item: TypeAlias = tuple[str, str, int, str, str, Event]
 
 
 def prepare(stream: str, events: Sequence[Event | NewEvent], max_event_bytes: int) -> list[Item]:
-    """Encode and size-check in the caller's task, so a bad event fails only its caller."""
+    """Bound-check, encode and size-check in the caller's task, so a bad event fails only its
+    caller, before anything is stored: the log holds only values every projection can fold."""
     items = []
     fresh_ids = iter(new_event_ids(sum(not isinstance(e, NewEvent) for e in events)))
     for item in events:
@@ -50,6 +53,7 @@ def prepare(stream: str, events: Sequence[Event | NewEvent], max_event_bytes: in
         else:
             event, event_id, metadata = item, next(fresh_ids), None
         tag = event_tag(event)
+        bounds.check(event, f"event {tag!r} for stream {stream!r}")
         data = CODEC.encode(event)
         meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
         if len(data) + len(meta) > max_event_bytes:
@@ -159,7 +163,20 @@ def importable(
         raise ImportRejectedError(broken.position, broken.reason)
     if fresh and fresh[0].position != position + 1:
         raise ImportRejectedError(fresh[0].position, f"the log ends at position {position}")
+    for row in fresh:
+        _check_importable(row)
     return fresh
+
+
+def _check_importable(row: StoredRow) -> None:
+    """A row decodes and holds only values every projection can fold (``bounds``)."""
+    try:
+        event = CODEC.decode(row.tag, row.schema_version, row.data)
+    except (EventDecodeError, msgspec.MsgspecError) as exc:
+        raise ImportRejectedError(row.position, f"its payload cannot be decoded: {exc}") from None
+    found = bounds.problems(event)
+    if found:
+        raise ImportRejectedError(row.position, "; ".join(locate(p) for p in found))
 
 
 def stored_rows(rows: Sequence[Sequence[Any]]) -> list[StoredRow]:

@@ -63,9 +63,12 @@ from eventsvc.store import (
 )
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.projection import (
+    FoldError,
     InlineProjection,
+    ProjectionStall,
     ProjectionTransaction,
     ddl_statements,
+    fold_or_raise,
     prepare_tables,
     rebuild_ddl,
 )
@@ -178,12 +181,9 @@ class _Append:
     # (event_id, tag, schema_version, data, metadata, event) per event.
     items: list[tuple[str, str, int, str, str, Event]]
     wakeup: anyio.Event = field(default_factory=anyio.Event)
+    settled: bool = False
     result: AppendResult | None = None
     error: BaseException | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.result is not None or self.error is not None
 
 
 class SqliteEventStore:
@@ -211,6 +211,7 @@ class SqliteEventStore:
         self._closed = False
         self._fanout = Fanout() if writer is not None else None
         self._projections: list[InlineProjection] = []
+        self._stalls: dict[str, ProjectionStall] = {}
         self._side: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
         # Write transactions committed by this process (group commit shows as events/commit).
@@ -443,6 +444,17 @@ class SqliteEventStore:
         assert self._writer is not None
         try:
             committed = await self._commit_group(self._writer, group)
+        except FoldError as exc:
+            # Nothing of the group is stored. Alone, the append that cannot be folded is
+            # refused; in a group, each append is tried alone so only that one fails.
+            if len(group) == 1:
+                group[0].error = StoreError(
+                    f"append to stream {group[0].stream!r} refused, nothing stored: {exc}"
+                )
+                return
+            for request in group:
+                await self._commit([request])
+            return
         except sqlite3.IntegrityError:
             if len(group) == 1:
                 await self._resolve_stored(group[0])
@@ -510,12 +522,35 @@ class SqliteEventStore:
         async def catch_up(conn: aiosqlite.Connection) -> None:
             await _on_connection_thread(conn, create)
             after = await self.checkpoint(projection.name)
-            while page := await self.read_all(after=after, limit=1000):
-                await _on_connection_thread(conn, self._fold_transaction(projection, page))
-                after = page[-1].position
+            try:
+                while page := await self.read_all(after=after, limit=1000):
+                    await self._fold_page(conn, projection, page)
+                    after = page[-1].position
+            except FoldError as exc:
+                # The log holds an event this projection cannot fold: it stays where it was,
+                # readable, and commands that need it say why instead of waiting for it.
+                log.error("%s; it is stalled until eventsvc is fixed", exc)
+                self._stalls[projection.name] = ProjectionStall(
+                    projection.name, exc.position, f"{exc.tag!r}: {exc.reason}"
+                )
+                return
+            self._stalls.pop(projection.name, None)
             self._projections.append(projection)
 
         await self._exclusively("register a projection", catch_up)
+
+    async def _fold_page(
+        self, conn: aiosqlite.Connection, projection: InlineProjection, page: list[RecordedEvent]
+    ) -> None:
+        """Fold a page and its checkpoint in one transaction; if it cannot be folded, fold it
+        event by event, so the ``FoldError`` names the very event."""
+        try:
+            await _on_connection_thread(conn, self._fold_transaction(projection, page))
+        except FoldError:
+            if len(page) == 1:
+                raise
+            for record in page:
+                await self._fold_page(conn, projection, [record])
 
     @property
     def projections(self) -> list[str]:
@@ -536,7 +571,10 @@ class SqliteEventStore:
         async def rebuild(conn: aiosqlite.Connection) -> int:
             return await _on_connection_thread(conn, self._rebuild_transaction(chosen))
 
-        return await self._exclusively("rebuild a projection", rebuild)
+        try:
+            return await self._exclusively("rebuild a projection", rebuild)
+        except FoldError as exc:
+            raise StoreError(f"rebuild failed, the tables are as they were: {exc}") from None
 
     async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
         """Store rows exported from a log exactly as they were (positions, times, hashes) and
@@ -653,10 +691,18 @@ class SqliteEventStore:
 
     async def wait_for_projections(self, position: int) -> None:
         """Projections here are folded in the append's own transaction, so they are never
-        behind a position an append has returned; a position beyond the log is an error."""
+        behind a position an append has returned; a position beyond the log is an error, and
+        one past where a stalled projection stopped answers why at once."""
         head = await self.head()
         if position > head:
             raise NotFoundError(f"position {position} is beyond the log's head ({head})")
+        for stall in self._stalls.values():
+            if position >= stall.position:
+                raise stall.error()
+
+    async def stalls(self) -> list[ProjectionStall]:
+        """The projections that cannot fold the event at some position (registered here)."""
+        return list(self._stalls.values())
 
     async def checkpoints(self) -> dict[str, int]:
         """Every projection's checkpoint in this database (none before one is registered)."""
@@ -689,7 +735,7 @@ class SqliteEventStore:
 
         def fold(raw: sqlite3.Connection) -> None:
             with _transaction(raw):
-                projection.apply(SqliteTransaction(raw), page)
+                fold_or_raise(projection, SqliteTransaction(raw), page)
                 raw.execute(_CHECKPOINT, (projection.name, page[-1].position))
 
         return fold
@@ -719,7 +765,7 @@ class SqliteEventStore:
                 while rows := raw.execute(read, (after, *tags)).fetchall():
                     page = decode_rows(rows)
                     for projection in projections:
-                        projection.apply(transaction, page)
+                        fold_or_raise(projection, transaction, page)
                     after = page[-1].position
                 for statement in later:
                     raw.execute(statement)
@@ -734,7 +780,7 @@ class SqliteEventStore:
             return
         transaction = SqliteTransaction(raw)
         for projection in self._projections:
-            projection.apply(transaction, records)
+            fold_or_raise(projection, transaction, records)
         raw.executemany(_CHECKPOINT, [(p.name, records[-1].position) for p in self._projections])
 
     def _stream_versions(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
+import uvicorn
 
+from eventsvc import events as ev
 from eventsvc.api import create_app
 from eventsvc.artifacts import FileArtifactStore
 from eventsvc.batches import Batch
@@ -406,3 +410,144 @@ async def test_the_client_reads_clears_and_switches_the_cache(service: Service) 
         assert (await client.enable_cache())["enabled"] is True
         assert await client.clear_cache() == 2
         assert (await client.cache())["entries"] == 0
+
+
+# --- under load and after faults ----------------------------------------------------------
+
+
+@pytest.fixture
+async def served(service: Service) -> AsyncIterator[str]:
+    """The app on a real uvicorn on a free loopback port (ASGITransport runs one request at a
+    time per client and hides races between requests)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(service), log_level="warning", lifespan="off")
+    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(server.serve, [listener])
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+        server.should_exit = True
+    listener.close()
+
+
+async def test_concurrent_enqueuers_are_each_told_their_own_position(
+    served: str, service: Service
+) -> None:
+    answers: list[tuple[str, int, dict[str, Any]]] = []
+
+    async def enqueuer(n: int) -> None:
+        async with httpx.AsyncClient(base_url=served, timeout=10) as http:
+            for k in range(40):
+                batch_id = f"c{n}-{k}"
+                response = await http.post(f"{Q}/enqueue_batch", json=batch(batch_id, [1]))
+                answers.append((batch_id, response.status_code, response.json()))
+
+    with anyio.fail_after(60):
+        async with anyio.create_task_group() as tg:
+            for n in range(8):
+                tg.start_soon(enqueuer, n)
+    assert [(b, status) for b, status, _ in answers if status != 200] == []
+    records = {r.position: r for r in await service.store.read_all(limit=1000)}
+    for batch_id, _, body in answers:
+        assert records[body["position"]].data.batch_id == batch_id  # type: ignore[attr-defined]
+
+
+class Poison:
+    """A projection that cannot fold any pause of queue 'poison'."""
+
+    name = "poison"
+    schema = "CREATE TABLE IF NOT EXISTS poison_seen (position INTEGER PRIMARY KEY)"
+    tables = ("poison_seen",)
+    reads_own_tables = False
+    tags = frozenset({"queue.paused"})
+
+    def apply(self, tx: Any, events: Any) -> None:
+        if any(record.data.queue_id == "poison" for record in events):
+            raise ValueError("cannot fold this")
+
+
+async def test_a_stalled_projection_fails_commands_at_once_and_health_names_it(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1, 2]))
+    stalled_at = await service.store.append("queue-poison", [ev.QueuePaused(queue_id="poison")])
+    await service.store.register(Poison())  # an older log holds what it cannot fold
+    with anyio.fail_after(5):  # at once, not after a timeout
+        refused = await client.put(f"{Q}/processor/pause")
+    assert (refused.status_code, refused.json()["code"]) == (503, "store_unavailable")
+    assert (
+        f"projection 'poison' is stalled at position {stalled_at.last_position}"
+        in (refused.json()["message"])
+    )
+    assert (await client.get(f"{Q}/status")).json()["counts"]["uninitialized"] == 2
+    health = (await client.get("/api/v1/health")).json()
+    assert health["store"] == "stalled"
+    assert health["stalled"]["poison"]["position"] == stalled_at.last_position
+    assert "cannot fold this" in health["stalled"]["poison"]["reason"]
+
+
+async def test_a_priority_no_backend_can_store_is_422_while_a_batch_runs(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", list(range(1, 6))))
+    head = await service.store.head()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(settle, service, ["b1"], "q")
+        for priority in (2**63, -(2**63) - 1):
+            response = await client.put(f"{Q}/b/b1/priority", json={"priority": priority})
+            assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+            assert response.json()["details"][0]["field"] == "priority"
+    assert (await service.queue.batch_status("b1")).counts.completed == 5
+    assert [r.tag for r in await service.store.read_all(after=head, limit=1000)].count(
+        "batch.reprioritized"
+    ) == 0
+
+
+async def test_a_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"batch": "'
+        for _ in range(17):
+            yield b"x" * (1024 * 1024)
+        yield b'"}'
+
+    response = await client.post(
+        f"{Q}/enqueue_batch", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
+
+
+async def test_malformed_ids_and_positions_are_4xx_that_name_them(
+    client: httpx.AsyncClient,
+) -> None:
+    cursor = await client.get(f"{Q}/sessions", params={"after": "b." + "9" * 23})
+    assert (cursor.status_code, cursor.json()["details"][0]["field"]) == (422, "query.after")
+    for header in ("²".encode(), b"12abc", b"9" * 17):
+        answer = await client.get(
+            "/api/v1/events", params={"follow": "false"}, headers={"Last-Event-ID": header}
+        )
+        assert answer.status_code == 422, header
+        assert answer.json()["details"][0]["field"] == "header.last-event-id"
+    resumed = await client.get(
+        "/api/v1/events", params={"follow": "false"}, headers={"Last-Event-ID": " 0 "}
+    )
+    assert resumed.status_code == 200
+    nul = await client.get("/api/v1/queue/a%00b/status")
+    assert (nul.status_code, nul.json()["details"][0]["field"]) == (422, "path.queue_id")
+    deep = b'{"batch": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    parsed = await client.post(
+        f"{Q}/enqueue_batch", content=deep, headers={"content-type": "application/json"}
+    )
+    assert parsed.status_code in (400, 422)
+    assert set(parsed.json()) == {"code", "message", "details"}
+
+
+async def test_framework_errors_have_the_api_error_body_and_every_allowed_method(
+    client: httpx.AsyncClient,
+) -> None:
+    missing = await client.get("/api/v1/nowhere")
+    assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
+    wrong = await client.post("/api/v1/cache")
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
+    assert wrong.headers["allow"] == "DELETE, GET, HEAD"

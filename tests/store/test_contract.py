@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import msgspec
 import pytest
 
-from eventsvc.chain import verify_chain
+from eventsvc.chain import GENESIS, chain_hash, verify_chain
 from eventsvc.errors import (
     ConcurrencyError,
     DuplicateEventError,
     EventTooLargeError,
+    ImportRejectedError,
+    InvalidValueError,
     StoreError,
     SubscriberLaggedError,
 )
-from eventsvc.events import BatchEnqueued, EventMetadata, NewEvent, RecordedEvent
-from eventsvc.store import ANY, NO_STREAM, STREAM_EXISTS, EventFilter, EventStore, StoreOptions
+from eventsvc.events import (
+    BatchEnqueued,
+    BatchReprioritized,
+    Event,
+    EventMetadata,
+    NewEvent,
+    RecordedEvent,
+)
+from eventsvc.store import (
+    ANY,
+    NO_STREAM,
+    STREAM_EXISTS,
+    EventFilter,
+    EventStore,
+    StoreOptions,
+    open_store,
+)
+from eventsvc.store.projection import projected
+from eventsvc.store.rows import columns_of
 from eventsvc.testing import batch_enqueued, new_event, session_started
 from tests.store.conftest import Backend
 
@@ -452,3 +474,56 @@ async def test_unknown_url_schemes_are_refused() -> None:
     with pytest.raises(StoreError, match="unknown store URL scheme 'redis'"):
         async with open_store("redis://localhost/0"):
             pass
+
+
+# --- bounds ---------------------------------------------------------------------------------
+
+
+def nested(levels: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("event", "field"),
+    [
+        (BatchReprioritized(queue_id="q", batch_id="b", priority=2**63), "priority"),
+        (msgspec.structs.replace(batch_enqueued("b"), origin="nul\x00here"), "origin"),
+        (msgspec.structs.replace(batch_enqueued("b"), destination="\udc80"), "destination"),
+        (BatchEnqueued(queue_id="q", batch_id="b", graph={"x": nested(70)}, session_count=1),
+         ("graph.x" + "[0]" * 24)[:77] + "..."),
+    ],
+)  # fmt: skip
+async def test_a_value_no_backend_can_fold_is_refused_before_anything_is_stored(
+    store: EventStore, event: Event, field: str
+) -> None:
+    await store.append("s", [session_started()])
+    with pytest.raises(InvalidValueError) as caught:
+        await store.append("batch-b", [session_started(), event])
+    assert [problem.field for problem in caught.value.problems] == [field]
+    assert "stream 'batch-b'" in str(caught.value)
+    assert (await store.head(), await store.read_stream("batch-b")) == (1, [])
+    assert (await store.append("batch-b", [session_started()], NO_STREAM)).first_position == 2
+
+
+async def test_an_imported_row_no_backend_can_fold_is_refused_by_position(
+    backend: Backend, tmp_path: Path
+) -> None:
+    async with open_store(f"sqlite://{tmp_path}/source.db") as source:
+        await source.append("s", [session_started()])
+        [row] = await source.read_rows()
+    data = msgspec.json.encode(BatchReprioritized(queue_id="q", batch_id="b", priority=1))
+    forged = dataclasses.replace(
+        row,
+        tag="batch.reprioritized",
+        data=data.replace(b'"priority":1', b'"priority":1' + b"0" * 19),
+    )
+    forged = dataclasses.replace(forged, hash=chain_hash(GENESIS, *columns_of(forged)[:7],
+                                                         forged.data, forged.metadata))  # fmt: skip
+    async with backend.open() as opened:
+        store = projected(opened)
+        with pytest.raises(ImportRejectedError, match=r"position 1: priority: integer"):
+            await store.import_rows([forged])
+        assert await store.head() == 0
