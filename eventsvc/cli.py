@@ -368,7 +368,7 @@ async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) 
         async with _remote(args.url, args.token) as client:
             for name in names:
                 answer = await client.rebuild_projection(name)
-                out.write(_rebuilt_line(answer["name"], answer["position"], answer["seconds"]))
+                out.write(_rebuilt_line(answer.name, answer.position, answer.seconds))
         return 0
     hint = "to rebuild through the running service: eventsvc replay --url URL"
     async with _writable_store(settings, hint) as store:
@@ -430,7 +430,8 @@ async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -
     if args.url:
         async with _remote(args.url, args.token) as client:
             removed = await client.clear_cache() if args.clear else None
-            status = await (client.enable_cache(args.enable) if switch else client.cache())
+            answer = await (client.enable_cache(args.enable) if switch else client.cache())
+            status = answer.model_dump()
     else:
         try:
             async with Service.open(settings) as service:

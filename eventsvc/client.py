@@ -1,48 +1,161 @@
-"""``EventsvcClient``: the HTTP API from Python (L3), with an event stream that resumes by id.
+"""The HTTP API from Python (L3): ``AsyncClient``, and ``Client``, its synchronous twin for
+scripts and notebooks (as httpx has both).
 
-    async with EventsvcClient("http://127.0.0.1:9090", token=...) as client:
-        result = await client.enqueue_batch("default", {"graph": ..., "data": ...})
-        async for event in client.subscribe(after=0, batch_id=result["batch_id"]):
-            ...
+    with Client("http://127.0.0.1:9090", token=...) as client:
+        result = client.enqueue_batch("default", batch)
+        print(client.batch_status("default", result.batch_id).counts)
 
-``subscribe`` reconnects with ``Last-Event-ID`` after a dropped connection, so a consumer sees
-every event once, in order; it gives up after ``max_reconnects`` failures in a row.
+Every method returns the API's own models (``eventsvc.views``, ``eventsvc.api.models``), and
+an error answer raises the ``ClientError`` subclass of its code. ``subscribe`` parses the event
+stream with httpx-sse (lines end only where SSE says they do, so U+2028 in a payload is just
+text), yields each event decoded, and reconnects with ``Last-Event-ID`` after a dropped
+connection, so a consumer sees every event once, in order; it gives up after
+``max_reconnects`` failures in a row. ``Client`` runs an ``AsyncClient`` on an event loop of
+its own, in a thread, so both behave the same.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+import anyio.from_thread
 import httpx
+import msgspec
+from httpx_sse import EventSource
+from pydantic import TypeAdapter, ValidationError
 
+from eventsvc.api.errors import ErrorDetail
+from eventsvc.api.models import (
+    CacheCleared,
+    CacheStatusBody,
+    Health,
+    NodeType,
+    Position,
+    RebuiltProjection,
+    State,
+)
 from eventsvc.batches import Batch
+from eventsvc.events import CODEC, Event
+from eventsvc.progress import Progress
+from eventsvc.stats import StatsSummary
+from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
+
+_M = TypeVar("_M")
+
+
+# --- errors ---------------------------------------------------------------------------------
 
 
 class ClientError(Exception):
-    """The server answered with an error: its status, code, message and details."""
+    """The server answered with an error: its status, code, message and details.
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    ClientError
+    ├── BadRequest          400 bad_request: the body is not JSON
+    ├── Unauthorized        401 unauthorized: the token is missing or wrong
+    ├── NotFound            404 not_found
+    ├── Conflict            409 conflict: the state does not allow the command
+    ├── PayloadTooLarge     413 body_too_large
+    ├── InvalidRequest      422 invalid_request, invalid_batch, invalid_graph,
+    │                           invalid_value, limit_exceeded: ``details`` name each problem
+    └── Unavailable         503 store_unavailable: the store, or a stalled projection
+    """
+
+    def __init__(self, status: int, code: str, message: str, details: list[ErrorDetail]) -> None:
+        super().__init__(f"{status} {code}: {message}")
         self.status = status
-        self.code = str(body.get("code", "error"))
-        self.details: list[dict[str, Any]] = list(body.get("details", []))
-        super().__init__(f"{status} {self.code}: {body.get('message', '')}")
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+class BadRequest(ClientError):
+    pass
+
+
+class Unauthorized(ClientError):
+    pass
+
+
+class NotFound(ClientError):
+    pass
+
+
+class Conflict(ClientError):
+    pass
+
+
+class PayloadTooLarge(ClientError):
+    pass
+
+
+class InvalidRequest(ClientError):
+    pass
+
+
+class Unavailable(ClientError):
+    pass
+
+
+_BY_CODE: dict[str, type[ClientError]] = {
+    "bad_request": BadRequest,
+    "unauthorized": Unauthorized,
+    "not_found": NotFound,
+    "conflict": Conflict,
+    "body_too_large": PayloadTooLarge,
+    "invalid_request": InvalidRequest,
+    "invalid_batch": InvalidRequest,
+    "invalid_graph": InvalidRequest,
+    "invalid_value": InvalidRequest,
+    "limit_exceeded": InvalidRequest,
+    "store_unavailable": Unavailable,
+}
+_BY_STATUS = {400: BadRequest, 401: Unauthorized, 404: NotFound, 409: Conflict,
+              413: PayloadTooLarge, 422: InvalidRequest, 503: Unavailable}  # fmt: skip
+
+
+def error_of(response: httpx.Response) -> ClientError:
+    """The error an error answer stands for (an answer without the API's body, from a proxy
+    say, is known by its status)."""
+    try:
+        body = response.json()
+        code, message = str(body["code"]), str(body["message"])
+        details = [ErrorDetail.model_validate(d) for d in body.get("details", [])]
+    except (ValueError, KeyError, TypeError, ValidationError):
+        code, message, details = "error", response.text[:200], []
+    kind = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, ClientError)
+    return kind(response.status_code, code, message, details)
+
+
+# --- the event stream -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class ServerEvent:
-    """One frame of the event stream: ``id`` is the log position (None for progress)."""
+    """One frame of the event stream: a log event at position ``id``, or a node's progress
+    (``id`` None, ``event`` ``invocation.progress``)."""
 
     id: int | None
     event: str
-    data: dict[str, Any]
+    data: Event | Progress
 
 
-class EventsvcClient:
+def _server_event(id_: str, event: str, data: str) -> ServerEvent:
+    if event == "invocation.progress":
+        return ServerEvent(None, event, msgspec.json.decode(data, type=Progress))
+    return ServerEvent(int(id_), event, CODEC.decode_current(data))
+
+
+# --- the async client -----------------------------------------------------------------------
+
+
+class AsyncClient:
+    """The API over one HTTP connection pool; use it as ``async with``."""
+
     def __init__(
         self,
         base_url: str,
@@ -62,84 +175,130 @@ class EventsvcClient:
         self.max_reconnects = max_reconnects
         self.reconnect_delay = reconnect_delay
 
-    async def __aenter__(self) -> EventsvcClient:
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
         await self._http.aclose()
 
-    # --- commands and queries -----------------------------------------------------------
+    # --- the queue --------------------------------------------------------------------
 
     async def enqueue_batch(
         self, queue_id: str, batch: Batch | dict[str, Any], prepend: bool = False
-    ) -> dict[str, Any]:
+    ) -> EnqueueResult:
         body = batch.model_dump(mode="json") if isinstance(batch, Batch) else batch
-        return await self._call(
-            "POST", f"/queue/{queue_id}/enqueue_batch", json={"batch": body, "prepend": prepend}
-        )
+        path = f"/queue/{queue_id}/enqueue_batch"
+        return await self._call(EnqueueResult, "POST", path, {"batch": body, "prepend": prepend})
 
-    async def status(self, queue_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/queue/{queue_id}/status")
+    async def status(self, queue_id: str) -> QueueStatus:
+        return await self._call(QueueStatus, "GET", f"/queue/{queue_id}/status")
 
-    async def batch_status(self, queue_id: str, batch_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/queue/{queue_id}/b/{batch_id}/status")
+    async def batch_status(self, queue_id: str, batch_id: str) -> BatchStatus:
+        return await self._call(BatchStatus, "GET", f"/queue/{queue_id}/b/{batch_id}/status")
 
-    async def session(self, queue_id: str, session_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/queue/{queue_id}/s/{session_id}")
+    async def sessions(
+        self,
+        queue_id: str,
+        *,
+        batch_id: str | None = None,
+        state: State | None = None,
+        after: str | None = None,
+        limit: int = 100,
+    ) -> SessionPage:
+        """A page of the queue's sessions; pass ``next_cursor`` as ``after`` for the next."""
+        query = {"batch_id": batch_id, "state": state, "after": after, "limit": limit}
+        params = {key: value for key, value in query.items() if value is not None}
+        return await self._call(SessionPage, "GET", f"/queue/{queue_id}/sessions", params=params)
+
+    async def session(self, queue_id: str, session_id: str) -> SessionDetail:
+        return await self._call(SessionDetail, "GET", f"/queue/{queue_id}/s/{session_id}")
 
     async def cancel_session(self, queue_id: str, session_id: str) -> int:
-        return int(
-            (await self._call("PUT", f"/queue/{queue_id}/s/{session_id}/cancel"))["position"]
-        )
+        path = f"/queue/{queue_id}/s/{session_id}/cancel"
+        return (await self._call(Position, "PUT", path)).position
 
     async def cancel_batches(self, queue_id: str, batch_ids: list[str]) -> int:
-        body = {"batch_ids": batch_ids}
-        return int(
-            (await self._call("PUT", f"/queue/{queue_id}/cancel_by_batch_ids", json=body))[
-                "position"
-            ]
-        )
+        path = f"/queue/{queue_id}/cancel_by_batch_ids"
+        return (await self._call(Position, "PUT", path, {"batch_ids": batch_ids})).position
 
     async def retry_sessions(self, queue_id: str, session_ids: list[str]) -> int:
-        body = {"session_ids": session_ids}
-        return int(
-            (await self._call("PUT", f"/queue/{queue_id}/retry_sessions", json=body))["position"]
-        )
+        path = f"/queue/{queue_id}/retry_sessions"
+        return (await self._call(Position, "PUT", path, {"session_ids": session_ids})).position
 
-    async def batch_stats(self, batch_id: str) -> dict[str, Any]:
-        return await self._call("GET", f"/stats/batches/{batch_id}")
+    async def reprioritize(self, queue_id: str, batch_id: str, priority: int) -> int:
+        path = f"/queue/{queue_id}/b/{batch_id}/priority"
+        return (await self._call(Position, "PUT", path, {"priority": priority})).position
 
-    async def cache(self) -> dict[str, Any]:
-        """The invocation cache: enabled, entries, size, bounds, hits and misses."""
-        return await self._call("GET", "/cache")
+    async def pause(self, queue_id: str) -> int:
+        return (await self._call(Position, "PUT", f"/queue/{queue_id}/processor/pause")).position
 
-    async def clear_cache(self) -> int:
-        return int((await self._call("DELETE", "/cache"))["removed"])
+    async def resume(self, queue_id: str) -> int:
+        return (await self._call(Position, "PUT", f"/queue/{queue_id}/processor/resume")).position
 
-    async def enable_cache(self, enabled: bool = True) -> dict[str, Any]:
-        return await self._call("PUT", f"/cache/{'enable' if enabled else 'disable'}")
+    async def prune(self, queue_id: str) -> int:
+        return (await self._call(Position, "PUT", f"/queue/{queue_id}/prune")).position
 
-    async def rebuild_projection(self, name: str) -> dict[str, Any]:
-        """Ask the service to rebuild projection ``name`` from the log (an admin route)."""
-        return await self._call("POST", f"/projections/{name}/rebuild")
+    # --- stats, nodes, artifacts, cache, health ---------------------------------------
+
+    async def session_stats(self, session_id: str) -> StatsSummary:
+        return await self._call(StatsSummary, "GET", f"/stats/sessions/{session_id}")
+
+    async def batch_stats(self, batch_id: str) -> StatsSummary:
+        return await self._call(StatsSummary, "GET", f"/stats/batches/{batch_id}")
+
+    async def node_type_stats(self) -> StatsSummary:
+        return await self._call(StatsSummary, "GET", "/stats/node_types")
+
+    async def node_types(self) -> list[NodeType]:
+        return await self._call(list[NodeType], "GET", "/invocations")
 
     async def artifact(self, sha256: str) -> bytes:
         response = await self._http.get(f"/api/v1/artifacts/{sha256}")
-        _raise_for(response)
+        if response.status_code >= 400:
+            raise error_of(response)
         return response.content
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        response = await self._http.request(method, f"/api/v1{path}", **kwargs)
-        _raise_for(response)
-        body: dict[str, Any] = response.json()
-        return body
+    async def cache(self) -> CacheStatusBody:
+        """The invocation cache: enabled, entries, size, bounds, hits and misses."""
+        return await self._call(CacheStatusBody, "GET", "/cache")
 
-    # --- events -------------------------------------------------------------------------
+    async def clear_cache(self) -> int:
+        return (await self._call(CacheCleared, "DELETE", "/cache")).removed
 
-    async def subscribe(self, after: int = 0, **filters: str) -> AsyncIterator[ServerEvent]:
-        """Every event after ``after`` (and progress frames), reconnecting on a dropped line."""
+    async def enable_cache(self, enabled: bool = True) -> CacheStatusBody:
+        path = f"/cache/{'enable' if enabled else 'disable'}"
+        return await self._call(CacheStatusBody, "PUT", path)
+
+    async def rebuild_projection(self, name: str) -> RebuiltProjection:
+        """Ask the service to rebuild projection ``name`` from the log (an admin route)."""
+        return await self._call(RebuiltProjection, "POST", f"/projections/{name}/rebuild")
+
+    async def health(self) -> Health:
+        return await self._call(Health, "GET", "/health")
+
+    async def _call(
+        self,
+        model: type[_M],
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> _M:
+        response = await self._http.request(method, f"/api/v1{path}", json=body, params=params)
+        if response.status_code >= 400:
+            raise error_of(response)
+        return _adapter(model).validate_json(response.content)
+
+    # --- events -----------------------------------------------------------------------
+
+    async def subscribe(self, after: int = 0, **filters: str) -> AsyncGenerator[ServerEvent, None]:
+        """Every event after ``after`` matching ``filters`` (``queue_id``, ``batch_id``,
+        ``session_id``, ``tags``), and progress frames, reconnecting on a dropped line."""
         last, failures = after, 0
         while True:
             try:
@@ -147,16 +306,17 @@ class EventsvcClient:
                     "GET",
                     "/api/v1/events",
                     params=filters,
-                    headers={"Last-Event-ID": str(last)},
+                    headers={"Last-Event-ID": str(last), "Accept": "text/event-stream"},
                 ) as response:
                     if response.status_code != 200:
                         await response.aread()
-                        _raise_for(response)
+                        raise error_of(response)
                     failures = 0
-                    async for frame in _frames(response):
-                        if frame.id is not None:
-                            last = frame.id
-                        yield frame
+                    async for sse in EventSource(response).aiter_sse():
+                        event = _server_event(sse.id, sse.event, sse.data)
+                        if event.id is not None:
+                            last = event.id
+                        yield event
             except httpx.TransportError:
                 failures += 1
                 if failures > self.max_reconnects:
@@ -164,28 +324,122 @@ class EventsvcClient:
                 await anyio.sleep(self.reconnect_delay)
 
 
-async def _frames(response: httpx.Response) -> AsyncIterator[ServerEvent]:
-    fields: dict[str, str] = {}
-    async for line in response.aiter_lines():
-        if not line:
-            if "data" in fields:
-                identifier = fields.get("id")
-                yield ServerEvent(
-                    int(identifier) if identifier else None,
-                    fields.get("event", "message"),
-                    json.loads(fields["data"]),
-                )
-            fields = {}
-        elif not line.startswith(":") and ": " in line:
-            key, value = line.split(": ", 1)
-            fields[key] = value
+EventsvcClient = AsyncClient
+"""The name ``AsyncClient`` had before its synchronous twin existed."""
+
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
 
 
-def _raise_for(response: httpx.Response) -> None:
-    if response.status_code < 400:
-        return
-    try:
-        body = response.json()
-    except ValueError:
-        body = {"code": "error", "message": response.text[:200]}
-    raise ClientError(response.status_code, body)
+def _adapter(model: type[_M]) -> TypeAdapter[_M]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = _ADAPTERS[model] = TypeAdapter(model)
+    return adapter
+
+
+# --- the synchronous twin -------------------------------------------------------------------
+
+
+class Client:
+    """``AsyncClient`` for code without an event loop; use it as ``with``."""
+
+    def __init__(self, base_url: str, **options: Any) -> None:
+        self._portal_context: AbstractContextManager[anyio.from_thread.BlockingPortal] = (
+            anyio.from_thread.start_blocking_portal()
+        )
+        self._portal = self._portal_context.__enter__()
+        self._client = AsyncClient(base_url, **options)
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self._portal.call(self._client.aclose)
+        finally:
+            self._portal_context.__exit__(None, None, None)
+
+    def enqueue_batch(
+        self, queue_id: str, batch: Batch | dict[str, Any], prepend: bool = False
+    ) -> EnqueueResult:
+        return self._portal.call(lambda: self._client.enqueue_batch(queue_id, batch, prepend))
+
+    def status(self, queue_id: str) -> QueueStatus:
+        return self._portal.call(self._client.status, queue_id)
+
+    def batch_status(self, queue_id: str, batch_id: str) -> BatchStatus:
+        return self._portal.call(self._client.batch_status, queue_id, batch_id)
+
+    def sessions(self, queue_id: str, **query: Any) -> SessionPage:
+        return self._portal.call(lambda: self._client.sessions(queue_id, **query))
+
+    def session(self, queue_id: str, session_id: str) -> SessionDetail:
+        return self._portal.call(self._client.session, queue_id, session_id)
+
+    def cancel_session(self, queue_id: str, session_id: str) -> int:
+        return self._portal.call(self._client.cancel_session, queue_id, session_id)
+
+    def cancel_batches(self, queue_id: str, batch_ids: list[str]) -> int:
+        return self._portal.call(self._client.cancel_batches, queue_id, batch_ids)
+
+    def retry_sessions(self, queue_id: str, session_ids: list[str]) -> int:
+        return self._portal.call(self._client.retry_sessions, queue_id, session_ids)
+
+    def reprioritize(self, queue_id: str, batch_id: str, priority: int) -> int:
+        return self._portal.call(self._client.reprioritize, queue_id, batch_id, priority)
+
+    def pause(self, queue_id: str) -> int:
+        return self._portal.call(self._client.pause, queue_id)
+
+    def resume(self, queue_id: str) -> int:
+        return self._portal.call(self._client.resume, queue_id)
+
+    def prune(self, queue_id: str) -> int:
+        return self._portal.call(self._client.prune, queue_id)
+
+    def session_stats(self, session_id: str) -> StatsSummary:
+        return self._portal.call(self._client.session_stats, session_id)
+
+    def batch_stats(self, batch_id: str) -> StatsSummary:
+        return self._portal.call(self._client.batch_stats, batch_id)
+
+    def node_type_stats(self) -> StatsSummary:
+        return self._portal.call(self._client.node_type_stats)
+
+    def node_types(self) -> list[NodeType]:
+        return self._portal.call(self._client.node_types)
+
+    def artifact(self, sha256: str) -> bytes:
+        return self._portal.call(self._client.artifact, sha256)
+
+    def cache(self) -> CacheStatusBody:
+        return self._portal.call(self._client.cache)
+
+    def clear_cache(self) -> int:
+        return self._portal.call(self._client.clear_cache)
+
+    def enable_cache(self, enabled: bool = True) -> CacheStatusBody:
+        return self._portal.call(self._client.enable_cache, enabled)
+
+    def rebuild_projection(self, name: str) -> RebuiltProjection:
+        return self._portal.call(self._client.rebuild_projection, name)
+
+    def health(self) -> Health:
+        return self._portal.call(self._client.health)
+
+    def subscribe(self, after: int = 0, **filters: str) -> Iterator[ServerEvent]:
+        """As ``AsyncClient.subscribe``; closing the iterator closes the stream."""
+        events = self._client.subscribe(after, **filters)
+        try:
+            while True:
+                try:
+                    yield self._portal.call(events.__anext__)
+                except StopAsyncIteration:
+                    return
+        finally:
+            self._portal.call(events.aclose)

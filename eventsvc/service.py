@@ -13,21 +13,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
 from eventsvc import events as ev
-from eventsvc.batches import Batch, validate_batch
+from eventsvc.batches import Batch, substitute, validate_batch
 from eventsvc.clock import Clock
 from eventsvc.config import Settings
 from eventsvc.errors import (
     BatchValidationError,
     ConcurrencyError,
+    GraphValidationError,
     IllegalTransitionError,
     LimitExceededError,
     NotFoundError,
 )
 from eventsvc.executor import Executor
+from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.progress import ProgressHub
@@ -38,7 +41,7 @@ from eventsvc.store.invocation_cache import InvocationCache
 from eventsvc.store.projection import ProjectedStore
 from eventsvc.store.queue_projection import QueueView
 from eventsvc.store.stats_projection import StatsView
-from eventsvc.views import BatchStatus, SessionView
+from eventsvc.views import BatchStatus, EnqueueResult, NodeFailure, SessionDetail, SessionView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -54,17 +57,6 @@ class CacheReport:
     max_bytes: int
     hits: int
     misses: int
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueResult:
-    queue_id: str
-    batch_id: str
-    requested: int
-    enqueued: int
-    priority: int
-    session_count: int
-    position: int
 
 
 class Service:
@@ -273,6 +265,33 @@ class Service:
             SessionState.new(queue_id, session_id), [(r.data, r.position) for r in recorded]
         )
         return state, recorded[-1].version if recorded else NO_STREAM
+
+    async def session_detail(self, queue_id: str, session_id: str) -> SessionDetail:
+        """The session, the graph it runs, and the outputs and errors of its current attempt."""
+        view = await self.session_in(queue_id, session_id)
+        recorded = await self.store.read_stream(session_stream(session_id))
+        starts = [i for i, r in enumerate(recorded) if isinstance(r.data, ev.SessionStarted)]
+        detail = SessionDetail(session=view, graph=await self._session_graph(view))
+        for record in recorded[starts[-1] if starts else len(recorded) :]:
+            match record.data:
+                case ev.InvocationCompleted(node_id=node_id, outputs=outputs):
+                    detail.results[node_id] = outputs
+                case ev.InvocationFailed() as failed:
+                    detail.errors[failed.node_id] = NodeFailure(
+                        error_type=failed.error_type,
+                        message=failed.error_message,
+                        traceback=failed.error_traceback,
+                    )
+        return detail
+
+    async def _session_graph(self, view: SessionView) -> dict[str, Any] | None:
+        [first] = await self.store.read_stream(batch_stream(view.batch_id), 0, 1)
+        assert isinstance(first.data, ev.BatchEnqueued)
+        graph = substitute(first.data.graph, view.field_values)
+        try:
+            return parse_graph(graph, self.registry).model_dump(mode="json")
+        except GraphValidationError:
+            return None
 
     # --- queues -------------------------------------------------------------------------
 

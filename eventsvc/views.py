@@ -7,9 +7,9 @@ the API returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from eventsvc.batches import FieldValue
 
@@ -64,6 +64,19 @@ class SessionView:
     finished_at: int | None = None  # UTC microseconds
 
 
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    """What an enqueue did: the sessions it reserved and where its event landed."""
+
+    queue_id: str
+    batch_id: str
+    requested: int
+    enqueued: int
+    priority: int
+    session_count: int
+    position: int
+
+
 class SessionPage(BaseModel):
     items: list[SessionView]
     next_cursor: str | None = Field(default=None, description="Pass as after= for the next page")
@@ -72,3 +85,40 @@ class SessionPage(BaseModel):
 def counts_from(row: Any) -> StateCounts:
     """Counts from the five per-state columns, in the order of ``StateCounts``."""
     return StateCounts(**dict(zip(StateCounts.model_fields, row, strict=True)))
+
+
+class NodeFailure(BaseModel):
+    """How a node of a session failed."""
+
+    error_type: str
+    message: str
+    traceback: str = ""
+
+
+# An output as stored: the JSON of the node type's output model (``AnyInvocationOutput``).
+OutputJson = Annotated[
+    dict[str, Any], WithJsonSchema({"$ref": "#/components/schemas/AnyInvocationOutput"})
+]
+
+
+GraphJson = Annotated[
+    dict[str, Any] | None,
+    WithJsonSchema({"anyOf": [{"$ref": "#/components/schemas/Graph"}, {"type": "null"}]}),
+]
+
+
+class SessionDetail(BaseModel):
+    """A session with the graph it runs and what its current attempt's nodes did."""
+
+    session: SessionView
+    graph: GraphJson = Field(
+        default=None,
+        description="The batch's graph with this session's values set; none when those "
+        "values did not make a valid graph",
+    )
+    results: dict[str, OutputJson] = Field(
+        default_factory=dict, description="Each completed node's outputs, by execution id"
+    )
+    errors: dict[str, NodeFailure] = Field(
+        default_factory=dict, description="Each failed node's error, by execution id"
+    )

@@ -5,33 +5,40 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import anyio
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventsvc import __version__, replay
 from eventsvc.api import errors
 from eventsvc.api.errors import WITH_BODY, documented
 from eventsvc.api.events import event_routes
+from eventsvc.api.models import (
+    BatchIds,
+    CacheCleared,
+    CacheStatusBody,
+    EnqueueBatchBody,
+    Health,
+    NodeType,
+    Position,
+    Priority,
+    RebuiltProjection,
+    SessionIds,
+    Stall,
+    State,
+)
 from eventsvc.api.params import BatchFilter, BatchId, QueueId, SessionCursor, SessionId
-from eventsvc.batches import Batch
-from eventsvc.bounds import MAX_SAFE_INT
 from eventsvc.errors import NotFoundError
-from eventsvc.events import InvocationCompleted, InvocationFailed, SessionStarted
-from eventsvc.ids import BATCH_ID_PATTERN, SESSION_ID_PATTERN, session_stream
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
-from eventsvc.service import EnqueueResult, Service
-from eventsvc.stats import to_json
-from eventsvc.views import BatchStatus, QueueStatus, SessionPage, SessionView
-
-State = Literal["uninitialized", "in_progress", "completed", "failed", "canceled"]
+from eventsvc.service import Service
+from eventsvc.stats import StatsSummary
+from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 
 
 def get_service(request: Request) -> Service:
@@ -42,97 +49,25 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-class EnqueueBatchBody(BaseModel):
-    batch: Batch
-    prepend: StrictBool = Field(False, description="Run ahead of every batch waiting now")
-
-
-BatchIdItem = Annotated[str, StringConstraints(pattern=BATCH_ID_PATTERN)]
-SessionIdItem = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
-
-
-class BatchIds(BaseModel):
-    batch_ids: list[BatchIdItem] = Field(min_length=1, max_length=10_000)
-
-
-class SessionIds(BaseModel):
-    session_ids: list[SessionIdItem] = Field(min_length=1, max_length=10_000)
-
-
-class Priority(BaseModel):
-    priority: StrictInt = Field(
-        ge=-MAX_SAFE_INT, le=MAX_SAFE_INT, description="Higher runs first (an I-JSON integer)"
-    )
-
-
-class Position(BaseModel):
-    """Where the command's last event landed in the log."""
-
-    position: int
-
-
-class CacheStatusBody(BaseModel):
-    enabled: bool
-    entries: int
-    size: int = Field(description="Bytes of cached outputs")
-    max_entries: int
-    max_bytes: int
-    hits: int = Field(description="Node runs answered by the cache")
-    misses: int = Field(description="Node runs the cache was asked for and did not hold")
-
-
-class CacheCleared(BaseModel):
-    removed: int
-
-
-def _catalogue(service: Service) -> list[dict[str, Any]]:
+def _catalogue(service: Service) -> list[NodeType]:
     """Every node type this service runs, with its schema."""
     return [
-        {
-            "type": cls.meta.type,
-            "title": cls.meta.title,
-            "tags": list(cls.meta.tags),
-            "category": cls.meta.category,
-            "version": cls.meta.version,
-            "classification": cls.meta.classification.value,
-            "output": cls.meta.output.output_type,
-            "schema": cls.model_json_schema(),
-        }
+        NodeType(
+            type=cls.meta.type,
+            title=cls.meta.title,
+            tags=list(cls.meta.tags),
+            category=cls.meta.category,
+            version=cls.meta.version,
+            classification=cls.meta.classification.value,
+            output=cls.meta.output.output_type,
+            schema=cls.model_json_schema(),
+        )
         for cls in service.registry.invocations()
     ]
 
 
 async def _cache_status(service: Service) -> CacheStatusBody:
     return CacheStatusBody(**asdict(await service.cache_status()))
-
-
-class RebuiltProjection(BaseModel):
-    name: str
-    position: int = Field(description="The log position the rebuilt projection folded up to")
-    seconds: float
-
-
-class Stall(BaseModel):
-    position: int = Field(description="The event the projection cannot fold")
-    reason: str
-
-
-class Health(BaseModel):
-    store: Literal["ok", "stalled"] = Field(
-        description="'stalled' when a projection cannot fold an event: reads answer as of the "
-        "position before it, commands that need it answer 503 naming it"
-    )
-    head: int = Field(description="The position of the log's last event")
-    projection_lag: dict[str, int] = Field(description="Events each projection has yet to fold")
-    stalled: dict[str, Stall] = Field(default_factory=dict)
-    subscribers: int = Field(description="Live event subscriptions this process feeds")
-    workers_alive: int = Field(description="Workers with a current lease, in every process")
-
-
-class SessionDetail(BaseModel):
-    session: dict[str, Any]
-    results: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    errors: dict[str, str] = Field(default_factory=dict)
 
 
 def create_app(
@@ -215,7 +150,7 @@ def queue_routes() -> APIRouter:
     async def get_session(
         queue_id: QueueId, session_id: SessionId, service: ServiceDep
     ) -> SessionDetail:
-        return await session_detail(service, await service.session_in(queue_id, session_id))
+        return await service.session_detail(queue_id, session_id)
 
     @router.put("/s/{session_id}/cancel", responses=documented(404, 409))
     async def cancel_session(
@@ -254,41 +189,28 @@ def queue_routes() -> APIRouter:
     return router
 
 
-async def session_detail(service: Service, view: SessionView) -> SessionDetail:
-    """The session with the outputs and errors of its current attempt."""
-    recorded = await service.store.read_stream(session_stream(view.session_id))
-    starts = [i for i, r in enumerate(recorded) if isinstance(r.data, SessionStarted)]
-    detail = SessionDetail(session=asdict(view))
-    for record in recorded[starts[-1] if starts else len(recorded) :]:
-        if isinstance(record.data, InvocationCompleted):
-            detail.results[record.data.node_id] = record.data.outputs
-        elif isinstance(record.data, InvocationFailed):
-            detail.errors[record.data.node_id] = record.data.error_message
-    return detail
-
-
 def other_routes() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
     @router.get("/stats/sessions/{session_id}", tags=["stats"], responses=documented())
-    async def session_stats(session_id: SessionId, service: ServiceDep) -> dict[str, Any]:
-        return to_json(await service.stats.session(session_id))
+    async def session_stats(session_id: SessionId, service: ServiceDep) -> StatsSummary:
+        return await service.stats.session(session_id)
 
     @router.get("/stats/batches/{batch_id}", tags=["stats"], responses=documented())
-    async def batch_stats(batch_id: BatchId, service: ServiceDep) -> dict[str, Any]:
-        return to_json(await service.stats.batch(batch_id))
+    async def batch_stats(batch_id: BatchId, service: ServiceDep) -> StatsSummary:
+        return await service.stats.batch(batch_id)
 
     @router.get("/stats/node_types", tags=["stats"], responses=documented())
-    async def node_type_stats(service: ServiceDep) -> dict[str, Any]:
-        return to_json(await service.stats.node_types())
+    async def node_type_stats(service: ServiceDep) -> StatsSummary:
+        return await service.stats.node_types()
 
     @router.get("/invocations", tags=["nodes"], responses=documented())
-    async def invocations(request: Request, service: ServiceDep) -> list[dict[str, Any]]:
+    async def invocations(request: Request, service: ServiceDep) -> list[NodeType]:
         # The catalogue does not change while the app runs: its schemas are built once.
         state = request.app.state
         if getattr(state, "invocation_catalogue", None) is None:
             state.invocation_catalogue = _catalogue(service)
-        catalogue: list[dict[str, Any]] = state.invocation_catalogue
+        catalogue: list[NodeType] = state.invocation_catalogue
         return catalogue
 
     @router.get("/artifacts/{sha256}", tags=["artifacts"], responses=documented(404))

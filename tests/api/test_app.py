@@ -95,7 +95,11 @@ async def test_a_session_shows_its_results_and_errors(
     assert done["results"]["d"] == {"value": 3, "type": "integer_output"}
     failed = (await client.get(f"{Q}/s/b1.1")).json()
     assert failed["session"]["state"] == "failed"
-    assert "cannot divide 12 by zero" in failed["errors"]["d"]
+    assert failed["errors"]["d"]["error_type"] == "NodeError"
+    assert "cannot divide 12 by zero" in failed["errors"]["d"]["message"]
+    assert "Traceback" in failed["errors"]["d"]["traceback"]
+    assert set(done["graph"]["nodes"]) == {"a", "d"}
+    assert done["graph"]["nodes"]["d"]["b"] == 4
     stats = (await client.get("/api/v1/stats/batches/b1")).json()
     assert {t["node_type"]: t["calls"] for t in stats["node_types"]} == {"add": 2, "divide": 2}
     assert (await client.get("/api/v1/stats/sessions/b1.0")).json()["sessions"] == 1

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
 
-from eventsvc.client import ClientError, EventsvcClient
+from eventsvc.batches import Batch
+from eventsvc.client import (
+    AsyncClient,
+    Client,
+    ClientError,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+)
+from eventsvc.events import InvocationCompleted, QueuePaused
+from eventsvc.graph import parse_graph
+from eventsvc.progress import Progress
 from eventsvc.service import Service
 from tests.api.test_events import batch, live  # noqa: F401 (the live server fixture)
 
@@ -54,9 +66,9 @@ async def test_the_stream_resumes_after_a_dropped_connection(
     transport = DropOnce()
     seen: list[int] = []
     with anyio.fail_after(30):
-        async with EventsvcClient(url, transport=transport, reconnect_delay=0.01) as client:
+        async with AsyncClient(url, transport=transport, reconnect_delay=0.01) as client:
             result = await client.enqueue_batch("default", batch("b1", 3).model_dump(mode="json"))
-            assert result["session_count"] == 3
+            assert result.session_count == 3
             async for event in client.subscribe(after=0):
                 if event.id is not None:
                     seen.append(event.id)
@@ -65,17 +77,89 @@ async def test_the_stream_resumes_after_a_dropped_connection(
             status = await client.batch_status("default", "b1")
     assert seen == list(range(1, 14))
     assert transport.streams >= 2
-    assert status["counts"]["completed"] == 3
+    assert status.counts.completed == 3
 
 
-async def test_errors_arrive_as_client_errors(live: tuple[Service, str]) -> None:  # noqa: F811
+async def test_errors_arrive_as_the_client_error_of_their_code(
+    live: tuple[Service, str],  # noqa: F811
+) -> None:
     _, url = live
-    async with EventsvcClient(url) as client:
-        with pytest.raises(ClientError) as caught:
+    async with AsyncClient(url) as client:
+        with pytest.raises(NotFound) as missing:
             await client.session("default", "nope.0")
-        assert (caught.value.status, caught.value.code) == (404, "not_found")
+        assert (missing.value.status, missing.value.code) == (404, "not_found")
         bad = {"graph": {"nodes": {"a": {"type": "ad", "id": "a"}}}}
-        with pytest.raises(ClientError) as invalid:
+        with pytest.raises(InvalidRequest) as invalid:
             await client.enqueue_batch("default", bad)
-        assert invalid.value.status == 422
-        assert invalid.value.details[0]["node_id"] == "a"
+        assert (invalid.value.status, invalid.value.code) == (422, "invalid_graph")
+        assert (invalid.value.details[0].node_id, invalid.value.details[0].field) == ("a", "type")
+        await client.enqueue_batch("default", batch("b1", 1))
+        with pytest.raises(Conflict):
+            await client.enqueue_batch("default", batch("b1", 1))
+        assert isinstance(missing.value, ClientError)
+
+
+SEPARATORS = "line\u2028separator\u2029paragraph\u0085next\r\nwindows\rold-mac\nunix"
+
+
+async def test_text_with_every_line_separator_comes_back_intact_through_subscribe(
+    live: tuple[Service, str],  # noqa: F811
+) -> None:
+    _, url = live
+    graph = parse_graph({"nodes": {"s": {"type": "string", "id": "s", "value": SEPARATORS}}})
+    async with AsyncClient(url) as client:
+        await client.enqueue_batch("default", Batch(batch_id="text", graph=graph))
+        with anyio.fail_after(30):
+            async for event in client.subscribe(after=0, batch_id="text"):
+                if isinstance(event.data, InvocationCompleted):
+                    break
+    assert event.data.outputs == {"type": "string_output", "value": SEPARATORS}
+
+
+class CraftedStream(httpx.AsyncBaseTransport):
+    """An event stream written as other servers may write it, then the end."""
+
+    body = (
+        b": a comment\r\n"
+        b"id:7\r\nevent:queue.paused\r\ndata:{\"type\":\"queue.paused\",\r\n"
+        b'data: "queue_id":"q"}\r\n\r\n'
+        b"event: invocation.progress\ndata: " + json.dumps({
+            "queue_id": "q", "batch_id": "b", "session_id": "b.0", "node_id": "n",
+            "fraction": 0.5, "message": "half",
+        }).encode() + b"\n\n"
+    )  # fmt: skip
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=self.body)
+
+
+async def test_fields_without_a_space_and_data_over_several_lines_are_joined() -> None:
+    client = AsyncClient("http://test", transport=CraftedStream(), max_reconnects=0)
+    seen = []
+    async with client:
+        async for event in client.subscribe():
+            seen.append(event)
+            if len(seen) == 2:
+                break
+    paused, progress = seen
+    assert (paused.id, paused.event, paused.data) == (7, "queue.paused", QueuePaused(queue_id="q"))
+    assert progress.id is None
+    assert progress.data == Progress("q", "b", "b.0", "n", 0.5, "half")
+
+
+async def test_the_sync_client_does_what_the_async_one_does(live: tuple[Service, str]) -> None:  # noqa: F811
+    _, url = live
+
+    def script() -> tuple[int, int, str, int]:
+        with Client(url) as client:
+            result = client.enqueue_batch("default", batch("sync", 2))
+            events = client.subscribe(after=0, batch_id="sync", tags="session.completed")
+            done = [next(events), next(events)]
+            events.close()
+            status = client.batch_status("default", result.batch_id)
+            with pytest.raises(NotFound):
+                client.batch_status("default", "nope")
+            return result.session_count, status.counts.completed, done[0].event, len(done)
+
+    # A script of its own, in a thread without an event loop, as a notebook cell would be.
+    assert await anyio.to_thread.run_sync(script) == (2, 2, "session.completed", 2)

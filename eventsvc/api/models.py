@@ -1,0 +1,91 @@
+"""The API's own request bodies and answers (L3); the read models it shares with the service
+are in ``eventsvc.views``. The typed client parses every answer into these same classes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+
+from eventsvc.batches import Batch
+from eventsvc.bounds import MAX_SAFE_INT
+from eventsvc.ids import BATCH_ID_PATTERN, SESSION_ID_PATTERN
+
+State = Literal["uninitialized", "in_progress", "completed", "failed", "canceled"]
+BatchIdItem = Annotated[str, StringConstraints(pattern=BATCH_ID_PATTERN)]
+SessionIdItem = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
+
+
+class EnqueueBatchBody(BaseModel):
+    batch: Batch
+    prepend: StrictBool = Field(False, description="Run ahead of every batch waiting now")
+
+
+class BatchIds(BaseModel):
+    batch_ids: list[BatchIdItem] = Field(min_length=1, max_length=10_000)
+
+
+class SessionIds(BaseModel):
+    session_ids: list[SessionIdItem] = Field(min_length=1, max_length=10_000)
+
+
+class Priority(BaseModel):
+    priority: StrictInt = Field(
+        ge=-MAX_SAFE_INT, le=MAX_SAFE_INT, description="Higher runs first (an I-JSON integer)"
+    )
+
+
+class Position(BaseModel):
+    """Where the command's last event landed in the log."""
+
+    position: int
+
+
+class CacheStatusBody(BaseModel):
+    enabled: bool
+    entries: int
+    size: int = Field(description="Bytes of cached outputs")
+    max_entries: int
+    max_bytes: int
+    hits: int = Field(description="Node runs answered by the cache")
+    misses: int = Field(description="Node runs the cache was asked for and did not hold")
+
+
+class CacheCleared(BaseModel):
+    removed: int
+
+
+class RebuiltProjection(BaseModel):
+    name: str
+    position: int = Field(description="The log position the rebuilt projection folded up to")
+    seconds: float
+
+
+class Stall(BaseModel):
+    position: int = Field(description="The event the projection cannot fold")
+    reason: str
+
+
+class Health(BaseModel):
+    store: Literal["ok", "stalled"] = Field(
+        description="'stalled' when a projection cannot fold an event: reads answer as of the "
+        "position before it, commands that need it answer 503 naming it"
+    )
+    head: int = Field(description="The position of the log's last event")
+    projection_lag: dict[str, int] = Field(description="Events each projection has yet to fold")
+    stalled: dict[str, Stall] = Field(default_factory=dict)
+    subscribers: int = Field(description="Live event subscriptions this process feeds")
+    workers_alive: int = Field(description="Workers with a current lease, in every process")
+
+
+class NodeType(BaseModel):
+    """One node type this service runs, with its JSON Schema."""
+
+    type: str
+    title: str
+    tags: list[str]
+    category: str
+    version: str
+    classification: str
+    output: str = Field(description="The type of its output")
+    json_schema: dict[str, Any] = Field(alias="schema")
