@@ -571,3 +571,29 @@ async def test_an_error_message_is_stored_as_the_log_can_hold_it(service: Servic
     assert session.state == "failed"
     assert session.error_message is not None
     assert "\x00" not in session.error_message
+
+
+async def test_batches_enqueued_at_once_all_run_on_one_worker(tmp_path: Path) -> None:
+    """Four enqueuers at once while the service's one worker runs: every session completes
+    (a worker told there is nothing to start sleeps until the next enqueue)."""
+    enqueuers, batches = 4, 100
+    work = graph({"a": {"type": "add", "b": 1}})
+    data = [[datum("a", "a", [0, 1])]]
+    completed = frozenset({"session.completed"})
+
+    async def enqueue(service: Service, k: int) -> None:
+        for n in range(k, batches, enqueuers):
+            await service.enqueue_batch("default", Batch(batch_id=f"b{n}", graph=work, data=data))
+
+    async with (
+        Service.open(settings_for(tmp_path, workers=1), run_workers=True) as service,
+        service.store.subscribe(filter=EventFilter(tags=completed)) as sub,
+    ):
+        with anyio.fail_after(60):
+            async with anyio.create_task_group() as tg:
+                for k in range(enqueuers):
+                    tg.start_soon(enqueue, service, k)
+            done = {(await anext(aiter(sub))).data.session_id for _ in range(2 * batches)}  # type: ignore[attr-defined]
+        counts = (await service.queue.queue_status("default")).counts
+    assert done == {f"b{n}.{i}" for n in range(batches) for i in (0, 1)}
+    assert (counts.completed, counts.total) == (2 * batches, 2 * batches)

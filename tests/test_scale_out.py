@@ -1,6 +1,7 @@
 """Scale-out: three ``eventsvc serve`` processes on one PostgreSQL schema share the log, the queue
 and the work; any of them answers commands, queries and the event stream; one SIGKILLed
 mid-batch has its sessions resumed by the others after the lease, and the log audits clean.
+Batches enqueued by several clients at once drain, on one process as on three.
 
 Each process is a real subprocess (``python -m eventsvc serve``), started one after another
 unless a test says otherwise; the crash test serves through ``tests.run_service`` so that the
@@ -90,9 +91,15 @@ async def wait_healthy(served: Served) -> None:
 
 
 async def start(
-    store_url: str, directory: Path, n: int, *, lease: float, module: str = "eventsvc"
+    store_url: str,
+    directory: Path,
+    n: int,
+    *,
+    lease: float,
+    module: str = "eventsvc",
+    workers: int = 2,
 ) -> Served:
-    """Process ``n``: ``python -m MODULE serve`` on a free port with two workers."""
+    """Process ``n``: ``python -m MODULE serve`` on a free port with ``workers`` workers."""
     env = {
         **os.environ,
         "EVENTSVC_LEASE_SECONDS": str(lease),
@@ -102,7 +109,7 @@ async def start(
     port = free_port()
     log = directory / f"service-{n}.log"
     command = [sys.executable, "-m", module, "serve", "--store", store_url]
-    command += ["--port", str(port), "--workers", "2"]
+    command += ["--port", str(port), "--workers", str(workers)]
     with log.open("wb") as out:
         process = await anyio.open_process(command, cwd=directory, env=env, stdout=out, stderr=out)
     return Served(process, f"http://127.0.0.1:{port}", log)
@@ -117,14 +124,20 @@ async def serving(
     lease: float = 5.0,
     module: str = "eventsvc",
     at_once: bool = False,
+    workers: int = 2,
+    first: int = 0,
 ) -> AsyncIterator[list[Served]]:
-    """``count`` processes serving ``store_url``, all ready: started one after another (each
-    ready before the next), or all ``at_once``. Every one still running is SIGKILLed after."""
+    """``count`` processes serving ``store_url`` (numbered from ``first``, for their logs), all
+    ready: started one after another (each ready before the next), or all ``at_once``. Every
+    one still running is SIGKILLed after."""
     group: list[Served] = []
     try:
         with anyio.fail_after(30):
-            for n in range(count):
-                group.append(await start(store_url, directory, n, lease=lease, module=module))
+            for n in range(first, first + count):
+                served = await start(
+                    store_url, directory, n, lease=lease, module=module, workers=workers
+                )
+                group.append(served)
                 if not at_once:
                     await wait_healthy(group[-1])
             async with anyio.create_task_group() as tg:
@@ -174,18 +187,22 @@ class Follower:
             await self._changed.wait()
 
     async def until_ended(self, batch_id: str, sessions: int) -> None:
+        await self.until_all_ended({batch_id}, sessions)
+
+    async def until_position(self, position: int) -> None:
+        await self.until(lambda frame: frame[0] >= position)
+
+    async def until_all_ended(self, batch_ids: set[str], sessions: int) -> None:
+        """Until ``sessions`` sessions of the batches ``batch_ids`` have ended."""
         ended: set[str] = set()
 
         def done(frame: tuple[int, str, dict[str, Any]]) -> bool:
             _, tag, data = frame
-            if tag in ENDED and data["batch_id"] == batch_id:
+            if tag in ENDED and data["batch_id"] in batch_ids:
                 ended.add(data["session_id"])
             return len(ended) == sessions
 
         await self.until(done)
-
-    async def until_position(self, position: int) -> None:
-        await self.until(lambda frame: frame[0] >= position)
 
 
 async def read_log(store_url: str) -> list[RecordedEvent]:
@@ -411,3 +428,97 @@ async def test_a_killed_process_has_its_sessions_resumed_by_the_others(
         for i in range(sessions)
         for node, step in (("a", 1), ("b", 11), ("c", 111))
     }
+
+
+# --- concurrent enqueues ----------------------------------------------------------------------
+
+PAIR = 2  # sessions per batch
+SLACK = 4  # how much slower than the rate measured beforehand a drain may be
+
+
+def pairs(prefix: str, count: int) -> list[dict[str, Any]]:
+    return [batch(f"{prefix}{i}", {"a": {"type": "add", "b": 1}}, [], PAIR) for i in range(count)]
+
+
+async def enqueue_concurrently(
+    group: list[Served], batches: list[dict[str, Any]], enqueuers: int = 4
+) -> None:
+    """Enqueue ``batches`` from ``enqueuers`` clients at once, each on a process in turn."""
+
+    async def enqueue(k: int) -> None:
+        async with EventsvcClient(group[k % len(group)].url) as client:
+            for work in batches[k::enqueuers]:
+                await client.enqueue_batch("default", work)
+
+    async with anyio.create_task_group() as tg:
+        for k in range(enqueuers):
+            tg.start_soon(enqueue, k)
+
+
+async def drain(
+    follower: Follower, group: list[Served], batches: list[dict[str, Any]], bound: float
+) -> float:
+    """Enqueue ``batches`` concurrently and wait until every session ended, failing past
+    ``bound`` seconds; how many seconds it took."""
+    batch_ids, sessions = {b["batch_id"] for b in batches}, PAIR * len(batches)
+    began = anyio.current_time()
+    try:
+        with anyio.fail_after(bound):
+            await enqueue_concurrently(group, batches)
+            await follower.until_all_ended(batch_ids, sessions)
+    except TimeoutError:
+        ended = {
+            data["session_id"]
+            for _, tag, data in follower.frames
+            if tag in ENDED and data["batch_id"] in batch_ids
+        }
+        raise AssertionError(
+            f"{len(ended)} of {sessions} sessions ended within {bound:.1f} s "
+            f"on {len(group)} process(es)"
+        ) from None
+    return anyio.current_time() - began
+
+
+@pytest.mark.timeout(400)
+async def test_concurrent_enqueues_drain_on_one_process_and_on_three(
+    schema: PostgresBackend, tmp_path: Path
+) -> None:
+    """Four clients enqueue two-session batches at once while one worker per process runs
+    them: every session completes, on one process and then on three. Each drain is bounded by
+    a rate measured earlier in this test: the one process's by its rate on batches enqueued
+    one at a time, the three processes' by the one process's concurrent drain."""
+    store_url, count, warm = schema.url, 200, 10
+    async with serving(store_url, tmp_path, 1, workers=1) as group:
+        follower = Follower(group[0])
+        processes = list(group)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(follower.run)
+                began = anyio.current_time()
+                with anyio.fail_after(60):
+                    async with EventsvcClient(group[0].url) as client:
+                        for work in pairs("warm", warm):
+                            await client.enqueue_batch("default", work)
+                            await follower.until_ended(work["batch_id"], PAIR)
+                rate = PAIR * warm / (anyio.current_time() - began)
+
+                one = await drain(follower, group, pairs("one", count), SLACK * PAIR * count / rate)
+                async with serving(store_url, tmp_path, 2, workers=1, first=1) as more:
+                    processes += more
+                    await drain(follower, processes, pairs("three", count), SLACK * one)
+                tg.cancel_scope.cancel()
+        except BaseException:
+            print(logs(processes))
+            raise
+
+    log = await read_log(store_url)
+    once = {
+        f"{prefix}{i}.{j}": 1
+        for prefix in ("one", "three")
+        for i in range(count)
+        for j in range(PAIR)
+    }
+    started = per_session(log, "session.started")
+    completed = per_session(log, "session.completed")
+    assert {s: n for s, n in started.items() if s in once} == once
+    assert {s: n for s, n in completed.items() if s in once} == once

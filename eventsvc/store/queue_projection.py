@@ -4,8 +4,11 @@ Sessions are virtual until they start (DESIGN section 2): a batch is one row wit
 state and a cursor, the lowest index never materialized. A session gets a row only when it is
 started, canceled or retried on its own; a session without a row is ``uninitialized``, or
 ``canceled`` once its batch is. Every query answers as if all sessions existed, at a cost that
-does not grow with the batch: the next session is the best batch's cursor or the best retried
-row; a page of a listing walks indexes from its cursor and fetches only the rows in its window.
+does not grow with the batch: the next sessions are the free indexes from the cursors of the
+runnable batches, walked in order, and the best retried rows; a page of a listing walks indexes
+from its cursor and fetches only the rows in its window. A query's statements may each see a
+later commit of the fold (PostgreSQL's runner commits on its own connection), so no answer
+relies on two of them agreeing: a batch found claimed to its end gives way to the next one.
 
 Times come only from events' ``recorded_at``, so a rebuild from position 0 equals the live
 tables.
@@ -364,6 +367,17 @@ _SESSION_COLUMNS = (
     "error_message, started_at, finished_at"
 )
 
+# Batches with sessions to start, best first; _AFTER continues past a (priority, position).
+_RUNNABLE_WHERE = (
+    f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? "
+    "AND canceled_at IS NULL AND cursor < session_count "
+)
+_RUNNABLE_ORDER = "ORDER BY priority DESC, position LIMIT ?"
+_RUNNABLE = _RUNNABLE_WHERE + _RUNNABLE_ORDER
+_RUNNABLE_AFTER = (
+    _RUNNABLE_WHERE + "AND (priority < ? OR (priority = ? AND position > ?)) " + _RUNNABLE_ORDER
+)
+
 _QUEUE_STATUS = (
     "SELECT (SELECT paused FROM queue_state WHERE queue_id = ?), count(*), "
     + ", ".join(f"coalesce(sum(n_{state}), 0)" for state in STATES)
@@ -446,21 +460,14 @@ class QueueView:
         )
         if paused and paused[0][0]:
             return []
-        batches = await self._store.query(
-            f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? "
-            "AND canceled_at IS NULL AND cursor < session_count "
-            "ORDER BY priority DESC, position LIMIT 1",
-            (queue_id,),
-        )
         retried = await self._store.query(
             f"SELECT {_SESSION_COLUMNS}, batch_position FROM queue_sessions WHERE queue_id = ? "
             "AND status = 'uninitialized' ORDER BY priority DESC, batch_position, idx LIMIT ?",
             (queue_id, limit),
         )
         candidates: list[tuple[tuple[int, int, int], tuple[Any, ...] | None, int, Any]] = []
-        for best in batches:
-            for index in await self._virtual(best[0], best[5], best[4], limit):
-                candidates.append(((-best[3], best[2], index), best, index, None))
+        for batch, index in await self._next_virtual(queue_id, limit):
+            candidates.append(((-batch[3], batch[2], index), batch, index, None))
         for found in retried:
             candidates.append(((-found[4], found[12], found[2]), None, found[2], found[:12]))
         candidates.sort(key=lambda c: c[0])
@@ -468,6 +475,34 @@ class QueueView:
         for _, owner, index, row in candidates[:limit]:
             views.append(await self._view(owner or await self._batch(row[1]), index, row))
         return views
+
+    async def _next_virtual(self, queue_id: str, limit: int) -> list[tuple[tuple[Any, ...], int]]:
+        """The first ``limit`` virtual sessions to start, as (batch row, index): the runnable
+        batches are walked in order until they give that many.
+
+        Each statement sees the tables as they are when it runs, and a fold may commit between
+        two of them (on PostgreSQL the runner commits on its own connection at any time). A
+        batch read with its cursor just before a fold moved it may then have no index left
+        without a row: its sessions have all been claimed (rows are only ever added), so the
+        walk goes on to the next batch. Stopping there would answer "nothing to start" while
+        later batches wait, and a worker told so sleeps until the next enqueue.
+        """
+        found: list[tuple[tuple[Any, ...], int]] = []
+        after: tuple[Any, ...] = ()  # (priority, priority, position) of the last batch walked
+        while len(found) < limit:
+            # Every runnable batch has at least its cursor to give: ask for as many as needed.
+            want = limit - len(found)
+            sql = _RUNNABLE_AFTER if after else _RUNNABLE
+            batches = await self._store.query(sql, (queue_id, *after, want))
+            for batch in batches:
+                indexes = await self._virtual(batch[0], batch[5], batch[4], limit - len(found))
+                found += [(batch, index) for index in indexes]
+                if len(found) >= limit:
+                    break
+            if len(batches) < want:
+                break  # no runnable batch left
+            after = (batches[-1][3], batches[-1][3], batches[-1][2])
+        return found
 
     async def prepend_priority(self, queue_id: str) -> int:
         """One above the highest priority among batches with sessions still to start (the

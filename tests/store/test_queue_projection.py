@@ -1,11 +1,14 @@
-"""The queue projection: a rebuild from the log equals the incrementally kept tables."""
+"""The queue projection: a rebuild from the log equals the incrementally kept tables, and the
+next sessions are found whatever the projection commits between a query's statements."""
 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
 import anyio
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,6 +19,8 @@ from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
 from eventsvc.service import Service
 from eventsvc.sessions import Cancel, Complete, Fail, Retry, Start, decide
+from eventsvc.store.projection import ProjectedStore
+from eventsvc.store.queue_projection import QueueView
 from eventsvc.testing import FakeClock
 
 GRAPH = parse_graph({"nodes": {"a": {"type": "add", "id": "a"}}})
@@ -110,3 +115,62 @@ async def _act(service: Service, session_id: str, command: Any) -> None:
 @given(commands)
 def test_a_rebuild_equals_the_incremental_projection(steps: list[tuple[Any, ...]]) -> None:
     anyio.run(run, steps)
+
+
+# --- the next sessions ----------------------------------------------------------------------
+
+anyio_test = pytest.mark.anyio
+
+
+class FoldsBetween:
+    """The service's store, where ``between`` runs (an append, folded at once on SQLite) just
+    after the view has read the runnable batches and before its next statement: what the
+    PostgreSQL runner, committing in its own transaction, can do to a view's reads."""
+
+    def __init__(self, store: ProjectedStore, between: Callable[[], Awaitable[None]]) -> None:
+        self._store = store
+        self._between: Callable[[], Awaitable[None]] | None = between
+
+    async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows = await self._store.query(sql, params)
+        if "FROM queue_batches" in sql and "cursor < session_count" in sql and self._between:
+            between, self._between = self._between, None
+            await between()
+        return rows
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def enqueue_pairs(service: Service, *batch_ids: str) -> None:
+    data = [[BatchDatum(node_path="a", field_name="a", items=[0, 1])]]
+    for batch_id in batch_ids:
+        await service.enqueue_batch("q", Batch(batch_id=batch_id, graph=GRAPH, data=data))
+
+
+@anyio_test
+async def test_a_batch_whose_cursor_moved_during_the_query_gives_way_to_the_next() -> None:
+    """The best batch is read with its cursor at its last session, which is claimed (and
+    folded) before its sessions' rows are read: that batch has nothing left, the next has."""
+    async with Service.open(Settings(store_url="sqlite://:memory:"), clock=FakeClock()) as service:
+        await enqueue_pairs(service, "first", "second")
+        await _act(service, "first.0", Start("w"))
+
+        async def claim_the_last() -> None:
+            await _act(service, "first.1", Start("w"))
+
+        view = QueueView(cast(ProjectedStore, FoldsBetween(service.store, claim_the_last)))
+        found = await view.next_sessions("q", 1)
+        assert [s.session_id for s in found] == ["second.0"]
+
+
+@anyio_test
+async def test_the_next_sessions_run_on_into_later_batches() -> None:
+    async with Service.open(Settings(store_url="sqlite://:memory:"), clock=FakeClock()) as service:
+        await enqueue_pairs(service, "b0", "b1", "b2")
+        await _act(service, "b0.0", Start("w"))
+        found = await service.queue.next_sessions("q", 4)
+        assert [s.session_id for s in found] == ["b0.1", "b1.0", "b1.1", "b2.0"]
+        await _act(service, "b1.1", Start("w"))
+        found = await service.queue.next_sessions("q", 3)
+        assert [s.session_id for s in found] == ["b0.1", "b1.0", "b2.0"]
