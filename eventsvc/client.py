@@ -313,6 +313,10 @@ class AsyncClient:
                         raise error_of(response)
                     failures = 0
                     async for sse in EventSource(response).aiter_sse():
+                        if not sse.data:
+                            # A comment (a heartbeat): the spec dispatches nothing for it,
+                            # httpx-sse an empty event with the last id.
+                            continue
                         event = _server_event(sse.id, sse.event, sse.data)
                         if event.id is not None:
                             last = event.id

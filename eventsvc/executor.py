@@ -55,6 +55,8 @@ from eventsvc.errors import (
     InvalidValueError,
     MissingInputError,
     NodeInputError,
+    StoreError,
+    SubscriberLaggedError,
 )
 from eventsvc.events import Event, NodeMeasurement, RecordedEvent
 from eventsvc.execution import GraphExecutionState
@@ -225,9 +227,14 @@ class Executor:
         what the invocation cache holds in memory."""
         ids, lease = self.worker_ids, self.service.settings.lease_seconds
         while True:
-            await self.service.store.heartbeat(ids)
-            self.live_workers = await self.service.queue.live_workers(lease)
-            await self.service.cache.flush()  # the entries and recency held since the last
+            try:
+                await self.service.store.heartbeat(ids)
+                self.live_workers = await self.service.queue.live_workers(lease)
+                await self.service.cache.flush()  # the entries and recency held since the last
+            except StoreError as exc:
+                if task_status is not anyio.TASK_STATUS_IGNORED:
+                    raise  # the first beat: the executor cannot start
+                log.warning("heartbeat failed (%s); beating again in %g s", exc, lease / 3)
             if task_status is not anyio.TASK_STATUS_IGNORED:
                 task_status.started()
                 task_status = anyio.TASK_STATUS_IGNORED
@@ -237,11 +244,22 @@ class Executor:
         """Resume the sessions of dead workers: at once (a restart), then every half lease."""
         lease = self.service.settings.lease_seconds
         while True:
-            for session_id in await self.service.queue.expired_sessions(self.queue_id, lease):
-                if session_id not in self._running:
-                    self._running[session_id] = _Running(session_id.rpartition(".")[0])
-                    tg.start_soon(self._resume, session_id)
+            try:
+                await self._recover_once(tg, lease)
+            except StoreError as exc:
+                log.warning("looking for sessions to resume failed (%s)", exc)
             await anyio.sleep(lease / 2)
+
+    async def _recover_once(self, tg: anyio.abc.TaskGroup, lease: float) -> None:
+        """Resume the sessions of dead workers, and this process's own sessions that no task
+        runs any more (their run stopped on a store error, so their lease never expires)."""
+        queue = self.service.queue
+        expired = await queue.expired_sessions(self.queue_id, lease)
+        orphaned = await queue.sessions_of(self.queue_id, self.worker_ids)
+        for session_id in dict.fromkeys([*expired, *orphaned]):
+            if session_id not in self._running:
+                self._running[session_id] = _Running(session_id.rpartition(".")[0])
+                tg.start_soon(self._resume, session_id)
 
     async def _resume(self, session_id: str) -> None:
         try:
@@ -271,15 +289,30 @@ class Executor:
     # --- the follower -------------------------------------------------------------------
 
     async def _follow(self, *, task_status: TaskStatus[None]) -> None:
-        tags = WAKING_TAGS | CANCELING_TAGS
-        head = await self.service.store.head()
-        async with self.service.store.subscribe(after=head, filter=EventFilter(tags=tags)) as sub:
-            task_status.started()
-            async for record in sub:
-                if record.tag in WAKING_TAGS:
-                    # Workers look for work in the queue projection: let it see this event.
-                    await self.service.wait_for(record.position)
-                self._observe(record)
+        tags = EventFilter(tags=WAKING_TAGS | CANCELING_TAGS)
+        position = await self.service.store.head()
+        task_status.started()
+        while True:
+            try:
+                async with self.service.store.subscribe(after=position, filter=tags) as sub:
+                    async for record in sub:
+                        position = record.position
+                        await self._let_projection_see(record)
+                        self._observe(record)
+            except SubscriberLaggedError as exc:  # fell behind a busy log: read on from there
+                position = exc.position
+            except StoreError as exc:
+                log.warning("following the log failed (%s); following again", exc)
+                await anyio.sleep(self.service.settings.lease_seconds / 3)
+
+    async def _let_projection_see(self, record: RecordedEvent) -> None:
+        """Workers look for work in the queue projection: a waking event is observed once the
+        projection has folded it (or cannot: a stall wakes them all the same)."""
+        if record.tag in WAKING_TAGS:
+            try:
+                await self.service.wait_for(record.position)
+            except StoreError as exc:
+                log.warning("waking workers for position %d: %s", record.position, exc)
 
     def _observe(self, record: RecordedEvent) -> None:
         match record.data:
@@ -298,33 +331,53 @@ class Executor:
     async def _worker(self, worker_id: str) -> None:
         picks = 0
         while True:
-            work = self._work  # taken before looking, so no wake-up is missed
-            spread = min(CANDIDATES, max(1, self.live_workers))
-            candidates = await self.service.queue.next_sessions(self.queue_id, spread)
-            if not candidates:
+            try:
+                picks = await self._work_once(worker_id, picks)
+            except StoreError as exc:
+                # The store failed under this worker (a lost connection, a stalled
+                # projection): its session, if it had claimed one, is resumed by _recover.
+                pause = self.service.settings.lease_seconds / 2
+                log.warning("%s: %s; looking for work again in %g s", worker_id, exc, pause)
+                await anyio.sleep(pause)
+
+    async def _work_once(self, worker_id: str, picks: int) -> int:
+        """Take and run one session, or wait for work; the number of picks made so far."""
+        work = self._work  # taken before looking, so no wake-up is missed
+        if any(stall.name == "queue" for stall in await self.service.store.stalls()):
+            # The queue projection cannot show what is runnable: wait for it to be fixed.
+            with anyio.move_on_after(self.service.settings.lease_seconds):
                 await work.wait()
-                continue
-            # A lone worker takes the next session; under contention each worker picks by its
-            # own hash, moved on at every pick so every candidate (the cursor's first) is taken.
-            picks += 1
-            pick = zlib.crc32(f"{worker_id}:{picks}".encode()) % len(candidates)
-            await self._take(worker_id, candidates[pick].session_id)
+            return picks
+        spread = min(CANDIDATES, max(1, self.live_workers))
+        candidates = await self.service.queue.next_sessions(self.queue_id, spread)
+        if not candidates:
+            await work.wait()
+            return picks
+        # A lone worker takes the next session; under contention each worker picks by its own
+        # hash, moved on at every pick so every candidate (the cursor's first) is taken.
+        picks += 1
+        pick = zlib.crc32(f"{worker_id}:{picks}".encode()) % len(candidates)
+        await self._take(worker_id, candidates[pick].session_id)
+        return picks
 
     async def _take(self, worker_id: str, session_id: str) -> None:
-        state, version = await self.service.session_state(self.queue_id, session_id)
-        try:
-            [started] = decide(Start(worker_id), state)
-            claimed = await self.service.store.append(
-                session_stream(session_id), [started], version
-            )
-        except ConcurrencyError as exc:
-            await self.service.wait_for(exc.position)  # another worker got it
+        if session_id in self._running:
             return
-        except IllegalTransitionError:
-            return  # it moved on since the projection was read
-        state = evolve(state, started, claimed.last_position)
-        running = self._running[session_id] = _Running(state.batch_id)
+        # Held from before the claim, so _recover never takes the session for an orphan.
+        running = self._running[session_id] = _Running(parse_session_id(session_id)[0])
         try:
+            state, version = await self.service.session_state(self.queue_id, session_id)
+            try:
+                [started] = decide(Start(worker_id), state)
+                claimed = await self.service.store.append(
+                    session_stream(session_id), [started], version
+                )
+            except ConcurrencyError as exc:
+                await self.service.wait_for(exc.position)  # another worker got it
+                return
+            except IllegalTransitionError:
+                return  # it moved on since the projection was read
+            state = evolve(state, started, claimed.last_position)
             await _SessionRun(self, worker_id, state, claimed.version, running).run()
         except _Fenced:
             log.warning("%s lost session %s to another writer", worker_id, session_id)

@@ -16,6 +16,7 @@ from pydantic import model_validator
 from eventsvc import events as ev
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
+from eventsvc.errors import StoreError
 from eventsvc.events import RecordedEvent
 from eventsvc.executor import Executor
 from eventsvc.graph import parse_graph
@@ -24,7 +25,7 @@ from eventsvc.invocations import BaseInvocation, InputField, invocation
 from eventsvc.invocations.context import InvocationContext
 from eventsvc.invocations.primitives import IntegerOutput
 from eventsvc.service import Service
-from eventsvc.store import EventFilter
+from eventsvc.store import ANY, EventFilter
 
 pytestmark = pytest.mark.anyio
 
@@ -597,3 +598,28 @@ async def test_batches_enqueued_at_once_all_run_on_one_worker(tmp_path: Path) ->
         counts = (await service.queue.queue_status("default")).counts
     assert done == {f"b{n}.{i}" for n in range(batches) for i in (0, 1)}
     assert (counts.completed, counts.total) == (2 * batches, 2 * batches)
+
+
+async def test_a_session_whose_run_met_a_store_error_is_resumed_by_its_own_process(
+    tmp_path: Path,
+) -> None:
+    async with Service.open(settings_for(tmp_path, lease_seconds=0.4)) as service:
+        append = service.store.append
+        failed: list[str] = []
+
+        async def flaky(stream: str, events: Any, expected: Any = ANY) -> Any:
+            completes = any(isinstance(e, ev.InvocationCompleted) for e in events)
+            if completes and not failed:
+                failed.append(stream)
+                raise StoreError("the connection to the store was lost")
+            return await append(stream, events, expected)
+
+        service.store.append = flaky  # type: ignore[method-assign]
+        g = graph({"a": {"type": "add", "a": 1, "b": 2}})
+        await service.enqueue_batch("default", Batch(batch_id="f", graph=g))
+        await settle(service, ["f"])
+        tags = [e.tag for e in await stream(service, "f.0")]
+    assert failed == ["session-f.0"]
+    assert tags[:2] == ["session.started", "invocation.started"]
+    assert "session.resumed" in tags
+    assert tags[-1] == "session.completed"

@@ -165,7 +165,7 @@ class Follower:
     """The SSE stream of one process from position 0: every (position, tag, data) it sent."""
 
     served: Served
-    frames: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    frames: list[tuple[int, str, Any]] = field(default_factory=list)
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     async def run(self) -> None:
@@ -176,7 +176,7 @@ class Follower:
                     self._changed.set()
                     self._changed = anyio.Event()
 
-    async def until(self, done: Callable[[tuple[int, str, dict[str, Any]]], bool]) -> None:
+    async def until(self, done: Callable[[tuple[int, str, Any]], bool]) -> None:
         """Until ``done`` holds for a frame, each frame given to it once, in order."""
         checked = 0
         while True:
@@ -196,10 +196,10 @@ class Follower:
         """Until ``sessions`` sessions of the batches ``batch_ids`` have ended."""
         ended: set[str] = set()
 
-        def done(frame: tuple[int, str, dict[str, Any]]) -> bool:
+        def done(frame: tuple[int, str, Any]) -> bool:
             _, tag, data = frame
-            if tag in ENDED and data["batch_id"] in batch_ids:
-                ended.add(data["session_id"])
+            if tag in ENDED and data.batch_id in batch_ids:
+                ended.add(data.session_id)
             return len(ended) == sessions
 
         await self.until(done)
@@ -254,7 +254,7 @@ async def test_processes_started_at_once_on_a_fresh_schema_all_serve(
     store_url = schema.url
     async with serving(store_url, tmp_path, 3, at_once=True) as group:
         async with EventsvcClient(group[2].url) as client:
-            assert (await client.status("default"))["counts"]["uninitialized"] == 0
+            assert (await client.status("default")).counts.uninitialized == 0
         password = urlsplit(store_url).password
         for served in group:
             assert not password or password not in served.log.read_text(), served.output()
@@ -278,12 +278,12 @@ async def test_three_processes_share_one_log_and_run_each_session_once(
                     async with EventsvcClient(group[0].url) as first:
                         work = batch("wide", {"a": {"type": "add", "b": 1}}, [], sessions)
                         enqueued = await first.enqueue_batch("default", work)
-                    assert enqueued["session_count"] == sessions
+                    assert enqueued.session_count == sessions
                     # Queries on the other processes see the command at once.
                     for served in group[1:]:
                         async with EventsvcClient(served.url) as other:
                             status = await other.batch_status("default", "wide")
-                        assert sum(status["counts"].values()) == sessions
+                        assert status.counts.total == sessions
 
                     await followers[0].until_ended("wide", sessions)
                     async with httpx.AsyncClient(base_url=group[1].url) as http:
@@ -292,7 +292,7 @@ async def test_three_processes_share_one_log_and_run_each_session_once(
                         await follower.until_position(head)
                 tg.cancel_scope.cancel()
             async with EventsvcClient(group[2].url) as last:
-                counts = (await last.status("default"))["counts"]
+                counts = (await last.status("default")).counts.model_dump()
         except BaseException:
             print(logs(group))
             raise
@@ -357,8 +357,8 @@ async def test_a_killed_process_has_its_sessions_resumed_by_the_others(
                         return (
                             ended >= sessions // 4
                             and tag == "invocation.completed"
-                            and data["node_id"] == "a"
-                            and victim.owns(data["worker_id"])
+                            and data.node_id == "a"
+                            and victim.owns(data.worker_id)
                         )
 
                     await followers[0].until(victim_mid_session)
@@ -373,7 +373,7 @@ async def test_a_killed_process_has_its_sessions_resumed_by_the_others(
                         await follower.until_position(head)
                 tg.cancel_scope.cancel()
             async with EventsvcClient(survivors[1].url) as client:
-                counts = (await client.batch_status("default", "crash"))["counts"]
+                counts = (await client.batch_status("default", "crash")).counts.model_dump()
             with anyio.fail_after(30):
                 await audit(store_url)
         except BaseException:
@@ -468,9 +468,9 @@ async def drain(
             await follower.until_all_ended(batch_ids, sessions)
     except TimeoutError:
         ended = {
-            data["session_id"]
+            data.session_id
             for _, tag, data in follower.frames
-            if tag in ENDED and data["batch_id"] in batch_ids
+            if tag in ENDED and data.batch_id in batch_ids
         }
         raise AssertionError(
             f"{len(ended)} of {sessions} sessions ended within {bound:.1f} s "

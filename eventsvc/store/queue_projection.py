@@ -535,6 +535,18 @@ class QueueView:
         )
         return [row[0] for row in rows]
 
+    async def sessions_of(self, queue_id: str, worker_ids: Sequence[str]) -> list[str]:
+        """Sessions in progress claimed by one of ``worker_ids``."""
+        if not worker_ids:
+            return []
+        marks = ", ".join("?" * len(worker_ids))
+        rows = await self._store.query(
+            "SELECT session_id FROM queue_sessions WHERE queue_id = ? "
+            f"AND status = 'in_progress' AND worker_id IN ({marks}) ORDER BY batch_position, idx",
+            (queue_id, *worker_ids),
+        )
+        return [row[0] for row in rows]
+
     async def list_sessions(
         self,
         queue_id: str,

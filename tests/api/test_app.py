@@ -316,7 +316,7 @@ async def test_the_client_asks_for_a_rebuild(service: Service) -> None:
     transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
     async with EventsvcClient("http://test", token="s3cret", transport=transport) as client:
         answer = await client.rebuild_projection("queue")
-        assert (answer["name"], answer["position"]) == ("queue", 1)
+        assert (answer.name, answer.position) == ("queue", 1)
         with pytest.raises(ClientError) as caught:
             await client.rebuild_projection("nope")
         assert (caught.value.status, caught.value.code) == (404, "not_found")
@@ -408,12 +408,12 @@ async def test_the_client_reads_clears_and_switches_the_cache(service: Service) 
     transport = httpx.ASGITransport(app=create_app(service, token="s3cret"))
     async with EventsvcClient("http://test", token="s3cret", transport=transport) as client:
         status = await client.cache()
-        assert (status["entries"], status["misses"], status["enabled"]) == (2, 2, True)
-        assert (await client.enable_cache(False))["enabled"] is False
-        assert (await client.cache())["enabled"] is False
-        assert (await client.enable_cache())["enabled"] is True
+        assert (status.entries, status.misses, status.enabled) == (2, 2, True)
+        assert (await client.enable_cache(False)).enabled is False
+        assert (await client.cache()).enabled is False
+        assert (await client.enable_cache()).enabled is True
         assert await client.clear_cache() == 2
-        assert (await client.cache())["entries"] == 0
+        assert (await client.cache()).entries == 0
 
 
 # --- under load and after faults ----------------------------------------------------------

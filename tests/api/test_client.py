@@ -123,6 +123,7 @@ class CraftedStream(httpx.AsyncBaseTransport):
         b": a comment\r\n"
         b"id:7\r\nevent:queue.paused\r\ndata:{\"type\":\"queue.paused\",\r\n"
         b'data: "queue_id":"q"}\r\n\r\n'
+        b": heartbeat\n\n"
         b"event: invocation.progress\ndata: " + json.dumps({
             "queue_id": "q", "batch_id": "b", "session_id": "b.0", "node_id": "n",
             "fraction": 0.5, "message": "half",
