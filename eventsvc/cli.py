@@ -212,7 +212,11 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
             f"eventsvc serving {service.store.url} on http://{host}:{port} "
             f"with {settings.workers} worker(s)\n"
         )
-        app = create_app(service, token=token, cors_origins=args.cors_origin)
+        # Without a token, the browser's same-origin rule is all that keeps other sites out.
+        loopback_only = host in LOOPBACK and not token
+        app = create_app(
+            service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
+        )
         config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
         await uvicorn.Server(config).serve()
     return 0

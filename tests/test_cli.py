@@ -506,3 +506,24 @@ def test_serve_passes_its_cors_origins_to_the_app(
     assert code == 0
     [middleware] = [m for m in served[0].app.user_middleware if m.cls is CORSMiddleware]
     assert middleware.kwargs["allow_origins"] == [origin]
+
+
+def test_serve_on_loopback_without_a_token_guards_hosts_and_origins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    from eventsvc.api.loopback import LoopbackGuard
+
+    served: list[uvicorn.Config] = []
+
+    async def capture(self: uvicorn.Server) -> None:
+        served.append(self.config)
+
+    monkeypatch.setattr(uvicorn.Server, "serve", capture)
+    monkeypatch.delenv("EVENTSVC_TOKEN", raising=False)
+    assert run("serve", "--db", str(tmp_path / "e.db"))[0] == 0
+    monkeypatch.setenv("EVENTSVC_TOKEN", "T0ken")
+    assert run("serve", "--db", str(tmp_path / "e.db"))[0] == 0
+    guarded = [any(m.cls is LoopbackGuard for m in c.app.user_middleware) for c in served]
+    assert guarded == [True, False]

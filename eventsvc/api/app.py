@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from eventsvc import __version__, replay
 from eventsvc.api import errors
 from eventsvc.api.events import event_routes
+from eventsvc.api.loopback import LoopbackGuard
 from eventsvc.batches import Batch
 from eventsvc.errors import NotFoundError
 from eventsvc.events import InvocationCompleted, InvocationFailed, SessionStarted
@@ -110,12 +111,18 @@ class SessionDetail(BaseModel):
 
 
 def create_app(
-    service: Service | None, token: str | None = None, cors_origins: Sequence[str] = ()
+    service: Service | None,
+    token: str | None = None,
+    cors_origins: Sequence[str] = (),
+    *,
+    loopback_only: bool = False,
 ) -> FastAPI:
     """The app around an opened service; with ``token``, every API request must carry
     ``Authorization: Bearer <token>`` (the event stream also takes ``?token=``, as a browser's
-    EventSource sends no headers). CORS is off unless origins are given. (``None`` builds the
-    app only to render its schema.)"""
+    EventSource sends no headers). With ``loopback_only`` (``serve`` on a loopback address
+    without a token) only loopback Host names are served and cross-site or non-JSON
+    state-changing requests are refused (``loopback.py``). CORS is off unless origins are
+    given. (``None`` builds the app only to render its schema.)"""
     app = FastAPI(title="eventsvc", version=__version__)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.service = service
@@ -123,6 +130,9 @@ def create_app(
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
     if token:
         app.add_middleware(BearerToken, token=token)
+    if loopback_only:
+        # Inside CORS, so that a configured origin can read why a request was refused.
+        app.add_middleware(LoopbackGuard, allowed_origins=list(cors_origins))
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
