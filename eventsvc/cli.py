@@ -1,6 +1,6 @@
 """The ``eventsvc`` command line (L3): run graphs and batches in process, stats, schemas.
 
-    eventsvc serve [--host H] [--port P] [--workers N] [--token T] [--cors-origin O]
+    eventsvc serve [--host H] [--port P] [--workers N] [--token-file PATH] [--cors-origin O]
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc events tail [--after N] [--follow]
@@ -204,9 +204,10 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
 
     from eventsvc.api import create_app
 
-    host, port, token = args.host, args.port, args.token
+    host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
-        raise InputError([f"refusing to serve on {host} without --token (or pass --insecure)"])
+        how = "--token-file PATH or EVENTSVC_TOKEN"
+        raise InputError([f"refusing to serve on {host} without a token ({how}; or --insecure)"])
     async with Service.open(settings, run_workers=True) as service:
         err.write(
             f"eventsvc serving {service.store.url} on http://{host}:{port} "
@@ -220,6 +221,58 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
         config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
         await uvicorn.Server(config).serve()
     return 0
+
+
+# --- the token ----------------------------------------------------------------------------
+
+
+TOKEN_IN_ARGV = (
+    "eventsvc: warning: --token is visible to every local user in the process list; "
+    "use --token-file PATH or EVENTSVC_TOKEN instead\n"
+)
+
+
+def add_token_options(command: argparse.ArgumentParser, what: str) -> None:
+    tokens = command.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help=f"a file holding {what} (surrounding whitespace is ignored)",
+    )
+    tokens.add_argument(
+        "--token",
+        help=f"{what} itself (visible in the process list: prefer --token-file or the "
+        "EVENTSVC_TOKEN variable)",
+    )
+
+
+def token_from(args: argparse.Namespace, err: TextIO) -> str | None:
+    """The token from --token-file, --token (with a warning) or EVENTSVC_TOKEN, checked to
+    be one an HTTP header can carry; no message ever shows it."""
+    token: str | None
+    if args.token_file:
+        token = _read_token(args.token_file)
+    elif args.token:
+        err.write(TOKEN_IN_ARGV)
+        token = args.token
+    else:
+        token = os.environ.get("EVENTSVC_TOKEN") or None
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        raise InputError(
+            ["the token must be printable ASCII without spaces, as an HTTP header carries it"]
+        )
+    return token
+
+
+def _read_token(path: str) -> str:
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError([f"cannot read the token file {path}: {reason}"]) from None
+    if not token:
+        raise InputError([f"the token file {path} is empty; expected the token in it"])
+    return token
 
 
 # --- stats --------------------------------------------------------------------------------
@@ -364,12 +417,12 @@ async def _remote(url: str, token: str | None) -> AsyncIterator[EventsvcClient]:
         raise InputError([f"cannot reach the service at {url}: {exc}"]) from None
 
 
-async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.to_position is not None:
         return await time_travel(settings, args.to_position, args.json, out)
     names = replay.projection_names(args.projection, args.all)
     if args.url:
-        async with _remote(args.url, args.token) as client:
+        async with _remote(args.url, token_from(args, err)) as client:
             for name in names:
                 answer = await client.rebuild_projection(name)
                 out.write(_rebuilt_line(answer["name"], answer["position"], answer["seconds"]))
@@ -428,11 +481,11 @@ def _iso(micros: int) -> str:
 # --- cache --------------------------------------------------------------------------------
 
 
-async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Show the invocation cache (after clearing, enabling or disabling it if asked)."""
     switch = args.enable or args.disable
     if args.url:
-        async with _remote(args.url, args.token) as client:
+        async with _remote(args.url, token_from(args, err)) as client:
             removed = await client.clear_cache() if args.clear else None
             status = await (client.enable_cache(args.enable) if switch else client.cache())
     else:
@@ -474,10 +527,8 @@ def parser() -> argparse.ArgumentParser:
     serve_command.add_argument("--host", default="127.0.0.1")
     serve_command.add_argument("--port", type=int, default=9090)
     serve_command.add_argument("--workers", type=int, default=1)
-    serve_command.add_argument(
-        "--token",
-        default=os.environ.get("EVENTSVC_TOKEN"),
-        help="require 'Authorization: Bearer TOKEN' (or EVENTSVC_TOKEN)",
+    add_token_options(
+        serve_command, "the token every API request must carry ('Authorization: Bearer TOKEN')"
     )
     serve_command.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback address without a token"
@@ -533,9 +584,7 @@ def parser() -> argparse.ArgumentParser:
         help="print the queue and stats as of position N (the live ones are left alone)",
     )
     replay_command.add_argument("--url", help="rebuild through the service running at URL")
-    replay_command.add_argument(
-        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
-    )
+    add_token_options(replay_command, "the token of the service at --url")
     replay_command.add_argument("--json", action="store_true", help="--to-position as JSON")
 
     cache_command = with_store(commands.add_parser("cache", help="the invocation cache"))
@@ -544,9 +593,7 @@ def parser() -> argparse.ArgumentParser:
     change.add_argument("--enable", action="store_true", help="turn the cache on")
     change.add_argument("--disable", action="store_true", help="turn the cache off")
     cache_command.add_argument("--url", help="the service running at URL")
-    cache_command.add_argument(
-        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
-    )
+    add_token_options(cache_command, "the token of the service at --url")
     cache_command.add_argument("--json", action="store_true", help="print one JSON object")
 
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
@@ -571,9 +618,9 @@ def main(
         if args.command == "audit":
             return anyio.run(run_audit, settings, args, out)
         if args.command == "cache":
-            return anyio.run(run_cache, settings, args, out)
+            return anyio.run(run_cache, settings, args, out, err)
         if args.command == "replay":
-            return anyio.run(run_replay, settings, args, out)
+            return anyio.run(run_replay, settings, args, out, err)
         if args.command == "events" and args.events_command == "export":
             return anyio.run(export, settings, args.after, out)
         if args.command == "events" and args.events_command == "import":
