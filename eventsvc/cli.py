@@ -202,7 +202,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> int:
     import uvicorn
 
-    from eventsvc.api import create_app
+    from eventsvc.api import access_log, create_app
 
     host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
@@ -219,6 +219,7 @@ async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> in
             service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
         )
         config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
+        access_log.install()  # after Config, which (re)configures uvicorn's loggers
         await uvicorn.Server(config).serve()
     return 0
 
