@@ -29,7 +29,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import anyio
 import httpx
@@ -56,6 +56,9 @@ from eventsvc.store import EventFilter, open_store
 from eventsvc.store.builtin import open_projected
 from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.views import BatchStatus, QueueStatus
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
 
@@ -200,27 +203,28 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> int:
-    import uvicorn
-
-    from eventsvc.api import access_log, create_app
+    """The API and workers until SIGINT or SIGTERM, which end it with status 0."""
+    from eventsvc.api import create_app, server
 
     host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
         how = "--token-file PATH or EVENTSVC_TOKEN"
         raise InputError([f"refusing to serve on {host} without a token ({how}; or --insecure)"])
-    async with Service.open(settings, run_workers=True) as service:
-        err.write(
-            f"eventsvc serving {service.store.url} on http://{host}:{port} "
-            f"with {settings.workers} worker(s)\n"
-        )
-        # Without a token, the browser's same-origin rule is all that keeps other sites out.
-        loopback_only = host in LOOPBACK and not token
-        app = create_app(
-            service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
-        )
-        config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
-        access_log.install()  # after Config, which (re)configures uvicorn's loggers
-        await uvicorn.Server(config).serve()
+    # Without a token, the browser's same-origin rule is all that keeps other sites out.
+    loopback_only = host in LOOPBACK and not token
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[ASGIApp]:
+        async with Service.open(settings, run_workers=True) as service:
+            err.write(
+                f"eventsvc serving {service.store.url} on http://{host}:{port} "
+                f"with {settings.workers} worker(s)\n"
+            )
+            yield create_app(
+                service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
+            )
+
+    await server.serve(opened, host, port)
     return 0
 
 
@@ -629,6 +633,10 @@ def main(
         if args.command == "events":
             return anyio.run(tail, settings, args.after, args.follow, out)
         return anyio.run(show_stats, settings, args, out)
+    except KeyboardInterrupt:
+        # Ctrl-C: the run was cancelled and its store closed; end as the shell expects.
+        err.write("\neventsvc: interrupted\n")
+        return 130
     except InputError as exc:
         err.write("\n".join(exc.lines) + "\n")
         return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from eventsvc.cli import main
 from eventsvc.config import Settings
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
+from tests.cli_process import running
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -516,8 +518,8 @@ def served_configs(monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
 
 
 def middleware(config: uvicorn.Config, cls: type) -> list[Any]:
-    """The app's middleware of class ``cls``."""
-    return [m for m in config.app.user_middleware if m.cls is cls]
+    """The app's middleware of class ``cls`` (the app runs inside the server's Drain)."""
+    return [m for m in config.app.app.user_middleware if m.cls is cls]
 
 
 def test_serve_passes_its_cors_origins_to_the_app(
@@ -598,3 +600,36 @@ def test_a_token_that_cannot_serve_is_a_clear_error_that_never_shows_it(
     assert "words" not in err
     assert "caf" not in err
     assert served_configs == []
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_ends_events_tail_follow_quietly_with_130(tmp_path: Path) -> None:
+    db = str(tmp_path / "e.db")
+    code, _, _ = await anyio.to_thread.run_sync(run, "run", "--example", "math-grid", "--db", db)
+    assert code == 0
+    async with running("events", "tail", "--follow", "--db", db) as command:
+        with anyio.fail_after(30):
+            await command.wait_for(r'"position": 97', stdout=True)  # caught up, following
+            command.process.send_signal(signal.SIGINT)
+            code = await command.finish()
+    assert code == 130, command.stderr
+    assert "Traceback" not in command.stderr
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_ends_run_quietly_with_130(tmp_path: Path) -> None:
+    batch = {"graph": {"nodes": {"a": {"type": "add", "id": "a"}}}, "runs": 1_000_000}
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+    db = str(tmp_path / "e.db")
+    async with running("run", str(tmp_path / "batch.json"), "--db", db) as command:
+        with anyio.fail_after(60):
+            await command.wait_for(r"sessions 1/1000000")
+            command.process.send_signal(signal.SIGINT)
+            code = await command.finish()
+    assert code == 130, command.stderr
+    assert "Traceback" not in command.stderr
+    # The store was closed, not abandoned: another writer may open it.
+    assert (await anyio.to_thread.run_sync(run, "stats", "--db", db))[0] == 0

@@ -42,7 +42,7 @@ async def test_the_access_log_of_serve_shows_requests_but_never_the_token(tmp_pa
             # uvicorn writes its access log to standard output.
             await command.wait_for(r'"GET /api/v1/health HTTP/1.1" 401', stdout=True)
             command.process.send_signal(signal.SIGTERM)
-            await command.finish()
+            assert await command.finish() == 0
     log = command.stdout
     assert '"GET /api/v1/events?token=***&follow=false HTTP/1.1" 200' in log
     assert '"GET /api/v1/events?follow=false&%74oken=*** HTTP/1.1" 200' in log
