@@ -242,12 +242,13 @@ def add_token_options(command: argparse.ArgumentParser, what: str) -> None:
     tokens.add_argument(
         "--token-file",
         metavar="PATH",
-        help=f"a file holding {what} (surrounding whitespace is ignored)",
+        help=f"read {what} from this file (surrounding whitespace is ignored; without this "
+        "option or --token, EVENTSVC_TOKEN is used)",
     )
     tokens.add_argument(
         "--token",
-        help=f"{what} itself (visible in the process list: prefer --token-file or the "
-        "EVENTSVC_TOKEN variable)",
+        help=f"{what}, on the command line, where every local user can read it in the process "
+        "list: prefer --token-file or EVENTSVC_TOKEN",
     )
 
 
@@ -518,6 +519,22 @@ async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO, e
 # --- entry point --------------------------------------------------------------------------
 
 
+SERVE_DESCRIPTION = """\
+Serve the HTTP API and run workers until SIGINT or SIGTERM, which stop it with status 0.
+
+The token: --token-file PATH (a file only you can read) or the EVENTSVC_TOKEN variable;
+--token works too but every local user can read it in the process list. Clients send
+'Authorization: Bearer TOKEN'; the event stream also takes ?token=, which the access log
+shows as ***. A non-loopback --host needs a token (or --insecure).
+
+Without a token on a loopback address (the default), only Host localhost, 127.0.0.1 or
+[::1] is answered (any port), and a request other than GET, HEAD or OPTIONS is refused
+when it comes from another site (its Origin is neither this server nor a --cors-origin,
+or Sec-Fetch-Site is cross-site or same-site) or carries a body that is not
+application/json. curl and other clients that are no browser are served as before.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -528,13 +545,20 @@ def parser() -> argparse.ArgumentParser:
         where.add_argument("--store", help="a store URL, such as sqlite:///path/to/file.db")
         return command
 
-    serve_command = with_store(commands.add_parser("serve", help="the HTTP API and workers"))
-    serve_command.add_argument("--host", default="127.0.0.1")
-    serve_command.add_argument("--port", type=int, default=9090)
-    serve_command.add_argument("--workers", type=int, default=1)
-    add_token_options(
-        serve_command, "the token every API request must carry ('Authorization: Bearer TOKEN')"
+    serve_command = with_store(
+        commands.add_parser(
+            "serve",
+            help="the HTTP API and workers",
+            description=SERVE_DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
+    serve_command.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve_command.add_argument("--port", type=int, default=9090, help="default: %(default)s")
+    serve_command.add_argument(
+        "--workers", type=int, default=1, help="workers running sessions (default: %(default)s)"
+    )
+    add_token_options(serve_command, "the token API requests must carry")
     serve_command.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback address without a token"
     )
@@ -542,7 +566,8 @@ def parser() -> argparse.ArgumentParser:
         "--cors-origin",
         action="append",
         default=[],
-        help="an origin browsers may call from (repeatable; none by default)",
+        help="an origin browsers may call from, and make changes from without a token "
+        "(repeatable; none by default)",
     )
 
     run = with_store(commands.add_parser("run", help="enqueue and execute a graph or batch"))
