@@ -9,7 +9,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.cli_process import serving
+from tests.cli_process import running, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -38,8 +38,6 @@ async def test_a_signal_stops_serve_with_status_0_and_no_traceback(
 
 
 async def test_a_signal_before_the_server_listens_ends_serve_too(tmp_path: Path) -> None:
-    from tests.cli_process import running
-
     async with running("serve", "--port", "0", "--db", str(tmp_path / "e.db")) as command:
         with anyio.fail_after(30):
             await command.wait_for("eventsvc serving")
