@@ -4,8 +4,9 @@ An artifact is named by the sha256 of its content. ``FileArtifactStore.put`` wri
 temporary file in the target directory, fsyncs it, renames it into place and fsyncs the
 directory, so an artifact is complete on disk before any event can refer to it and no
 partially written file is ever visible under its name. The media type is kept in a sidecar
-written the same way, before the content. The ``ArtifactStore`` protocol lives in the domain
-(``eventsvc.invocations.context``) so nodes can name it; it is re-exported here.
+written the same way, before the content. Files are created 0600 and directories 0700. The
+``ArtifactStore`` protocol lives in the domain (``eventsvc.invocations.context``) so nodes
+can name it; it is re-exported here.
 """
 
 from __future__ import annotations
@@ -36,10 +37,19 @@ class FileArtifactStore:
         target = self.path(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
+        self._make_directory(target.parent)
         _write_atomically(target.with_suffix(".type"), media_type.encode())
         _write_atomically(target, data)
         return sha
+
+    def _make_directory(self, directory: Path) -> None:
+        # Node outputs are for this user alone. ``parents=True`` would give the root the
+        # default mode, so the root is made 0700 on its own first.
+        try:
+            directory.mkdir(mode=0o700, exist_ok=True)
+        except FileNotFoundError:
+            self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+            directory.mkdir(mode=0o700, exist_ok=True)
 
     def get(self, sha256: str) -> bytes:
         try:
@@ -63,6 +73,8 @@ class FileArtifactStore:
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
+    # mkstemp is os.open(O_CREAT | O_EXCL, 0o600) under a fresh name: the file is private
+    # from its first byte, and the rename keeps that mode.
     descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:

@@ -1,6 +1,6 @@
 """The ``eventsvc`` command line (L3): run graphs and batches in process, stats, schemas.
 
-    eventsvc serve [--host H] [--port P] [--workers N] [--token T] [--cors-origin O]
+    eventsvc serve [--host H] [--port P] [--workers N] [--token-file PATH] [--cors-origin O]
     eventsvc run GRAPH.json [--batch DATA.json] | --example NAME
     eventsvc stats [--session ID | --batch ID | --by-type]
     eventsvc events tail [--after N] [--follow]
@@ -29,7 +29,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 
 import anyio
 import httpx
@@ -56,6 +56,9 @@ from eventsvc.store import EventFilter, open_store
 from eventsvc.store.builtin import open_projected
 from eventsvc.store.projection import ProjectedStore, projected
 from eventsvc.views import BatchStatus, QueueStatus
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 EXAMPLES = ("seed-grid", "math-grid", "iterate-collect")
 
@@ -200,22 +203,82 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 async def serve(settings: Settings, args: argparse.Namespace, err: TextIO) -> int:
-    import uvicorn
+    """The API and workers until SIGINT or SIGTERM, which end it with status 0."""
+    from eventsvc.api import create_app, server
 
-    from eventsvc.api import create_app
-
-    host, port, token = args.host, args.port, args.token
+    host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
-        raise InputError([f"refusing to serve on {host} without --token (or pass --insecure)"])
-    async with Service.open(settings, run_workers=True) as service:
-        err.write(
-            f"eventsvc serving {service.store.url} on http://{host}:{port} "
-            f"with {settings.workers} worker(s)\n"
-        )
-        app = create_app(service, token=token, cors_origins=args.cors_origin)
-        config = uvicorn.Config(app, host=host, port=port, lifespan="off", log_level="info")
-        await uvicorn.Server(config).serve()
+        how = "--token-file PATH or EVENTSVC_TOKEN"
+        raise InputError([f"refusing to serve on {host} without a token ({how}; or --insecure)"])
+    # Without a token, the browser's same-origin rule is all that keeps other sites out.
+    loopback_only = host in LOOPBACK and not token
+
+    @asynccontextmanager
+    async def opened() -> AsyncIterator[ASGIApp]:
+        async with Service.open(settings, run_workers=True) as service:
+            err.write(
+                f"eventsvc serving {service.store.url} on http://{host}:{port} "
+                f"with {settings.workers} worker(s)\n"
+            )
+            yield create_app(
+                service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
+            )
+
+    await server.serve(opened, host, port)
     return 0
+
+
+# --- the token ----------------------------------------------------------------------------
+
+
+TOKEN_IN_ARGV = (
+    "eventsvc: warning: --token is visible to every local user in the process list; "
+    "use --token-file PATH or EVENTSVC_TOKEN instead\n"
+)
+
+
+def add_token_options(command: argparse.ArgumentParser, what: str) -> None:
+    tokens = command.add_mutually_exclusive_group()
+    tokens.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help=f"read {what} from this file (surrounding whitespace is ignored; without this "
+        "option or --token, EVENTSVC_TOKEN is used)",
+    )
+    tokens.add_argument(
+        "--token",
+        help=f"{what}, on the command line, where every local user can read it in the process "
+        "list: prefer --token-file or EVENTSVC_TOKEN",
+    )
+
+
+def token_from(args: argparse.Namespace, err: TextIO) -> str | None:
+    """The token from --token-file, --token (with a warning) or EVENTSVC_TOKEN, checked to
+    be one an HTTP header can carry; no message ever shows it."""
+    token: str | None
+    if args.token_file:
+        token = _read_token(args.token_file)
+    elif args.token:
+        err.write(TOKEN_IN_ARGV)
+        token = args.token
+    else:
+        token = os.environ.get("EVENTSVC_TOKEN") or None
+    if token is not None and not all("!" <= c <= "~" for c in token):
+        raise InputError(
+            ["the token must be printable ASCII without spaces, as an HTTP header carries it"]
+        )
+    return token
+
+
+def _read_token(path: str) -> str:
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError([f"cannot read the token file {path}: {reason}"]) from None
+    if not token:
+        raise InputError([f"the token file {path} is empty; expected the token in it"])
+    return token
 
 
 # --- stats --------------------------------------------------------------------------------
@@ -360,12 +423,12 @@ async def _remote(url: str, token: str | None) -> AsyncIterator[EventsvcClient]:
         raise InputError([f"cannot reach the service at {url}: {exc}"]) from None
 
 
-async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+async def run_replay(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.to_position is not None:
         return await time_travel(settings, args.to_position, args.json, out)
     names = replay.projection_names(args.projection, args.all)
     if args.url:
-        async with _remote(args.url, args.token) as client:
+        async with _remote(args.url, token_from(args, err)) as client:
             for name in names:
                 answer = await client.rebuild_projection(name)
                 out.write(_rebuilt_line(answer.name, answer.position, answer.seconds))
@@ -424,11 +487,11 @@ def _iso(micros: int) -> str:
 # --- cache --------------------------------------------------------------------------------
 
 
-async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Show the invocation cache (after clearing, enabling or disabling it if asked)."""
     switch = args.enable or args.disable
     if args.url:
-        async with _remote(args.url, args.token) as client:
+        async with _remote(args.url, token_from(args, err)) as client:
             removed = await client.clear_cache() if args.clear else None
             answer = await (client.enable_cache(args.enable) if switch else client.cache())
             status = answer.model_dump()
@@ -457,6 +520,22 @@ async def run_cache(settings: Settings, args: argparse.Namespace, out: TextIO) -
 # --- entry point --------------------------------------------------------------------------
 
 
+SERVE_DESCRIPTION = """\
+Serve the HTTP API and run workers until SIGINT or SIGTERM, which stop it with status 0.
+
+The token: --token-file PATH (a file only you can read) or the EVENTSVC_TOKEN variable;
+--token works too but every local user can read it in the process list. Clients send
+'Authorization: Bearer TOKEN'; the event stream also takes ?token=, which the access log
+shows as ***. A non-loopback --host needs a token (or --insecure).
+
+Without a token on a loopback address (the default), only Host localhost, 127.0.0.1 or
+[::1] is answered (any port), and a request other than GET, HEAD or OPTIONS is refused
+when it comes from another site (its Origin is neither this server nor a --cors-origin,
+or Sec-Fetch-Site is cross-site or same-site) or carries a body that is not
+application/json. curl and other clients that are no browser are served as before.
+"""
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -467,15 +546,20 @@ def parser() -> argparse.ArgumentParser:
         where.add_argument("--store", help="a store URL, such as sqlite:///path/to/file.db")
         return command
 
-    serve_command = with_store(commands.add_parser("serve", help="the HTTP API and workers"))
-    serve_command.add_argument("--host", default="127.0.0.1")
-    serve_command.add_argument("--port", type=int, default=9090)
-    serve_command.add_argument("--workers", type=int, default=1)
-    serve_command.add_argument(
-        "--token",
-        default=os.environ.get("EVENTSVC_TOKEN"),
-        help="require 'Authorization: Bearer TOKEN' (or EVENTSVC_TOKEN)",
+    serve_command = with_store(
+        commands.add_parser(
+            "serve",
+            help="the HTTP API and workers",
+            description=SERVE_DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
     )
+    serve_command.add_argument("--host", default="127.0.0.1", help="default: %(default)s")
+    serve_command.add_argument("--port", type=int, default=9090, help="default: %(default)s")
+    serve_command.add_argument(
+        "--workers", type=int, default=1, help="workers running sessions (default: %(default)s)"
+    )
+    add_token_options(serve_command, "the token API requests must carry")
     serve_command.add_argument(
         "--insecure", action="store_true", help="allow a non-loopback address without a token"
     )
@@ -483,7 +567,8 @@ def parser() -> argparse.ArgumentParser:
         "--cors-origin",
         action="append",
         default=[],
-        help="an origin browsers may call from (repeatable; none by default)",
+        help="an origin browsers may call from, and make changes from without a token "
+        "(repeatable; none by default)",
     )
 
     run = with_store(commands.add_parser("run", help="enqueue and execute a graph or batch"))
@@ -530,9 +615,7 @@ def parser() -> argparse.ArgumentParser:
         help="print the queue and stats as of position N (the live ones are left alone)",
     )
     replay_command.add_argument("--url", help="rebuild through the service running at URL")
-    replay_command.add_argument(
-        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
-    )
+    add_token_options(replay_command, "the token of the service at --url")
     replay_command.add_argument("--json", action="store_true", help="--to-position as JSON")
 
     cache_command = with_store(commands.add_parser("cache", help="the invocation cache"))
@@ -541,9 +624,7 @@ def parser() -> argparse.ArgumentParser:
     change.add_argument("--enable", action="store_true", help="turn the cache on")
     change.add_argument("--disable", action="store_true", help="turn the cache off")
     cache_command.add_argument("--url", help="the service running at URL")
-    cache_command.add_argument(
-        "--token", default=os.environ.get("EVENTSVC_TOKEN"), help="the service's token"
-    )
+    add_token_options(cache_command, "the token of the service at --url")
     cache_command.add_argument("--json", action="store_true", help="print one JSON object")
 
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
@@ -568,9 +649,9 @@ def main(
         if args.command == "audit":
             return anyio.run(run_audit, settings, args, out)
         if args.command == "cache":
-            return anyio.run(run_cache, settings, args, out)
+            return anyio.run(run_cache, settings, args, out, err)
         if args.command == "replay":
-            return anyio.run(run_replay, settings, args, out)
+            return anyio.run(run_replay, settings, args, out, err)
         if args.command == "events" and args.events_command == "export":
             return anyio.run(export, settings, args.after, out)
         if args.command == "events" and args.events_command == "import":
@@ -578,6 +659,10 @@ def main(
         if args.command == "events":
             return anyio.run(tail, settings, args.after, args.follow, out)
         return anyio.run(show_stats, settings, args, out)
+    except KeyboardInterrupt:
+        # Ctrl-C: the run was cancelled and its store closed; end as the shell expects.
+        err.write("\neventsvc: interrupted\n")
+        return 130
     except InputError as exc:
         err.write("\n".join(exc.lines) + "\n")
         return 2

@@ -57,9 +57,12 @@ class ClientError(Exception):
     ClientError
     ├── BadRequest          400 bad_request: the body is not JSON
     ├── Unauthorized        401 unauthorized: the token is missing or wrong
+    ├── Forbidden           403 cross_site_request (a server without a token)
     ├── NotFound            404 not_found
     ├── Conflict            409 conflict: the state does not allow the command
     ├── PayloadTooLarge     413 body_too_large
+    ├── UnsupportedMedia    415 unsupported_media_type (a server without a token)
+    ├── MisdirectedRequest  421 host_not_allowed (a server without a token)
     ├── InvalidRequest      422 invalid_request, invalid_batch, invalid_graph,
     │                           invalid_value, limit_exceeded: ``details`` name each problem
     └── Unavailable         503 store_unavailable: the store, or a stalled projection
@@ -81,6 +84,10 @@ class Unauthorized(ClientError):
     pass
 
 
+class Forbidden(ClientError):
+    pass
+
+
 class NotFound(ClientError):
     pass
 
@@ -90,6 +97,14 @@ class Conflict(ClientError):
 
 
 class PayloadTooLarge(ClientError):
+    pass
+
+
+class UnsupportedMedia(ClientError):
+    pass
+
+
+class MisdirectedRequest(ClientError):
     pass
 
 
@@ -104,9 +119,12 @@ class Unavailable(ClientError):
 _BY_CODE: dict[str, type[ClientError]] = {
     "bad_request": BadRequest,
     "unauthorized": Unauthorized,
+    "cross_site_request": Forbidden,
     "not_found": NotFound,
     "conflict": Conflict,
     "body_too_large": PayloadTooLarge,
+    "unsupported_media_type": UnsupportedMedia,
+    "host_not_allowed": MisdirectedRequest,
     "invalid_request": InvalidRequest,
     "invalid_batch": InvalidRequest,
     "invalid_graph": InvalidRequest,
@@ -114,8 +132,9 @@ _BY_CODE: dict[str, type[ClientError]] = {
     "limit_exceeded": InvalidRequest,
     "store_unavailable": Unavailable,
 }
-_BY_STATUS = {400: BadRequest, 401: Unauthorized, 404: NotFound, 409: Conflict,
-              413: PayloadTooLarge, 422: InvalidRequest, 503: Unavailable}  # fmt: skip
+_BY_STATUS = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
+              413: PayloadTooLarge, 415: UnsupportedMedia, 421: MisdirectedRequest,
+              422: InvalidRequest, 503: Unavailable}  # fmt: skip
 
 
 def error_of(response: httpx.Response) -> ClientError:

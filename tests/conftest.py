@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 
@@ -28,3 +29,12 @@ def no_leaked_sqlite_connections() -> Iterator[None]:
         thread.join(timeout=2)
     alive = [t.name for t in leaked if t.is_alive()]
     assert not alive, f"SQLite connections left open by this test: {alive}"
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The common umask, under which a file created without an explicit mode is 0644: a test
+    of file modes must not pass only because the machine's umask is strict."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)

@@ -50,3 +50,14 @@ def test_no_partially_written_file_is_ever_visible(
     assert [p.name for p in store.path(sha).parent.iterdir() if p.name.startswith(".tmp")] == []
     assert store.put(data, "application/octet-stream") == sha
     assert store.get(sha) == data
+
+
+@pytest.mark.usefixtures("umask_022")
+def test_artifact_files_are_0600_and_their_directories_0700(tmp_path: Path) -> None:
+    root = tmp_path / "data" / "artifacts"
+    store = FileArtifactStore(root)
+    target = store.path(store.put(b"pixels", "image/png"))
+    assert os.stat(target).st_mode & 0o777 == 0o600
+    assert os.stat(target.with_suffix(".type")).st_mode & 0o777 == 0o600
+    assert os.stat(target.parent).st_mode & 0o777 == 0o700
+    assert os.stat(root).st_mode & 0o777 == 0o700

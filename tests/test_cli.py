@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import signal
 import socket
 import sqlite3
 from collections.abc import AsyncIterator
@@ -20,6 +21,7 @@ from eventsvc.cli import main
 from eventsvc.config import Settings
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
+from tests.cli_process import running
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -131,7 +133,7 @@ def test_events_tail_prints_the_log_as_json_lines(tmp_path: Path) -> None:
 def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     code, _, err = run("serve", "--host", "0.0.0.0", "--db", str(tmp_path / "e.db"))
     assert code == 2
-    assert "without --token" in err
+    assert "without a token" in err
 
 
 # --- events export and import -------------------------------------------------------------
@@ -330,8 +332,11 @@ async def served(tmp_path: Path) -> AsyncIterator[tuple[Service, str]]:
 
 
 @pytest.mark.anyio
-async def test_replay_through_a_running_service(served: tuple[Service, str]) -> None:
+async def test_replay_through_a_running_service(
+    served: tuple[Service, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service, url = served
+    (tmp_path / "token").write_text("T0ken\n")
     graph = parse_graph({"nodes": {"a": {"type": "add", "id": "a"}}})
     data = [[BatchDatum(node_path="a", field_name="a", items=[1, 2, 3])]]
     await service.enqueue_batch("default", Batch(batch_id="b1", graph=graph, data=data))
@@ -339,13 +344,20 @@ async def test_replay_through_a_running_service(served: tuple[Service, str]) -> 
     head = await service.store.head()
     assert head == 2
     code, out, err = await anyio.to_thread.run_sync(
-        run, "replay", "--projection", "queue", "--url", url, "--token", "T0ken"
+        run,
+        "replay",
+        "--projection",
+        "queue",
+        "--url",
+        url,
+        "--token-file",
+        str(tmp_path / "token"),
     )
     assert (code, err) == (0, "")
     assert out.startswith("rebuilt queue from the log up to position 2 in ")
-    code, out, _ = await anyio.to_thread.run_sync(
-        run, "replay", "--all", "--url", url, "--token", "T0ken"
-    )
+    monkeypatch.setenv("EVENTSVC_TOKEN", "T0ken")
+    code, out, err = await anyio.to_thread.run_sync(run, "replay", "--all", "--url", url)
+    assert err == ""
     assert code == 0
     assert [line.split(" from ")[0] for line in out.splitlines()] == [
         "rebuilt queue",
@@ -468,10 +480,13 @@ async def test_the_cache_command_while_a_service_holds_the_store_points_to_the_u
 
 
 @pytest.mark.anyio
-async def test_the_cache_command_through_a_running_service(served: tuple[Service, str]) -> None:
+async def test_the_cache_command_through_a_running_service(
+    served: tuple[Service, str], tmp_path: Path
+) -> None:
     service, url = served
     await service.cache.put("k", "add", {"type": "integer_output", "value": 1})
-    remote = ("--url", url, "--token", "T0ken")
+    (tmp_path / "token").write_text("T0ken")
+    remote = ("--url", url, "--token-file", str(tmp_path / "token"))
     status = await anyio.to_thread.run_sync(cache_json, *remote)
     assert (status["entries"], status["enabled"], status["removed"]) == (1, True, None)
     code, out, err = await anyio.to_thread.run_sync(run, "cache", "--clear", *remote)
@@ -489,20 +504,132 @@ async def test_the_cache_command_through_a_running_service(served: tuple[Service
     assert not (await service.cache.status()).enabled
 
 
-def test_serve_passes_its_cors_origins_to_the_app(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import uvicorn
-    from starlette.middleware.cors import CORSMiddleware
-
+@pytest.fixture
+def served_configs(monkeypatch: pytest.MonkeyPatch) -> list[uvicorn.Config]:
+    """The uvicorn config of each ``serve`` run in this test, which returns at once."""
     served: list[uvicorn.Config] = []
 
     async def capture(self: uvicorn.Server) -> None:
         served.append(self.config)
 
     monkeypatch.setattr(uvicorn.Server, "serve", capture)
+    monkeypatch.delenv("EVENTSVC_TOKEN", raising=False)
+    return served
+
+
+def middleware(config: uvicorn.Config, cls: type) -> list[Any]:
+    """The app's middleware of class ``cls`` (the app runs inside the server's Drain)."""
+    return [m for m in config.app.app.user_middleware if m.cls is cls]
+
+
+def test_serve_passes_its_cors_origins_to_the_app(
+    tmp_path: Path, served_configs: list[uvicorn.Config]
+) -> None:
+    from starlette.middleware.cors import CORSMiddleware
+
+    served = served_configs
     origin = "https://ui.example"
     code, _, _ = run("serve", "--db", str(tmp_path / "e.db"), "--cors-origin", origin)
     assert code == 0
-    [middleware] = [m for m in served[0].app.user_middleware if m.cls is CORSMiddleware]
-    assert middleware.kwargs["allow_origins"] == [origin]
+    [cors] = middleware(served[0], CORSMiddleware)
+    assert cors.kwargs["allow_origins"] == [origin]
+
+
+def test_serve_on_loopback_without_a_token_guards_hosts_and_origins(
+    tmp_path: Path, served_configs: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsvc.api.loopback import LoopbackGuard
+
+    assert run("serve", "--db", str(tmp_path / "e.db"))[0] == 0
+    monkeypatch.setenv("EVENTSVC_TOKEN", "T0ken")
+    assert run("serve", "--db", str(tmp_path / "e.db"))[0] == 0
+    guarded = [bool(middleware(config, LoopbackGuard)) for config in served_configs]
+    assert guarded == [True, False]
+
+
+# --- the token ----------------------------------------------------------------------------
+
+
+def served_token(config: uvicorn.Config) -> str:
+    from eventsvc.api.app import BearerToken
+
+    [bearer] = middleware(config, BearerToken)
+    token: str = bearer.kwargs["token"]
+    return token
+
+
+def test_serve_takes_its_token_from_a_file_the_environment_or_the_command_line(
+    tmp_path: Path, served_configs: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ("--db", str(tmp_path / "e.db"))
+    (tmp_path / "token").write_text("from-file\n")
+    code, _, err = run("serve", *db, "--token-file", str(tmp_path / "token"))
+    assert (code, served_token(served_configs[-1])) == (0, "from-file")
+    assert "warning" not in err
+    monkeypatch.setenv("EVENTSVC_TOKEN", "from-env")
+    code, _, err = run("serve", *db)
+    assert (code, served_token(served_configs[-1])) == (0, "from-env")
+    assert "warning" not in err
+    assert "from-env" not in err
+    code, _, err = run("serve", *db, "--token-file", str(tmp_path / "token"))
+    assert served_token(served_configs[-1]) == "from-file"
+    code, _, err = run("serve", *db, "--token", "from-argv")
+    assert (code, served_token(served_configs[-1])) == (0, "from-argv")
+    assert "--token is visible to every local user in the process list" in err
+    assert "from-argv" not in err
+
+
+def test_a_token_that_cannot_serve_is_a_clear_error_that_never_shows_it(
+    tmp_path: Path, served_configs: list[uvicorn.Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = ("--db", str(tmp_path / "e.db"))
+    code, _, err = run("serve", *db, "--token-file", str(tmp_path / "missing"))
+    assert code == 2
+    assert f"cannot read the token file {tmp_path / 'missing'}: No such file" in err
+    (tmp_path / "empty").write_text(" \n")
+    code, _, err = run("serve", *db, "--token-file", str(tmp_path / "empty"))
+    assert code == 2
+    assert "is empty; expected the token in it" in err
+    (tmp_path / "spaced").write_text("two words\n")
+    code, _, err = run("serve", *db, "--token-file", str(tmp_path / "spaced"))
+    assert code == 2
+    assert "printable ASCII without spaces" in err
+    monkeypatch.setenv("EVENTSVC_TOKEN", "caf\u00e9")
+    code, _, err = run("serve", *db)
+    assert code == 2
+    assert "words" not in err
+    assert "caf" not in err
+    assert served_configs == []
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_ends_events_tail_follow_quietly_with_130(tmp_path: Path) -> None:
+    db = str(tmp_path / "e.db")
+    code, _, _ = await anyio.to_thread.run_sync(run, "run", "--example", "math-grid", "--db", db)
+    assert code == 0
+    async with running("events", "tail", "--follow", "--db", db) as command:
+        with anyio.fail_after(30):
+            await command.wait_for(r'"position": 97', stdout=True)  # caught up, following
+            command.process.send_signal(signal.SIGINT)
+            code = await command.finish()
+    assert code == 130, command.stderr
+    assert "Traceback" not in command.stderr
+
+
+@pytest.mark.anyio
+async def test_ctrl_c_ends_run_quietly_with_130(tmp_path: Path) -> None:
+    batch = {"graph": {"nodes": {"a": {"type": "add", "id": "a"}}}, "runs": 1_000_000}
+    (tmp_path / "batch.json").write_text(json.dumps(batch))
+    db = str(tmp_path / "e.db")
+    async with running("run", str(tmp_path / "batch.json"), "--db", db) as command:
+        with anyio.fail_after(60):
+            await command.wait_for(r"sessions 1/1000000")
+            command.process.send_signal(signal.SIGINT)
+            code = await command.finish()
+    assert code == 130, command.stderr
+    assert "Traceback" not in command.stderr
+    # The store was closed, not abandoned: another writer may open it.
+    assert (await anyio.to_thread.run_sync(run, "stats", "--db", db))[0] == 0

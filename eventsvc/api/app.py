@@ -16,8 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventsvc import __version__, replay
 from eventsvc.api import errors
-from eventsvc.api.errors import WITH_BODY, documented
+from eventsvc.api.errors import CHANGES, WITH_BODY, documented
 from eventsvc.api.events import event_routes
+from eventsvc.api.loopback import LoopbackGuard
 from eventsvc.api.models import (
     BatchIds,
     CacheCleared,
@@ -71,12 +72,18 @@ async def _cache_status(service: Service) -> CacheStatusBody:
 
 
 def create_app(
-    service: Service | None, token: str | None = None, cors_origins: Sequence[str] = ()
+    service: Service | None,
+    token: str | None = None,
+    cors_origins: Sequence[str] = (),
+    *,
+    loopback_only: bool = False,
 ) -> FastAPI:
     """The app around an opened service; with ``token``, every API request must carry
     ``Authorization: Bearer <token>`` (the event stream also takes ``?token=``, as a browser's
-    EventSource sends no headers). CORS is off unless origins are given. (``None`` builds the
-    app only to render its schema.)"""
+    EventSource sends no headers). With ``loopback_only`` (``serve`` on a loopback address
+    without a token) only loopback Host names are served and cross-site or non-JSON
+    state-changing requests are refused (``loopback.py``). CORS is off unless origins are
+    given. (``None`` builds the app only to render its schema.)"""
     app = FastAPI(title="eventsvc", version=__version__)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.service = service
@@ -84,6 +91,9 @@ def create_app(
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
     if token:
         app.add_middleware(BearerToken, token=token)
+    if loopback_only:
+        # Inside CORS, so that a configured origin can read why a request was refused.
+        app.add_middleware(LoopbackGuard, allowed_origins=list(cors_origins))
     if cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -152,7 +162,7 @@ def queue_routes() -> APIRouter:
     ) -> SessionDetail:
         return await service.session_detail(queue_id, session_id)
 
-    @router.put("/s/{session_id}/cancel", responses=documented(404, 409))
+    @router.put("/s/{session_id}/cancel", responses=documented(404, 409, *CHANGES))
     async def cancel_session(
         queue_id: QueueId, session_id: SessionId, service: ServiceDep
     ) -> Position:
@@ -174,15 +184,15 @@ def queue_routes() -> APIRouter:
             position=await service.reprioritize_batch(queue_id, batch_id, body.priority)
         )
 
-    @router.put("/processor/pause", responses=documented())
+    @router.put("/processor/pause", responses=documented(*CHANGES))
     async def pause(queue_id: QueueId, service: ServiceDep) -> Position:
         return Position(position=await service.pause_queue(queue_id))
 
-    @router.put("/processor/resume", responses=documented())
+    @router.put("/processor/resume", responses=documented(*CHANGES))
     async def resume(queue_id: QueueId, service: ServiceDep) -> Position:
         return Position(position=await service.resume_queue(queue_id))
 
-    @router.put("/prune", responses=documented())
+    @router.put("/prune", responses=documented(*CHANGES))
     async def prune(queue_id: QueueId, service: ServiceDep) -> Position:
         return Position(position=await service.prune_queue(queue_id))
 
@@ -227,21 +237,21 @@ def other_routes() -> APIRouter:
     async def cache_status(service: ServiceDep) -> CacheStatusBody:
         return await _cache_status(service)
 
-    @router.delete("/cache", tags=["cache"], responses=documented())
+    @router.delete("/cache", tags=["cache"], responses=documented(*CHANGES))
     async def cache_clear(service: ServiceDep) -> CacheCleared:
         return CacheCleared(removed=await service.cache.clear())
 
-    @router.put("/cache/enable", tags=["cache"], responses=documented())
+    @router.put("/cache/enable", tags=["cache"], responses=documented(*CHANGES))
     async def cache_enable(service: ServiceDep) -> CacheStatusBody:
         await service.cache.set_enabled(True)
         return await _cache_status(service)
 
-    @router.put("/cache/disable", tags=["cache"], responses=documented())
+    @router.put("/cache/disable", tags=["cache"], responses=documented(*CHANGES))
     async def cache_disable(service: ServiceDep) -> CacheStatusBody:
         await service.cache.set_enabled(False)
         return await _cache_status(service)
 
-    @router.post("/projections/{name}/rebuild", tags=["admin"], responses=documented(404))
+    @router.post("/projections/{name}/rebuild", tags=["admin"], responses=documented(404, *CHANGES))
     async def rebuild_projection(name: str, service: ServiceDep) -> RebuiltProjection:
         """Fold the whole log into fresh tables and swap them in with one commit; commands
         wait meanwhile."""

@@ -47,14 +47,18 @@ class ErrorBody(BaseModel):
 _MEANINGS = {
     400: "The body could not be parsed as JSON",
     401: "The server needs 'Authorization: Bearer <token>'",
+    403: "Without a token: a state-changing request from another site",
     404: "No such queue, batch, session, artifact or projection",
     409: "The command conflicts with the state it found (already enqueued, canceled, ...)",
     413: "The request body is over the limit",
+    415: "Without a token: a request body that is not application/json",
+    421: "Without a token: a Host that is not a loopback name",
     422: "The request is invalid; details name each node, field or parameter",
     503: "The store cannot answer: it is unreachable, or a projection it needs is stalled",
 }
-ALWAYS = (401, 422, 503)
-"""What any route may answer: the token, its parameters, the store."""
+ALWAYS = (401, 421, 422, 503)
+"""What any route may answer: the token (or, without one, the loopback Host check), its
+parameters, the store."""
 
 
 def documented(*statuses: int, beside_another_type: bool = False) -> dict[int | str, Any]:
@@ -73,8 +77,11 @@ def documented(*statuses: int, beside_another_type: bool = False) -> dict[int | 
     }
 
 
-WITH_BODY = (400, 413)
-"""What a route that reads a body may answer besides."""
+CHANGES = (403, 415)
+"""What a state-changing route may answer besides, without a token (``loopback``)."""
+
+WITH_BODY = (400, 413, *CHANGES)
+"""What a state-changing route that reads a body may answer besides."""
 
 # (error class, status, code): the first match wins, so subclasses come first.
 ERROR_TABLE: list[tuple[type[Exception], int, str]] = [

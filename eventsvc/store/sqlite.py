@@ -239,10 +239,11 @@ class SqliteEventStore:
             reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
             store = cls(url, path, None, reader, None, options, clock)
         else:
-            await anyio.Path(path).parent.mkdir(parents=True, exist_ok=True)
+            await anyio.Path(path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             lock = _acquire_writer_lock(path)
             writer = None
             try:
+                _create_private(path)
                 writer = await _connect(path, options, uri=False)
                 reader = await _connect(f"file:{path}?mode=ro", options, uri=True)
             except BaseException:
@@ -962,11 +963,27 @@ async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlit
     return conn
 
 
+def _private(path: str, flags: int) -> int:
+    """``open``'s opener for files only this user may read: 0600 when created."""
+    return os.open(path, flags, 0o600)
+
+
+def _create_private(path: str) -> None:
+    """Create the database file 0600 if it is missing, before SQLite opens it: SQLite gives
+    the -wal and -shm files the database file's mode, so they are private too. An existing
+    file keeps the mode its owner gave it."""
+    try:
+        os.close(_private(path, os.O_RDWR | os.O_CREAT))
+    except OSError as exc:
+        raise StoreError(f"cannot create the SQLite database {path!r}: {exc.strerror}") from exc
+
+
 def _acquire_writer_lock(path: str) -> TextIO:
     """Hold ``<path>.lock`` exclusively for this process's lifetime, or name who holds it."""
     lock_path = f"{path}.lock"
     try:
-        handle = open(lock_path, "a+")  # noqa: SIM115 (held open until the store closes)
+        # Held open until the store closes (hence SIM115).
+        handle = open(lock_path, "a+", opener=_private)  # noqa: SIM115
     except OSError as exc:
         raise StoreError(f"cannot create the writer lock {lock_path!r}: {exc}") from exc
     try:

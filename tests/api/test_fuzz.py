@@ -49,7 +49,7 @@ def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         async with Service.open(config, run_workers=True) as service:
             server = uvicorn.Server(
                 uvicorn.Config(
-                    create_app(service),
+                    create_app(service, loopback_only=True),  # as serve has it
                     host="127.0.0.1",
                     port=0,
                     lifespan="off",

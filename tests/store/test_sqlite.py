@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import sys
 import textwrap
@@ -74,6 +75,19 @@ async def test_the_lock_is_released_on_close(backend: SqliteBackend) -> None:
                 pass
     async with backend.open() as store:
         assert await store.head() == 0
+
+
+@pytest.mark.usefixtures("umask_022")
+async def test_the_database_its_wal_and_lock_are_private_to_the_user(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "log.db"
+    async with open_store(f"sqlite://{path}") as store:
+        await store.append("a", [session_started()])
+        # The -wal and -shm files exist while the store is open.
+        modes = {
+            name: os.stat(f"{path}{name}").st_mode & 0o777 for name in ("", "-wal", "-shm", ".lock")
+        }
+    assert modes == {"": 0o600, "-wal": 0o600, "-shm": 0o600, ".lock": 0o600}
+    assert os.stat(path.parent).st_mode & 0o777 == 0o700
 
 
 async def test_a_file_that_is_not_sqlite_is_named(tmp_path: Path) -> None:
