@@ -209,7 +209,7 @@ class SqliteEventStore:
         self._head = Head()
         self._group = GroupCommit(options.max_group, self._commit)
         self._closed = False
-        self._fanout = Fanout() if writer is not None else None
+        self._fanout = Fanout(options.subscriber_buffer) if writer is not None else None
         self._projections: list[InlineProjection] = []
         self._side: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
@@ -401,7 +401,6 @@ class SqliteEventStore:
             self._wait_for_change,
             after=after,
             filter=filter,
-            buffer=self._options.subscriber_buffer,
         )
 
     async def aclose(self) -> None:
