@@ -471,7 +471,7 @@ class SqliteEventStore:
         connection's thread; the committed events if anyone listens."""
         listening = self._fanout is not None and len(self._fanout) > 0
 
-        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, Head]:
+        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, Any, Head]:
             raw.execute("BEGIN IMMEDIATE")
             try:
                 versions = self._stream_versions(raw, group)
@@ -488,13 +488,19 @@ class SqliteEventStore:
                 for request in group:
                     request.result = request.error = None
                 raise
-            return records, versions, head
+            return records, (rows, events), versions, head
 
-        records, versions, head = await _on_connection_thread(conn, transaction)
+        records, planned, versions, head = await _on_connection_thread(conn, transaction)
         self._head = head
         self.commits += 1
         self._versions.update(versions)
-        return records if listening else []
+        if self._fanout is None or not len(self._fanout):
+            return []
+        if not records:
+            # A subscriber joined while this commit ran: its read of the log may have come
+            # before the commit, so it must hear of these events from the fanout.
+            records = [record(row, event) for row, event in zip(*planned, strict=True)]
+        return records
 
     # --- inline projections -------------------------------------------------------------
 
