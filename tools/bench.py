@@ -26,6 +26,14 @@ many connections as the process has workers (a worker needs one commit per node)
 process figure of the same run: the ratio is what scaling out gained on this machine (on one
 small machine the processes share its cores with each other and the server). The processes
 start one after another, each serving before the next starts; startup is not timed.
+
+``executor``'s ``nodes_per_s_200_subscribers`` runs a 2,000-session batch of three nodes on a
+fresh ``eventsvc serve`` (SQLite, one worker) while 200 SSE subscribers follow
+``/api/v1/events`` live from a client process of their own (``tools/subscribers.py``); its
+floor is the same batch on a fresh server without them. Both are read from the log: nodes over
+the recorded_at span from the first session.started to the last session end. Beside it: how
+many subscribers got every event exactly once, how often they resumed, how long after the last
+event the last of them had it, and how many writes a second each received.
 """
 
 from __future__ import annotations
@@ -51,6 +59,7 @@ from typing import Any
 import aiosqlite
 import anyio
 import psutil
+from anyio.streams.buffered import BufferedByteReceiveStream
 
 from eventsvc.artifacts import FileArtifactStore
 from eventsvc.audit import audit
@@ -977,6 +986,7 @@ async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
     figures.append(Figure("subscribers_exactly_once", loaded.exactly_once, "subs", SUBSCRIBERS))
     figures.append(Figure("subscriber_resumes", loaded.resumes, "resumes", None))
     figures.append(Figure("subscribers_drained_s", loaded.drained_s, "s", None))
+    figures.append(Figure("subscriber_writes_per_s", loaded.writes_per_s, "writes", None))
     return figures, table
 
 
@@ -992,9 +1002,19 @@ class Served:
     subscribers (if any) received."""
 
     nodes_per_s: float
+    span_s: float
     exactly_once: int = 0
     resumes: int = 0
     drained_s: float = 0.0
+    writes_per_s: float = 0.0  # chunks each subscriber received a second, on average
+
+
+@dataclass
+class SubscriberLoad:
+    """The process of ``tools/subscribers.py`` and its stdout, read a line at a time."""
+
+    process: Any
+    lines: BufferedByteReceiveStream
 
 
 def three_node_batch(batch_id: str, sessions: int) -> Batch:
@@ -1022,7 +1042,7 @@ async def served_nodes_per_s(directory: Path, subscribers: int) -> Served:
     await anyio.Path(directory).mkdir()
     url = f"sqlite://{directory / 'events.db'}"
     process, base = await serve_process(url, directory, 0, workers=1)
-    load = None
+    load: SubscriberLoad | None = None
     try:
         async with (
             EventsvcClient(base) as client,
@@ -1042,14 +1062,13 @@ async def served_nodes_per_s(directory: Path, subscribers: int) -> Served:
                     if done == SERVED_SESSIONS:
                         break
             head = await follower.head()
-            served = Served(
-                SERVED_SESSIONS * len(batch.graph.nodes) / await log_span_s(follower, after)
-            )
+            span = await log_span_s(follower, after)
+            served = Served(SERVED_SESSIONS * len(batch.graph.nodes) / span, span)
             if load is not None:
                 await finish_subscribers(load, head, follower, served)
     finally:
         with anyio.CancelScope(shield=True):
-            for child in (load, process):
+            for child in (load and load.process, process):
                 if child is not None and child.returncode is None:
                     child.send_signal(signal.SIGTERM)
                     with anyio.move_on_after(10):
@@ -1077,7 +1096,7 @@ async def log_span_s(store: EventStore, after: int) -> float:
     return (last - first) / 1e6
 
 
-async def subscriber_process(base: str, count: int, after: int, http: Any) -> Any:
+async def subscriber_process(base: str, count: int, after: int, http: Any) -> SubscriberLoad:
     """``tools/subscribers.py``, once all its streams answered and the server counts them."""
 
     async def subscribed() -> int:
@@ -1085,13 +1104,14 @@ async def subscriber_process(base: str, count: int, after: int, http: Any) -> An
 
     script = Path(__file__).with_name("subscribers.py")
     before = await subscribed()
-    load = await anyio.open_process(
+    process = await anyio.open_process(
         [sys.executable, str(script), base, str(count), str(after)], stderr=None
     )
-    assert load.stdout is not None
+    assert process.stdout is not None
+    load = SubscriberLoad(process, BufferedByteReceiveStream(process.stdout))
     with anyio.fail_after(60):
-        ready = await load.stdout.receive()
-        if not ready.startswith(b"ready"):
+        ready = await load.lines.receive_until(b"\n", 1 << 20)
+        if ready != b"ready":
             raise RuntimeError(f"the subscribers did not start: {ready!r}")
         while True:
             if await subscribed() >= before + count:
@@ -1100,20 +1120,19 @@ async def subscriber_process(base: str, count: int, after: int, http: Any) -> An
     return load
 
 
-async def finish_subscribers(load: Any, head: int, store: EventStore, served: Served) -> None:
+async def finish_subscribers(
+    load: SubscriberLoad, head: int, store: EventStore, served: Served
+) -> None:
     """Tell the subscribers the head; record what they received and when the last had it."""
-    assert load.stdin is not None
-    assert load.stdout is not None
-    await load.stdin.send(f"{head}\n".encode())
+    assert load.process.stdin is not None
+    await load.process.stdin.send(f"{head}\n".encode())
     with anyio.fail_after(330):
-        line = b""
-        while not line.endswith(b"\n"):
-            line += await load.stdout.receive()
-    result = json.loads(line)
+        result = json.loads(await load.lines.receive_until(b"\n", 1 << 20))
     last = (await store.read_all(after=head - 1, limit=1))[0]
     served.exactly_once = result["exactly_once"]
     served.resumes = result["reconnects"]
     served.drained_s = max(0.0, result["reached_at"] - last.recorded_at / 1e6)
+    served.writes_per_s = result["chunks"] / result["subscribers"] / served.span_s
 
 
 # --- executor on PostgreSQL -----------------------------------------------------------------

@@ -6,8 +6,9 @@ Each subscriber follows the log live from ``AFTER`` over a raw HTTP/1.1 connecti
 counts ids (no JSON parsing), so the client costs little beside the server it loads. It prints
 ``ready`` once every stream has answered; then it reads a position from stdin, waits until
 every subscriber has seen it, and prints one JSON line: how many saw every event after
-``AFTER`` exactly once, in order, how often they had to resume with Last-Event-ID, and the
-wall-clock time (``time.time()``) at which the last of them reached the position.
+``AFTER`` exactly once, in order, how often they had to resume with Last-Event-ID, how many
+chunks (the server's writes) they received, and the wall-clock time (``time.time()``) at
+which the last of them reached the position.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-ID = re.compile(rb"^id: (\d+)$", re.MULTILINE)
+# Every frame starts on a new line (the stream's first one too, see read_chunks): a literal
+# prefix lets the regex engine skip ahead quickly.
+ID = re.compile(rb"\nid: (\d+)")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Follower:
 
     expected: int
     received: int = 0
+    chunks: int = 0
     errors: int = 0
     reconnects: int = 0
     reached_at: float = 0.0
@@ -37,6 +41,7 @@ class Follower:
     reached: asyncio.Event = field(default_factory=asyncio.Event)
 
     def take(self, chunk: bytes) -> None:
+        self.chunks += 1
         found = ID.findall(chunk)
         if not found:
             return
@@ -58,9 +63,10 @@ async def follow(host: str, port: int, follower: Follower, answered: asyncio.Eve
     while True:
         reader, writer = await asyncio.open_connection(host, port)
         try:
+            resume = follower.expected - 1
             writer.write(
                 f"GET /api/v1/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
-                f"Accept: text/event-stream\r\nLast-Event-ID: {follower.expected - 1}\r\n\r\n".encode()
+                f"Accept: text/event-stream\r\nLast-Event-ID: {resume}\r\n\r\n".encode()
             )
             head = await reader.readuntil(b"\r\n\r\n")
             if not head.startswith(b"HTTP/1.1 200"):
@@ -75,17 +81,18 @@ async def follow(host: str, port: int, follower: Follower, answered: asyncio.Eve
 
 
 async def read_chunks(reader: asyncio.StreamReader, follower: Follower) -> None:
-    rest = b""
+    rest = b"\n"
     while True:
         size = int((await reader.readline()).split(b";")[0].strip() or b"0", 16)
         if size == 0:
             return
         data = rest + (await reader.readexactly(size + 2))[:-2]
-        # Frames end with a blank line; keep a partial one for the next chunk.
-        cut = data.rfind(b"\n\n") + 2
+        # Frames end with a blank line: take whole ones, keeping the newline that ends the
+        # last, so that every frame taken (and the next chunk's first) follows a newline.
+        cut = data.rfind(b"\n\n") + 1
         rest = data[cut:]
         follower.take(data[:cut])
-        if b"\n: closed:" in data or data.startswith(b": closed:"):
+        if b"\n: closed:" in data:
             return
 
 
@@ -115,6 +122,7 @@ async def main(base: str, count: int, after: int) -> None:
         "subscribers": count,
         "exactly_once": exact,
         "reconnects": sum(f.reconnects for f in followers),
+        "chunks": sum(f.chunks for f in followers),
         "reached_at": max(f.reached_at or time.time() for f in followers),
     }
     print(json.dumps(result), flush=True)
