@@ -3,16 +3,23 @@
 Each stored event goes out with ``id:`` = its position and ``event:`` = its tag; a client that
 reconnects with ``Last-Event-ID`` (or ``?after=``) continues with no gap and no duplicate.
 Node progress goes out as ``event: invocation.progress`` without an id (it is not in the log).
-A client that cannot keep up is disconnected by its subscription's bounded buffer, rather than
+A client that cannot keep up is disconnected by its subscription's bounded ring, rather than
 slowing anyone else, and resumes by id. ``follow=false`` replays up to the head and closes.
 
-The response is a small ASGI app of its own, so the log, the progress and the heartbeat can
+A frame is built once per event whatever the number of streams: it is kept with the committed
+group that every subscriber shares (``Frames``). A stream writes everything pending in one
+send. On a busy log a live stream that has just written pauses before it looks again, so that
+what commits meanwhile goes out in one write: the live streams share a budget of writes a
+second (each pauses subscribers / budget, at most ``flush`` seconds), which bounds what
+fanning out costs the service however many there are, while an idle log's event goes out at
+once. The response is a small ASGI app of its own: the log, the progress and the heartbeat
 each run in a task of one task group, all stopped when the client goes away.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Annotated
 
@@ -28,9 +35,13 @@ from eventsvc.errors import StoreError, SubscriberLaggedError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.progress import Progress
 from eventsvc.service import Service
-from eventsvc.store import EventFilter, Subscription
+from eventsvc.store import EventFilter, Group, Run, Subscription
 
 HEARTBEAT_SECONDS = 15.0
+# Writes a second that the live streams of a busy log share; and the longest pause a stream
+# takes between writes to stay within it, bounding how late a busy log's events go out.
+WRITE_BUDGET = 2000.0
+FLUSH_SECONDS = 0.1
 
 # Positions are 64-bit in both stores; a client names them as I-JSON integers.
 MAX_POSITION = MAX_SAFE_INT
@@ -45,11 +56,24 @@ class Selection:
     session_id: str | None = None
     tags: frozenset[str] | None = None
 
+    @property
+    def any_source(self) -> bool:
+        """Whether events of every queue, batch and session are wanted (none is asked about)."""
+        return self.queue_id is None and self.batch_id is None and self.session_id is None
+
     def wants(self, queue_id: str | None, batch_id: str | None, session_id: str | None) -> bool:
         return (
             (self.queue_id is None or self.queue_id == queue_id)
             and (self.batch_id is None or self.batch_id == batch_id)
             and (self.session_id is None or self.session_id == session_id)
+        )
+
+    def wants_event(self, record: RecordedEvent) -> bool:
+        data = record.data
+        return self.wants(
+            getattr(data, "queue_id", None),
+            getattr(data, "batch_id", None),
+            getattr(data, "session_id", None),
         )
 
 
@@ -62,20 +86,80 @@ def progress_frame(progress: Progress) -> bytes:
     return f"event: invocation.progress\ndata: {json.dumps(asdict(progress))}\n\n".encode()
 
 
+class Frames:
+    """The frames of one group's events, each built when a stream first sends it and then
+    shared by every stream (the group is shared, and keeps this as its memo)."""
+
+    __slots__ = ("_events", "_frames", "_whole")
+
+    def __init__(self, events: Sequence[RecordedEvent]) -> None:
+        self._events = events
+        self._frames: list[bytes | None] = [None] * len(events)
+        self._whole: bytes | None = None
+
+    @staticmethod
+    def of(group: Group) -> Frames:
+        frames = group.memo
+        if not isinstance(frames, Frames):
+            frames = group.memo = Frames(group.events)
+        return frames
+
+    def at(self, index: int) -> bytes:
+        built = self._frames[index]
+        if built is None:
+            built = self._frames[index] = frame(self._events[index])
+        return built
+
+    def span(self, start: int, stop: int) -> bytes:
+        """The frames of ``start:stop`` as one chunk; the whole group's is kept."""
+        if start == 0 and stop == len(self._frames):
+            if self._whole is None:
+                self._whole = b"".join([self.at(i) for i in range(stop)])
+            return self._whole
+        return b"".join([self.at(i) for i in range(start, stop)])
+
+
+def chunk(runs: Sequence[Run], selection: Selection) -> bytes:
+    """The frames of ``runs`` that ``selection`` wants, as one chunk to write."""
+    if selection.any_source:
+        return b"".join(
+            [
+                Frames.of(run.group).span(run.start, run.stop)
+                if run.wanted is None
+                else b"".join([Frames.of(run.group).at(i) for i in run.wanted])
+                for run in runs
+            ]
+        )
+    parts = []
+    for run in runs:
+        frames, events = Frames.of(run.group), run.group.events
+        indices = range(run.start, run.stop) if run.wanted is None else run.wanted
+        parts += [frames.at(i) for i in indices if selection.wants_event(events[i])]
+    return b"".join(parts)
+
+
 class EventStream(Response):
     """The streaming response: log events, progress reports and heartbeats until disconnect."""
 
     media_type = "text/event-stream"
 
     def __init__(
-        self, service: Service, after: int, follow: bool, selection: Selection, heartbeat: float
+        self,
+        service: Service,
+        after: int,
+        follow: bool,
+        selection: Selection,
+        heartbeat: float,
+        flush: float = FLUSH_SECONDS,
+        write_budget: float = WRITE_BUDGET,
     ) -> None:
         super().__init__(media_type="text/event-stream")
         # Set once the stream follows the log live (caught up); tests synchronise on it.
         self.live = anyio.Event()
         self.service, self.after, self.follow = service, after, follow
         self.selection, self.heartbeat = selection, heartbeat
-        self._sending = anyio.Lock()
+        self.flush, self.write_budget = flush, write_budget
+        self._sending = anyio.Lock(fast_acquire=True)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send(
@@ -113,20 +197,28 @@ class EventStream(Response):
                 if until is None:
                     tg.start_soon(self._signal_live, sub)
                 # follow=false: the log up to the head it had when asked, then the end.
-                async for record in sub if until is None else sub.read_until(until):
-                    if self._wanted(record):
-                        await self._write(frame(record))
+                await self._write_runs(sub, until)
         except (SubscriberLaggedError, StoreError) as exc:
             # The client resumes with Last-Event-ID; say why the stream ends.
             await self._write(f": closed: {exc}\n\n".encode())
 
-    def _wanted(self, record: RecordedEvent) -> bool:
-        data = record.data
-        return self.selection.wants(
-            getattr(data, "queue_id", None),
-            getattr(data, "batch_id", None),
-            getattr(data, "session_id", None),
-        )
+    async def _write_runs(self, subscription: Subscription, until: int | None) -> None:
+        ready_at = -self.flush  # when this stream last asked for more
+        async for runs in subscription.runs(until):
+            body = chunk(runs, self.selection)
+            if not body:
+                continue
+            await self._write(body)
+            # More came within a pause of asking: a busy log. Let what commits meanwhile
+            # gather in the ring for one write; an idle log's next event goes out at once.
+            pause = self._pause()
+            if subscription.live and anyio.current_time() - ready_at < pause:
+                await anyio.sleep(pause)
+            ready_at = anyio.current_time()
+
+    def _pause(self) -> float:
+        """This stream's share of the write budget, as a pause between writes."""
+        return min(self.flush, self.service.store.subscribers / self.write_budget)
 
     async def _signal_live(self, subscription: Subscription) -> None:
         await subscription.wait_live()
@@ -192,6 +284,8 @@ def event_routes() -> APIRouter:
         selection = Selection(queue_id, batch_id, session_id, chosen)
         service: Service = request.app.state.service
         heartbeat = getattr(request.app.state, "heartbeat_seconds", HEARTBEAT_SECONDS)
-        return EventStream(service, after, follow, selection, heartbeat)
+        flush = getattr(request.app.state, "flush_seconds", FLUSH_SECONDS)
+        budget = getattr(request.app.state, "write_budget", WRITE_BUDGET)
+        return EventStream(service, after, follow, selection, heartbeat, flush, budget)
 
     return router

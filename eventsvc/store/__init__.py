@@ -27,7 +27,7 @@ from eventsvc.chain import StoredRow
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import StoreError
 from eventsvc.events import Event, NewEvent, RecordedEvent
-from eventsvc.store.subscription import EventFilter, Subscription
+from eventsvc.store.subscription import EventFilter, Group, Run, Subscription
 
 
 class StreamState(enum.Enum):
@@ -181,6 +181,8 @@ __all__ = [
     "EventFilter",
     "EventStore",
     "ExpectedVersion",
+    "Group",
+    "Run",
     "StoreOptions",
     "StreamState",
     "Subscription",

@@ -322,7 +322,7 @@ class PostgresEventStore:
         self._stopped = ""
         # The background tasks' own scopes, so closing never cancels the caller's block.
         self._scopes: list[anyio.CancelScope] = []
-        self._fanout = Fanout()
+        self._fanout = Fanout(options.subscriber_buffer)
         self._group = GroupCommit(options.max_group, self._insert)
         # Sealing.
         holder = f"{socket.gethostname()} pid {os.getpid()} store {uuid.uuid4().hex[:8]}"
@@ -570,7 +570,6 @@ class PostgresEventStore:
             _no_change,
             after=after,
             filter=filter,
-            buffer=self._options.subscriber_buffer,
         )
 
     # --- beside the log -----------------------------------------------------------------

@@ -209,7 +209,7 @@ class SqliteEventStore:
         self._head = Head()
         self._group = GroupCommit(options.max_group, self._commit)
         self._closed = False
-        self._fanout = Fanout() if writer is not None else None
+        self._fanout = Fanout(options.subscriber_buffer) if writer is not None else None
         self._projections: list[InlineProjection] = []
         self._stalls: dict[str, ProjectionStall] = {}
         self._side: aiosqlite.Connection | None = None
@@ -403,7 +403,6 @@ class SqliteEventStore:
             self._wait_for_change,
             after=after,
             filter=filter,
-            buffer=self._options.subscriber_buffer,
         )
 
     async def aclose(self) -> None:
@@ -485,7 +484,7 @@ class SqliteEventStore:
         connection's thread; the committed events if anyone listens."""
         listening = self._fanout is not None and len(self._fanout) > 0
 
-        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, Head]:
+        def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Any, Any, Head]:
             raw.execute("BEGIN IMMEDIATE")
             try:
                 versions = self._stream_versions(raw, group)
@@ -502,13 +501,19 @@ class SqliteEventStore:
                 for request in group:
                     request.result = request.error = None
                 raise
-            return records, versions, head
+            return records, (rows, events), versions, head
 
-        records, versions, head = await _on_connection_thread(conn, transaction)
+        records, planned, versions, head = await _on_connection_thread(conn, transaction)
         self._head = head
         self.commits += 1
         self._versions.update(versions)
-        return records if listening else []
+        if self._fanout is None or not len(self._fanout):
+            return []
+        if not records:
+            # A subscriber joined while this commit ran: its read of the log may have come
+            # before the commit, so it must hear of these events from the fanout.
+            records = [record(row, event) for row, event in zip(*planned, strict=True)]
+        return records
 
     # --- inline projections -------------------------------------------------------------
 

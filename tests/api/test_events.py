@@ -190,3 +190,146 @@ async def test_progress_goes_out_without_an_id_and_only_when_selected(tmp_path: 
         assert frames[0]["event"] == "invocation.progress"
         assert "id" not in frames[0]
         assert '"session_id": "b1.0"' in frames[0]["data"]
+
+
+class Client:
+    """The send side of one stream's client: every body it was sent, and the ids in them."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.ids: list[int] = []
+        self._waiting: tuple[int, anyio.Event] | None = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        body = message.get("body", b"")
+        if not body:
+            return
+        self.bodies.append(body)
+        self.ids += [int(f["id"]) for f in parse(body.decode()) if "id" in f]
+        if self._waiting is not None and self.ids and self.ids[-1] >= self._waiting[0]:
+            self._waiting[1].set()
+
+    async def wait_for(self, position: int) -> None:
+        if self.ids and self.ids[-1] >= position:
+            return
+        self._waiting = (position, anyio.Event())
+        await self._waiting[1].wait()
+
+
+async def test_each_frame_is_built_once_whatever_the_number_of_streams(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventsvc.api import events
+    from eventsvc.api.events import EventStream, Selection
+
+    built: list[int] = []
+    real_frame = events.frame
+
+    def counting_frame(record: Any) -> bytes:
+        built.append(record.position)
+        return real_frame(record)
+
+    monkeypatch.setattr(events, "frame", counting_frame)
+    selections = [Selection()] * 20 + [
+        Selection(queue_id="q"),
+        Selection(tags=frozenset({"batch.enqueued"})),
+    ]
+    async with Service.open(settings_for(tmp_path)) as service:
+        streams = [
+            EventStream(service, after=0, follow=True, selection=s, heartbeat=60, flush=0)
+            for s in selections
+        ]
+        clients = [Client() for _ in streams]
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                for stream, client in zip(streams, clients, strict=True):
+                    tg.start_soon(stream, {"type": "http"}, never_disconnects, client.send)
+                    await stream.live.wait()
+                for n in range(6):
+                    await service.enqueue_batch("q" if n % 2 else "other", batch(f"b{n}", 1))
+                for client in clients:
+                    await client.wait_for(6)
+                tg.cancel_scope.cancel()
+    assert sorted(built) == [1, 2, 3, 4, 5, 6]
+    assert all(client.ids == [1, 2, 3, 4, 5, 6] for client in clients[:20])
+    assert clients[20].ids == [2, 4, 6]
+    assert clients[21].ids == [1, 2, 3, 4, 5, 6]
+
+
+async def test_a_stream_that_is_behind_sends_everything_pending_in_one_write(
+    tmp_path: Path,
+) -> None:
+    from eventsvc.api.events import EventStream, Selection
+
+    async with Service.open(settings_for(tmp_path)) as service:
+        stream = EventStream(
+            service, after=0, follow=True, selection=Selection(), heartbeat=60, flush=0
+        )
+        client = Client()
+        first_write, unblock = anyio.Event(), anyio.Event()
+
+        async def slow_send(message: dict[str, Any]) -> None:
+            if message.get("body"):
+                first_write.set()
+                await unblock.wait()  # a client reading slowly
+            await client.send(message)
+
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stream, {"type": "http"}, never_disconnects, slow_send)
+                await stream.live.wait()
+                await service.enqueue_batch("q", batch("b0", 1))
+                await first_write.wait()
+                for n in range(1, 6):  # five commits while the first write is under way
+                    await service.enqueue_batch("q", batch(f"b{n}", 1))
+                unblock.set()
+                await client.wait_for(6)
+                tg.cancel_scope.cancel()
+    assert client.ids == [1, 2, 3, 4, 5, 6]
+    assert [len(parse(body.decode())) for body in client.bodies] == [1, 5]
+
+
+async def test_an_idle_logs_next_event_goes_out_at_once_despite_a_long_flush_interval(
+    tmp_path: Path,
+) -> None:
+    from eventsvc.api.events import EventStream, Selection
+
+    async with Service.open(settings_for(tmp_path)) as service:
+        stream = EventStream(
+            service, after=0, follow=True, selection=Selection(), heartbeat=60, flush=3600
+        )
+        stream.write_budget = 1e-9  # so small a share that a busy stream pauses the longest
+        client = Client()
+        with anyio.fail_after(20):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stream, {"type": "http"}, never_disconnects, client.send)
+                await stream.live.wait()
+                for n in range(2):
+                    await service.enqueue_batch("q", batch(f"b{n}", 1))
+                    await client.wait_for(n + 1)
+                tg.cancel_scope.cancel()
+    assert client.ids == [1, 2]
+
+
+async def test_many_live_clients_each_get_every_event_exactly_once(
+    live: tuple[Service, str],
+) -> None:
+    """The clients connect while the batch runs: each catches up, then follows live."""
+    service, url = live
+    sessions = 40
+    total = 1 + sessions * 4  # the enqueue, then each session's four events
+    received: list[list[int]] = []
+    with anyio.fail_after(60):
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=30) as client,
+            anyio.create_task_group() as tg,
+        ):
+
+            async def follow() -> None:
+                received.append(await read_ids(client, total))
+
+            for _ in range(20):
+                tg.start_soon(follow)
+            await service.enqueue_batch("default", batch("many", sessions))
+    assert len(received) == 20
+    assert all(ids == list(range(1, total + 1)) for ids in received)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import uuid
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import anyio
@@ -37,6 +38,7 @@ from eventsvc.store import (
     EventFilter,
     EventStore,
     StoreOptions,
+    Subscription,
     open_store,
 )
 from eventsvc.store.projection import projected
@@ -351,6 +353,44 @@ async def test_catch_up_hands_over_to_live_without_gap_or_duplicate(store: Event
     assert len(results) == 25
     for after, *positions in results:
         assert positions == list(range(after + 1, total + 1))
+
+
+async def test_many_live_subscribers_each_see_every_event_exactly_once(store: EventStore) -> None:
+    """Sixty subscribers, half taking events one by one and half a step at a time, follow
+    eight concurrent writers live."""
+    writers, appends, count = 8, 25, 60
+    total = writers * appends
+    results: dict[int, list[int]] = {}
+
+    async def one_by_one(n: int, subscription: Subscription) -> None:
+        seen = results[n] = []
+        async for event in subscription:
+            seen.append(event.position)
+            if subscription.position >= total:
+                return
+
+    async def stepwise(n: int, subscription: Subscription) -> None:
+        seen = results[n] = []
+        async for step in subscription.runs():
+            seen += [event.position for run in step for event in run.events()]
+            if subscription.position >= total:
+                return
+
+    async def writer(n: int) -> None:
+        for _ in range(appends):
+            await store.append(f"w{n}", [session_started()])
+
+    with anyio.fail_after(60):
+        async with AsyncExitStack() as stack, anyio.create_task_group() as tg:
+            for n in range(count):
+                subscription = await stack.enter_async_context(store.subscribe())
+                tg.start_soon(stepwise if n % 2 else one_by_one, n, subscription)
+                await subscription.wait_live()
+            for n in range(writers):
+                tg.start_soon(writer, n)
+    assert len(results) == count
+    for seen in results.values():
+        assert seen == list(range(1, total + 1))
 
 
 async def test_a_subscriber_that_falls_behind_is_closed_and_resumes(backend: Backend) -> None:

@@ -7,6 +7,7 @@ import os
 import sqlite3
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import anyio
@@ -193,3 +194,36 @@ async def test_a_point_query_reads_the_latest_commit_and_stops_with_the_store(
             await store.point_query("SELECT 1 FROM missing")
     with pytest.raises(StoreError, match="is closed"):
         await store.point_query("SELECT v FROM kv")
+
+
+async def test_a_subscriber_joining_while_a_commit_runs_hears_of_that_commit(
+    backend: SqliteBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its read of the log may come before the commit, so the commit must reach its ring
+    even though nobody listened when the commit began."""
+    async with backend.open() as store:
+        began, release = threading.Event(), threading.Event()
+        plan = store._stream_versions  # type: ignore[attr-defined]
+
+        def held_open(raw: sqlite3.Connection, group: object) -> object:
+            began.set()
+            release.wait(10)
+            return plan(raw, group)
+
+        monkeypatch.setattr(store, "_stream_versions", held_open)
+        seen: list[int] = []
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(store.append, "a", [session_started()])
+                await anyio.to_thread.run_sync(began.wait, 10)
+                async with store.subscribe() as subscription:
+                    events = aiter(subscription)
+                    async with anyio.create_task_group() as reader:
+
+                        async def take() -> None:
+                            seen.append((await anext(events)).position)
+
+                        reader.start_soon(take)
+                        await subscription.wait_live()  # caught up with a log still empty
+                        release.set()
+        assert seen == [1]
