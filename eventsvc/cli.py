@@ -19,6 +19,7 @@ Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -142,27 +143,53 @@ def _line(problem: Problem) -> str:
 
 
 class ProgressBar:
-    """sessions done/total, failures and an ETA, redrawn in place."""
+    """sessions done/total, failures and an ETA: redrawn in place on a terminal; elsewhere (a
+    log file, a pipe) a line at each tenth of the batch or every ``interval`` seconds, so a
+    log reads as lines instead of one endless redraw."""
 
-    def __init__(self, total: int, out: TextIO) -> None:
+    def __init__(self, total: int, out: TextIO, interval: float = 5.0) -> None:
         self.total, self.done, self.failed = total, 0, 0
-        self.started = time.monotonic()
+        self.started = self.shown_at = time.monotonic()
         self.out = out
+        self.interval = interval
+        self.redraw = _is_terminal(out)
+        self.shown_tenth = 0
 
     def update(self, failed: bool) -> None:
         self.done += 1
         self.failed += failed
-        elapsed = time.monotonic() - self.started
-        eta = elapsed / self.done * (self.total - self.done)
-        width = 24
-        filled = round(width * self.done / self.total)
-        self.out.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] sessions {self.done}/{self.total}"
-            f"  failed {self.failed}  ETA {eta:4.1f}s"
-        )
-        if self.done == self.total:
-            self.out.write("\n")
+        now = time.monotonic()
+        eta = (now - self.started) / self.done * (self.total - self.done)
+        if self.redraw:
+            width = 24
+            filled = round(width * self.done / self.total)
+            self.out.write(
+                f"\r[{'#' * filled}{'.' * (width - filled)}] sessions {self.done}/{self.total}"
+                f"  failed {self.failed}  ETA {eta:4.1f}s"
+            )
+            if self.done == self.total:
+                self.out.write("\n")
+        elif self._line_due(now):
+            percent = 100 * self.done // self.total
+            self.out.write(
+                f"sessions {self.done}/{self.total} ({percent}%)  failed {self.failed}"
+                f"  ETA {eta:.1f}s\n"
+            )
         self.out.flush()
+
+    def _line_due(self, now: float) -> bool:
+        tenth = 10 * self.done // self.total
+        if tenth > self.shown_tenth or now - self.shown_at >= self.interval:
+            self.shown_tenth, self.shown_at = tenth, now
+            return True
+        return False
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
 
 
 async def run_batch(settings: Settings, batch: Batch, out: TextIO, err: TextIO) -> int:
@@ -663,12 +690,38 @@ def main(
         # Ctrl-C: the run was cancelled and its store closed; end as the shell expects.
         err.write("\neventsvc: interrupted\n")
         return 130
+    except BaseException as exc:
+        if not _broken_pipe(exc):
+            raise
+        return _closed_pipe(out)
     except InputError as exc:
         err.write("\n".join(exc.lines) + "\n")
         return 2
     except EventsvcError as exc:
         err.write(f"eventsvc: {exc}\n")
         return 2
+
+
+# What a shell reports for a command its reader stopped reading (128 + SIGPIPE).
+CLOSED_PIPE = 141
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    """Whether ``exc`` is (or a task group raised only) a write to a pipe nobody reads."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_broken_pipe(inner) for inner in exc.exceptions)
+    return isinstance(exc, BrokenPipeError)
+
+
+def _closed_pipe(out: TextIO) -> int:
+    """End quietly once the reader has gone (``eventsvc events export | head``): point the
+    output at /dev/null, so the interpreter's last flush has nowhere to fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass  # not a file descriptor (a test's StringIO): nothing will flush it
+    return CLOSED_PIPE
 
 
 if __name__ == "__main__":

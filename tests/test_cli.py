@@ -7,6 +7,8 @@ import json
 import signal
 import socket
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,8 @@ from eventsvc.cli import main
 from eventsvc.config import Settings
 from eventsvc.graph import parse_graph
 from eventsvc.service import Service
+from eventsvc.store.builtin import open_projected
+from eventsvc.testing import append_traffic
 from tests.cli_process import running
 
 
@@ -633,3 +637,50 @@ async def test_ctrl_c_ends_run_quietly_with_130(tmp_path: Path) -> None:
     assert "Traceback" not in command.stderr
     # The store was closed, not abandoned: another writer may open it.
     assert (await anyio.to_thread.run_sync(run, "stats", "--db", db))[0] == 0
+
+
+# --- in pipes -------------------------------------------------------------------------------
+
+
+def eventsvc_command(*argv: str) -> list[str]:
+    return [sys.executable, "-m", "eventsvc", *argv]
+
+
+async def traffic(database: Path, events: int) -> None:
+    async with open_projected(f"sqlite://{database}") as store:
+        await append_traffic(store, events)
+
+
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path: Path) -> None:
+    database = tmp_path / "e.db"
+    anyio.run(traffic, database, 3000)
+    for argv in (("events", "export"), ("events", "tail"), ("stats", "--by-type")):
+        process = subprocess.Popen(
+            [*eventsvc_command(*argv), "--db", str(database)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        process.stdout.readline()  # as `| head -1` does, then the reader is gone
+        process.stdout.close()
+        _, stderr = process.communicate(timeout=60)
+        assert b"Traceback" not in stderr, (argv, stderr.decode())
+        assert b"BrokenPipe" not in stderr, argv
+        assert process.returncode in (0, 141), (argv, process.returncode)  # 141: 128 + SIGPIPE
+
+
+def test_without_a_terminal_progress_is_lines_not_redraws(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        finished = subprocess.run(
+            eventsvc_command("run", "--example", "math-grid", "--db", str(tmp_path / "e.db")),
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+            timeout=120,
+        )
+    assert finished.returncode == 0
+    text = log.read_text()
+    assert "\r" not in text
+    progress = [line for line in text.splitlines() if line.startswith("sessions ")]
+    assert 1 <= len(progress) <= 11  # a line a tenth of the batch (or a few seconds)
+    assert progress[-1].startswith("sessions 12/12 (100%)")
