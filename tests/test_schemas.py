@@ -103,3 +103,30 @@ async def test_the_app_serves_the_committed_document() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         served = (await client.get("/openapi.json")).json()
     assert served == json.loads((schemas.SCHEMAS_DIR / "openapi.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("document", "prefix"),
+    [("openapi.json", "#/components/schemas/"), ("invocations.json", "#/$defs/")],
+)
+def test_every_node_is_a_concrete_type_in_a_discriminated_union(document: str, prefix: str) -> None:
+    schema = json.loads((schemas.SCHEMAS_DIR / document).read_text())
+    definitions = schema["components"]["schemas"] if "components" in schema else schema["$defs"]
+    assert not {"BaseInvocation", "BaseInvocationOutput"} & set(definitions)
+    assert "BaseInvocation" not in json.dumps(schema)
+    nodes = {name: d for name, d in definitions.items() if d.get("class") == "invocation"}
+    union = definitions["AnyInvocation"]
+    mapping = union["discriminator"]["mapping"]
+    assert union["discriminator"]["propertyName"] == "type"
+    assert sorted(mapping.values()) == sorted(prefix + name for name in nodes)
+    assert sorted(r["$ref"] for r in union["oneOf"]) == sorted(mapping.values())
+    for name, node in nodes.items():
+        tag = node["properties"]["type"]["const"]
+        assert mapping[tag] == prefix + name
+        assert {"type", "id"} <= set(node["required"])
+    if document == "openapi.json":
+        graph_nodes = definitions["Graph"]["properties"]["nodes"]["additionalProperties"]
+        assert graph_nodes == {"$ref": prefix + "AnyInvocation"}
+        detail = definitions["SessionDetail"]["properties"]
+        assert {"$ref": prefix + "Graph"} in detail["graph"]["anyOf"]
+        assert detail["results"]["additionalProperties"] == {"$ref": prefix + "AnyInvocationOutput"}
