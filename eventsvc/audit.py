@@ -34,9 +34,11 @@ from eventsvc import bounds
 from eventsvc import events as ev
 from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError, locate
+from eventsvc.projections import FoldError
+from eventsvc.projections.runner import checkpoints, schema_digest, schema_digests
+from eventsvc.projections.scratch import ScratchProjections
 from eventsvc.sessions import FOLLOWS, SessionState, batch_cancel_applies, evolve
-from eventsvc.store.builtin import ScratchProjections
-from eventsvc.store.projection import FoldError, ProjectedStore, Snapshot, schema_digest
+from eventsvc.store.protocols import Snapshot, Snapshots
 
 PAGE = 5000
 # What a stored payload shows of a value out of bounds: JSON escapes NUL and surrogates, and
@@ -72,13 +74,13 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(position), digest.lower()
 
 
-async def audit(store: ProjectedStore, anchor: tuple[int, str] | None = None) -> AuditReport:
+async def audit(store: Snapshots, anchor: tuple[int, str] | None = None) -> AuditReport:
     report = AuditReport()
     async with store.snapshot() as snapshot:
         log = _LogChecks(report, anchor)
         lifecycle = _LifecycleChecks(report)
         rebuild = _RebuildChecks(
-            report, snapshot, await snapshot.checkpoints(), await snapshot.schema_digests()
+            report, snapshot, await checkpoints(snapshot), await schema_digests(snapshot)
         )
         try:
             after = 0

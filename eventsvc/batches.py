@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from eventsvc import bounds
 from eventsvc.errors import Problem
+from eventsvc.events import BatchDatum as EventDatum
 from eventsvc.events import BatchEnqueued
 from eventsvc.graph import Graph, validate_graph
 from eventsvc.ids import BATCH_ID_PATTERN, session_id
@@ -81,6 +82,27 @@ class Batch(BaseModel):
     def session_graph(self, index: int) -> dict[str, Any]:
         """The JSON form of session ``index``'s graph: the batch graph with its values set."""
         return substitute(self.graph.model_dump(mode="json"), self.session_values(index))
+
+
+def enqueued(batch: Batch, queue_id: str, priority: int = 0) -> BatchEnqueued:
+    """The event that enqueues ``batch`` (``data_of`` reads its data back)."""
+    return BatchEnqueued(
+        queue_id=queue_id,
+        batch_id=batch.batch_id,
+        graph=batch.graph.model_dump(mode="json"),
+        data=[
+            [
+                EventDatum(node_path=d.node_path, field_name=d.field_name, items=d.items)
+                for d in group
+            ]
+            for group in batch.data
+        ],
+        runs=batch.runs,
+        priority=priority,
+        session_count=batch.session_count,
+        origin=batch.origin,
+        destination=batch.destination,
+    )
 
 
 def data_of(event: BatchEnqueued) -> list[list[BatchDatum]]:

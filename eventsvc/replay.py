@@ -2,7 +2,7 @@
 between stores (L2; DESIGN section 3).
 
 - ``rebuild`` folds the whole log into fresh tables and swaps them in with one commit
-  (``SqliteEventStore.rebuild``), so readers see the old projection or the new one;
+  (``projections.runner.rebuild_in``), so readers see the old projection or the new one;
 - ``as_of`` builds the queue and stats projections as of position N into a temporary store,
   leaving the live ones alone (time travel); ``summary`` says what they held;
 - ``export_rows`` / ``import_rows`` move the log as NDJSON, one stored row per line with its
@@ -26,15 +26,16 @@ import msgspec
 
 from eventsvc.chain import StoredRow
 from eventsvc.errors import NotFoundError, StoreError
+from eventsvc.projections import ProjectionHost
+from eventsvc.projections.builtin import PROJECTION_NAMES as PROJECTION_NAMES
+from eventsvc.projections.builtin import ProjectedStore, builtin_projections, open_projected
+from eventsvc.projections.queue_view import QueueView
+from eventsvc.projections.runner import choose
+from eventsvc.projections.stats import StatsView
 from eventsvc.stats import StatsSummary
-from eventsvc.store import EventStore, StoreOptions
-from eventsvc.store.builtin import PROJECTION_NAMES as PROJECTION_NAMES
-from eventsvc.store.builtin import open_projected
-from eventsvc.store.projection import ProjectedStore
-from eventsvc.store.queue_projection import QueueView
+from eventsvc.store import EventStore, Importer, StoreOptions
 from eventsvc.store.rows import columns_of
 from eventsvc.store.sqlite import SqliteEventStore
-from eventsvc.store.stats_projection import StatsView
 from eventsvc.views import BatchStatus, QueueStatus
 
 PAGE = 1000
@@ -51,13 +52,11 @@ def projection_names(name: str | None, every: bool) -> list[str]:
     """The projections a replay names: one of the built-in ones, or all of them."""
     if every:
         return list(PROJECTION_NAMES)
-    if name not in PROJECTION_NAMES:
-        known = ", ".join(PROJECTION_NAMES)
-        raise NotFoundError(f"no projection {name!r} (known: {known})")
-    return [name]
+    builtin = {projection.name: projection for projection in builtin_projections()}
+    return [projection.name for projection in choose(builtin, [name or ""])]
 
 
-async def rebuild(store: ProjectedStore, names: Sequence[str]) -> Rebuilt:
+async def rebuild(store: ProjectionHost, names: Sequence[str]) -> Rebuilt:
     """Rebuild the named projections from position 0 in one pass over the log, swapped in
     together by one commit."""
     started = time.perf_counter()
@@ -178,7 +177,7 @@ def parse_export(lines: Iterable[bytes], source: str = "input") -> Iterator[list
         yield page
 
 
-async def import_rows(store: ProjectedStore, pages: Iterable[list[StoredRow]]) -> tuple[int, int]:
+async def import_rows(store: Importer, pages: Iterable[list[StoredRow]]) -> tuple[int, int]:
     """Import pages of exported rows, each checked and stored in one transaction; return
     how many rows were read and how many of them were new to the log."""
     read = imported = 0

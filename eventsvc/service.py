@@ -18,7 +18,9 @@ from typing import Any
 import anyio
 
 from eventsvc import events as ev
-from eventsvc.batches import Batch, substitute, validate_batch
+from eventsvc.attempt import session_state
+from eventsvc.batches import Batch, enqueued, substitute, validate_batch
+from eventsvc.cache import InvocationCache
 from eventsvc.clock import Clock
 from eventsvc.config import Settings
 from eventsvc.errors import (
@@ -29,18 +31,18 @@ from eventsvc.errors import (
     LimitExceededError,
     NotFoundError,
 )
-from eventsvc.executor import Executor
+from eventsvc.executor import Collaborators, Executor
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.leases import Leases
 from eventsvc.progress import ProgressHub
-from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide, fold
+from eventsvc.projections.builtin import ProjectedStore, open_projected
+from eventsvc.projections.queue_view import QueueView
+from eventsvc.projections.runner import checkpoints
+from eventsvc.projections.stats import StatsView
+from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions
-from eventsvc.store.builtin import open_projected
-from eventsvc.store.invocation_cache import InvocationCache
-from eventsvc.store.projection import ProjectedStore
-from eventsvc.store.queue_projection import QueueView
-from eventsvc.store.stats_projection import StatsView
 from eventsvc.views import BatchStatus, EnqueueResult, NodeFailure, SessionDetail, SessionView
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
@@ -74,6 +76,7 @@ class Service:
         self.registry = registry
         self.queue = QueueView(store)
         self.stats = StatsView(store)
+        self.leases = Leases(store)
         self.progress = ProgressHub()
         self.artifacts = store.artifact_store(settings.artifacts_dir)
         self.cache = InvocationCache(
@@ -102,6 +105,7 @@ class Service:
         )
         async with open_projected(settings.store_url, options=options, clock=clock) as store:
             service = cls(store, settings, registry, clock)
+            await service.leases.create()
             await service.cache.create()
             try:
                 if not run_workers:
@@ -109,8 +113,8 @@ class Service:
                     return
                 failure: BaseException | None = None
                 async with anyio.create_task_group() as tg:
-                    executor = Executor(
-                        service, queue_id=settings.queue_id, workers=settings.workers
+                    executor = service.executor(
+                        queue_id=settings.queue_id, workers=settings.workers
                     )
                     await tg.start(executor.run)
                     try:
@@ -123,6 +127,27 @@ class Service:
             finally:
                 with anyio.CancelScope(shield=True):
                     await service.cache.flush()  # the recency of the last hits
+
+    def executor(
+        self, *, queue_id: str = "default", workers: int = 1, threads: int = 4
+    ) -> Executor:
+        """Workers for ``queue_id`` over this service's store, cache and node types."""
+        parts = Collaborators(
+            store=self.store,
+            queue=self.queue,
+            leases=self.leases,
+            cache=self.cache,
+            registry=self.registry,
+            artifacts=self.artifacts,
+            progress=self.progress,
+            lease_seconds=self.settings.lease_seconds,
+            max_resumes=self.settings.max_resumes,
+        )
+        return Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
+
+    async def checkpoints(self) -> dict[str, int]:
+        """How far each projection has folded the log."""
+        return await checkpoints(self.store)
 
     async def cache_status(self) -> CacheReport:
         status = await self.cache.status()
@@ -161,23 +186,7 @@ class Service:
             raise LimitExceededError("max_batch_sessions", count, self.settings.max_batch_sessions)
         await self._check_queue_room(queue_id, count)
         priority = await self.queue.prepend_priority(queue_id) if prepend else 0
-        event = ev.BatchEnqueued(
-            queue_id=queue_id,
-            batch_id=batch.batch_id,
-            graph=batch.graph.model_dump(mode="json"),
-            data=[
-                [
-                    ev.BatchDatum(node_path=d.node_path, field_name=d.field_name, items=d.items)
-                    for d in group
-                ]
-                for group in batch.data
-            ],
-            runs=batch.runs,
-            priority=priority,
-            session_count=count,
-            origin=batch.origin,
-            destination=batch.destination,
-        )
+        event = enqueued(batch, queue_id, priority)
         try:
             result = await self.store.append(batch_stream(batch.batch_id), [event], NO_STREAM)
         except ConcurrencyError:
@@ -260,11 +269,7 @@ class Service:
         self, queue_id: str, session_id: str
     ) -> tuple[SessionState, ExpectedVersion]:
         """The session's state folded from its own stream, and the version to append at."""
-        recorded = await self.store.read_stream(session_stream(session_id))
-        state = fold(
-            SessionState.new(queue_id, session_id), [(r.data, r.position) for r in recorded]
-        )
-        return state, recorded[-1].version if recorded else NO_STREAM
+        return await session_state(self.store, queue_id, session_id)
 
     async def session_detail(self, queue_id: str, session_id: str) -> SessionDetail:
         """The session, the graph it runs, and the outputs and errors of its current attempt."""

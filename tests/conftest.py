@@ -7,6 +7,15 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import settings
 
+# The store backends' fixtures and the hook that runs a test taking ``backend`` on each.
+from tests.backends import (  # noqa: F401
+    backend,
+    postgres_backend,
+    pytest_configure,
+    pytest_generate_tests,
+    store,
+)
+
 # Shared CI machines stall now and then: a property test is judged on its answers, not speed.
 settings.register_profile("eventsvc", deadline=None, print_blob=True)
 settings.load_profile("eventsvc")

@@ -2,7 +2,7 @@
 database per test, stores opened with short leases, the projections compared with a fresh fold,
 and waiting for a service's sessions to end (synchronized on events and checkpoints).
 
-A fresh schema comes from ``tests.store.conftest.fresh_schema()``, the store suite's own
+A fresh schema comes from ``tests.backends.fresh_schema()``, the store suite's own
 ``postgres`` backend: it skips without ``EVENTSVC_TEST_POSTGRES_DSN`` and fails when ``CI``
 is set. A test module takes it as a fixture with::
 
@@ -21,13 +21,14 @@ from contextlib import asynccontextmanager, contextmanager
 import anyio
 
 from eventsvc.events import RecordedEvent
-from eventsvc.executor import Executor
+from eventsvc.projections import Projection
+from eventsvc.projections.builtin import PROJECTION_NAMES, ProjectedStore, builtin_projections
+from eventsvc.projections.runner import checkpoints
+from eventsvc.projections.scratch import ScratchProjections
 from eventsvc.service import Service
 from eventsvc.store import EventFilter, EventStore, StoreOptions
-from eventsvc.store.builtin import PROJECTION_NAMES, ScratchProjections, builtin_projections
 from eventsvc.store.postgres import PostgresEventStore
-from eventsvc.store.projection import InlineProjection, ProjectedStore
-from tests.store.conftest import PostgresBackend
+from tests.backends import PostgresBackend
 
 # Short leases and polls, so failover and fallbacks happen within a test's patience; a lease
 # long enough that a busy test machine never loses one by accident where none may change hands.
@@ -40,7 +41,7 @@ ENDED = frozenset({"session.completed", "session.failed", "session.canceled"})
 async def projected_store(
     backend: PostgresBackend,
     options: StoreOptions = FAST,
-    projections: Sequence[InlineProjection] | None = None,
+    projections: Sequence[Projection] | None = None,
 ) -> AsyncIterator[PostgresEventStore]:
     """A writing store (one "process") on ``backend``'s schema, registering ``projections``
     (the built-in ones by default)."""
@@ -67,8 +68,8 @@ async def fold_differences(store: ProjectedStore) -> dict[str, tuple[int, int]]:
     try:
         async with store.snapshot() as snapshot:
             [(head,)] = await snapshot.query("SELECT coalesce(max(position), 0) FROM events")
-            checkpoints = await snapshot.checkpoints()
-            at = {name: checkpoints.get(name) for name in PROJECTION_NAMES}
+            folded = await checkpoints(snapshot)
+            at = {name: folded.get(name) for name in PROJECTION_NAMES}
             assert at == dict.fromkeys(PROJECTION_NAMES, head), (at, head)
             records = [r for r in await everything(store) if r.position <= head]
             await anyio.to_thread.run_sync(scratch.fold, records)
@@ -105,7 +106,7 @@ async def settle(
             ended = EventFilter(tags=ENDED)
             async with service.store.subscribe(after=after, filter=ended) as subscription:
                 if workers:
-                    executor = Executor(service, queue_id=queue_id, workers=workers)
+                    executor = service.executor(queue_id=queue_id, workers=workers)
                     await tg.start(executor.run)
                 events = aiter(subscription)
                 await service.wait_for(after)

@@ -12,7 +12,6 @@ import anyio
 
 import tests.slow_nodes  # noqa: F401 (registers the node type the batches use)
 from eventsvc.config import Settings
-from eventsvc.executor import Executor
 from eventsvc.service import Service
 
 
@@ -20,7 +19,7 @@ async def main(url: str, artifacts: str) -> None:
     settings = Settings(store_url=url, artifacts_dir=artifacts, lease_seconds=0.6)
     async with Service.open(settings) as service:
         print("running", flush=True)
-        await Executor(service).run()
+        await service.executor().run()
 
 
 if __name__ == "__main__":

@@ -22,8 +22,8 @@ from eventsvc.batches import Batch, BatchDatum
 from eventsvc.cli import main
 from eventsvc.config import Settings
 from eventsvc.graph import parse_graph
+from eventsvc.projections.builtin import open_projected
 from eventsvc.service import Service
-from eventsvc.store.builtin import open_projected
 from eventsvc.testing import append_traffic
 from tests.cli_process import running
 
@@ -682,5 +682,6 @@ def test_without_a_terminal_progress_is_lines_not_redraws(tmp_path: Path) -> Non
     text = log.read_text()
     assert "\r" not in text
     progress = [line for line in text.splitlines() if line.startswith("sessions ")]
-    assert 1 <= len(progress) <= 11  # a line a tenth of the batch (or a few seconds)
-    assert progress[-1].startswith("sessions 12/12 (100%)")
+    assert 1 <= len(progress) <= 12  # the first, then one a tenth of the batch (or a few s)
+    assert progress[-1].startswith("sessions 12/12  failed 0")
+    assert progress[-1].endswith("(100%)")

@@ -18,7 +18,6 @@ from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
 from eventsvc.errors import StoreError
 from eventsvc.events import RecordedEvent
-from eventsvc.executor import Executor
 from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
 from eventsvc.invocations import BaseInvocation, InputField, invocation
@@ -103,7 +102,7 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
 
 async def settle(service: Service, batch_ids: list[str], queue_id: str = "default") -> None:
     """Run an executor until every session of the batches has ended."""
-    executor = Executor(service, queue_id=queue_id, workers=2)
+    executor = service.executor(queue_id=queue_id, workers=2)
     ended = frozenset({"session.completed", "session.failed", "session.canceled"})
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
@@ -285,7 +284,7 @@ async def test_a_session_claimed_after_its_batch_was_canceled_is_canceled_at_onc
     )
     await service.cancel_batches("default", ["late"])
     # The worker read the queue before the cancel: it claims, then re-reads the batch.
-    await Executor(service)._take("w1", "late.0")
+    await service.executor()._take("w1", "late.0")
     tags = [e.tag for e in await stream(service, "late.0")]
     assert tags == ["session.started", "session.canceled"]
 
@@ -298,7 +297,7 @@ async def test_a_worker_that_lost_its_session_is_fenced_off(service: Service) ->
         [edge("g.value", "after.a")],
     )
     await service.enqueue_batch("default", Batch(batch_id="f", graph=g))
-    executor = Executor(service)
+    executor = service.executor()
     async with anyio.create_task_group() as tg:
         tg.start_soon(executor._take, "w1", "f.0")
         await anyio.to_thread.run_sync(ENTERED.setdefault("fence", threading.Event()).wait, 10)
@@ -395,7 +394,7 @@ async def test_a_canceled_sessions_thread_is_abandoned_and_keeps_its_slot(tmp_pa
     async with Service.open(settings_for(tmp_path)) as service:
         g = graph({"g": {"type": "test_stubborn", "gate": "stubborn"}})
         await service.enqueue_batch("default", Batch(batch_id="t", graph=g, runs=2))
-        executor = Executor(service, threads=1)
+        executor = service.executor(threads=1)
         async with anyio.create_task_group() as tg:
             await tg.start(executor.run)
             await anyio.to_thread.run_sync(
@@ -415,7 +414,7 @@ async def test_a_canceled_sessions_thread_is_abandoned_and_keeps_its_slot(tmp_pa
 
 async def test_pause_stops_starting_sessions_and_resume_restarts(service: Service) -> None:
     await service.pause_queue("default")
-    executor = Executor(service)
+    executor = service.executor()
     async with anyio.create_task_group() as tg:
         await tg.start(executor.run)
         await service.enqueue_batch(
@@ -519,7 +518,7 @@ async def test_a_lone_worker_takes_the_sessions_in_order_whatever_its_hash(
             data=[[BatchDatum(node_path="a", field_name="a", items=items)]],
         )
         await service.enqueue_batch("default", work)
-        executor = Executor(service, workers=1)
+        executor = service.executor(workers=1)
         executor.worker_ids, executor.recovery_id = [lone], lone
         started: list[str] = []
         with anyio.fail_after(30):

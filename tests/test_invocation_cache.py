@@ -18,18 +18,18 @@ import pytest
 from eventsvc.batches import Batch
 from eventsvc.config import Settings
 from eventsvc.events import InvocationCompleted
-from eventsvc.executor import Executor
 from eventsvc.ids import session_stream
 from eventsvc.invocations import REGISTRY, BaseInvocation, InputField, invocation
-from eventsvc.invocations.base import BaseInvocationOutput, OutputField, invocation_output
+from eventsvc.invocations.base import BaseInvocationOutput, OutputField
 from eventsvc.invocations.context import ArtifactRef, InvocationContext
+from eventsvc.invocations.decorators import invocation_output
 from eventsvc.invocations.primitives import FloatOutput, IntegerOutput, StringOutput
 from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.service import Service
 from eventsvc.stats import render_table, to_json
 from eventsvc.store import EventFilter
+from tests.backends import PostgresBackend, fresh_schema
 from tests.postgres import settle as settle_postgres
-from tests.store.conftest import PostgresBackend, fresh_schema
 from tests.test_executor import datum, edge, graph, settings_for
 
 pytestmark = pytest.mark.anyio
@@ -135,7 +135,7 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
 
 async def settle(service: Service, batch_ids: list[str]) -> None:
     """Run one worker until every session of the batches has ended."""
-    executor = Executor(service, workers=1)
+    executor = service.executor(workers=1)
     ended = frozenset({"session.completed", "session.failed", "session.canceled"})
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:

@@ -13,10 +13,11 @@ LAYERS = {
     # L0 domain: pure
     "errors": 0, "bounds": 0, "ids": 0, "events": 0, "chain": 0, "invocations": 0, "graph": 0,
     "execution": 0, "batches": 0, "sessions": 0, "stats": 0, "views": 0,
-    # L1 adapters: disk, network, OS, clocks, process memory
-    "clock": 1, "config": 1, "store": 1, "artifacts": 1, "sampling": 1,
+    # L1 adapters: disk, network, OS, clocks, process memory, and the SQL folded beside the log
+    "clock": 1, "config": 1, "store": 1, "projections": 1, "cache": 1, "leases": 1,
+    "artifacts": 1, "sampling": 1,
     # L2 orchestration
-    "service": 2, "executor": 2, "projections": 2, "progress": 2, "audit": 2, "replay": 2,
+    "service": 2, "executor": 2, "attempt": 2, "progress": 2, "audit": 2, "replay": 2,
     # L3 edges, and the fakes for tests that nothing else imports
     "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3, "__main__": 3, "examples": 3,
 }  # fmt: skip
@@ -79,3 +80,56 @@ def test_the_domain_reads_no_clock_and_draws_no_randomness() -> None:
             relative = str(path.relative_to(PACKAGE))
             used = {name for name in names & banned if (relative, name) not in ALLOWED}
             assert not used, f"{relative} uses {used} in the pure domain"
+
+
+def imports_of(path: Path) -> set[Path]:
+    """The package's own modules ``path`` imports (at any depth of its code), as files."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # ``from eventsvc import bounds`` imports the module bounds; ``from eventsvc.store
+            # import ANY`` the package store.
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+            modules = [name for name in names if _module_file(name) is not None]
+            targets = modules if len(modules) == len(names) else [node.module, *modules]
+        elif isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        else:
+            continue
+        for target in targets:
+            module = _module_file(target)
+            if module is not None and module != path:
+                found.add(module)
+    return found
+
+
+def _module_file(name: str) -> Path | None:
+    parts = name.split(".")
+    if parts[0] != "eventsvc":
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    graph = {path: imports_of(path) for path in PACKAGE.rglob("*.py")}
+    state: dict[Path, str] = {}
+    cycles = []
+
+    def visit(path: Path, trail: list[Path]) -> None:
+        state[path] = "open"
+        for target in sorted(graph.get(path, ())):
+            if state.get(target) == "open":
+                cycle = [*trail[trail.index(target) :], target]
+                cycles.append(" -> ".join(str(p.relative_to(PACKAGE)) for p in cycle))
+            elif target not in state:
+                visit(target, [*trail, target])
+        state[path] = "done"
+
+    for path in sorted(graph):
+        if path not in state:
+            visit(path, [path])
+    assert cycles == []

@@ -18,8 +18,9 @@ from eventsvc.audit import audit
 from eventsvc.chain import StoredRow
 from eventsvc.errors import ImportRejectedError, NotFoundError, StoreError
 from eventsvc.events import BatchCanceled, QueuePaused
+from eventsvc.projections.builtin import builtin_projections
+from eventsvc.projections.runner import checkpoint, checkpoints
 from eventsvc.store import open_store
-from eventsvc.store.builtin import builtin_projections
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.testing import FakeClock, append_traffic, batch_enqueued, session_started
 
@@ -72,7 +73,7 @@ async def test_a_rebuild_of_100k_events_equals_the_incremental_projections(
         assert (rebuilt.names, rebuilt.position) == (("queue", "stats"), head)
         assert rebuilt.seconds > 0
         assert await dump(store) == incremental
-        assert await store.checkpoints() == {"queue": head, "stats": head}
+        assert await checkpoints(store) == {"queue": head, "stats": head}
     async with open_store(url, read_only=True) as reader:
         assert isinstance(reader, SqliteEventStore)
         report = await audit(reader)
@@ -82,7 +83,7 @@ async def test_a_rebuild_of_100k_events_equals_the_incremental_projections(
 def test_projection_names_are_the_built_in_ones() -> None:
     assert replay.projection_names(None, every=True) == ["queue", "stats"]
     assert replay.projection_names("stats", every=False) == ["stats"]
-    with pytest.raises(NotFoundError, match=r"^no projection 'nope' \(known: queue, stats\)$"):
+    with pytest.raises(NotFoundError, match=r"^no projection 'nope' \(known: 'queue', 'stats'\)$"):
         replay.projection_names("nope", every=False)
 
 
@@ -111,7 +112,7 @@ async def test_the_log_as_of_a_past_position_gives_the_summary_it_had_then(
         assert len(now.batches) == len(then.batches) + 1
         assert then.recorded_at is not None
         assert now.recorded_at == then.recorded_at + 60_000_000
-        live, checkpoints = await dump(store), await store.checkpoints()
+        live, folded = await dump(store), await checkpoints(store)
 
         async with replay.as_of(store, then_position) as past:
             assert await replay.summary(past) == then
@@ -124,7 +125,7 @@ async def test_the_log_as_of_a_past_position_gives_the_summary_it_had_then(
 
         # The live projections were left alone.
         assert await store.head() == head
-        assert await store.checkpoints() == checkpoints
+        assert await checkpoints(store) == folded
         assert await dump(store) == live
         assert await replay.summary(store) == now
 
@@ -144,7 +145,7 @@ async def test_copy_log_stops_at_the_position_it_is_given(tmp_path: Path) -> Non
         await append_traffic(store, 500, sessions_per_batch=5)
         assert await replay.copy_log(store, scratch, to_position=123) == 123
         assert await scratch.read_rows(limit=10_000) == await store.read_rows(limit=123)
-        assert await scratch.checkpoints() == {"queue": 123, "stats": 123}
+        assert await checkpoints(scratch) == {"queue": 123, "stats": 123}
 
 
 # --- export and import --------------------------------------------------------------------
@@ -213,7 +214,7 @@ async def test_a_tampered_row_is_refused_and_nothing_of_its_call_is_stored(
             "cannot import the event at position 100: hash does not chain to the previous event"
         )
         assert (await target.head(), await target.read_rows()) == (0, [])
-        assert [await target.checkpoint(name) for name in ("queue", "stats")] == [0, 0]
+        assert [await checkpoint(target, name) for name in ("queue", "stats")] == [0, 0]
         assert await dump(target) == {table: [] for table in await dump(target)}
         # The store still takes the genuine log afterwards.
         assert await target.import_rows(rows) == len(rows)

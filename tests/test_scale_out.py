@@ -31,8 +31,8 @@ import pytest
 from eventsvc.client import EventsvcClient
 from eventsvc.events import RecordedEvent
 from eventsvc.store import open_store
+from tests.backends import PostgresBackend, fresh_schema
 from tests.postgres import everything
-from tests.store.conftest import PostgresBackend, fresh_schema
 
 pytestmark = pytest.mark.anyio
 

@@ -18,6 +18,7 @@ from eventsvc.errors import (
 )
 from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
+from eventsvc.projections.runner import checkpoint
 from eventsvc.service import Service
 from eventsvc.sessions import Command, Complete, Fail, Start, decide
 from eventsvc.testing import FakeClock
@@ -234,6 +235,6 @@ async def test_a_million_virtual_sessions_cost_one_row(service: Service) -> None
 async def test_wait_for_returns_at_once_for_a_position_the_log_holds(service: Service) -> None:
     result = await service.enqueue_batch("q", batch("b1", [1]))
     await service.wait_for(result.position)
-    assert await service.store.checkpoint("queue") == result.position
+    assert await checkpoint(service.store, "queue") == result.position
     with pytest.raises(NotFoundError, match="beyond the log's head"):
         await service.wait_for(result.position + 1)

@@ -31,10 +31,12 @@ from eventsvc.errors import IllegalTransitionError
 from eventsvc.events import BatchEnqueued, InvocationCompleted, SessionCompleted, SessionStarted
 from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
+from eventsvc.projections.runner import checkpoint
 from eventsvc.service import Service
 from eventsvc.store import EventFilter, open_store
 from eventsvc.store.postgres import PostgresEventStore
 from eventsvc.testing import FakeClock, append_traffic
+from tests.backends import PostgresBackend, fresh_schema
 from tests.postgres import (
     everything,
     fold_differences,
@@ -42,7 +44,6 @@ from tests.postgres import (
     projected_store,
     settle,
 )
-from tests.store.conftest import PostgresBackend, fresh_schema
 from tests.test_executor import GATES, datum, edge, graph
 
 pytestmark = pytest.mark.anyio
@@ -116,7 +117,7 @@ async def test_a_query_right_after_a_command_sees_it_in_either_process(
             result = await second.enqueue_batch("q", batch("b2", [1, 2, 3]))
             assert (await second.queue.batch_status("b2")).counts.uninitialized == 3
             assert (await first.queue.queue_status("q")).counts.uninitialized == 5
-            assert await second.store.checkpoint("queue") >= result.position
+            assert await checkpoint(second.store, "queue") >= result.position
             result = await first.enqueue_batch("q", batch("b3", [1]), prepend=True)
             assert result.priority == 1
             assert (await second.queue.next_session("q")).session_id == "b3.0"  # type: ignore[union-attr]
@@ -186,7 +187,7 @@ async def test_two_services_on_one_schema_share_one_queue(
             e.data.worker_id.rpartition("-")[0] for e in log if isinstance(e.data, SessionStarted)
         } == executors
         assert not [e for e in log if e.tag == "session.resumed"]
-        assert await second.queue.live_workers(settings.lease_seconds) == 2  # one each
+        assert await second.leases.live_workers(settings.lease_seconds) == 2  # one each
         assert (await audit(first.store)).clean
 
 
@@ -311,7 +312,7 @@ async def test_the_cli_audits_and_replays_a_postgres_store(schema: PostgresBacke
         assert {b["batch_id"]: b["counts"]["completed"] for b in past["batches"]} == {
             batch_id: completed[batch_id] for batch_id in enqueued
         }
-        assert [await store.checkpoint(name) for name in ("queue", "stats")] == [head, head]
+        assert [await checkpoint(store, name) for name in ("queue", "stats")] == [head, head]
 
 
 async def test_the_cli_moves_a_sqlite_log_into_postgres_and_back_out_unchanged(

@@ -261,7 +261,7 @@ def other_routes() -> APIRouter:
     @router.get("/health", tags=["health"], responses=documented())
     async def health(service: ServiceDep) -> Health:
         head = await service.store.head()
-        folded = await service.store.checkpoints()
+        folded = await service.checkpoints()
         checkpoints = {name: folded.get(name, 0) for name in replay.PROJECTION_NAMES}
         stalls = await service.store.stalls()
         return Health(
@@ -270,7 +270,7 @@ def other_routes() -> APIRouter:
             projection_lag={name: head - position for name, position in checkpoints.items()},
             stalled={s.name: Stall(position=s.position, reason=s.reason) for s in stalls},
             subscribers=service.store.subscribers,
-            workers_alive=await service.queue.live_workers(service.settings.lease_seconds),
+            workers_alive=await service.leases.live_workers(service.settings.lease_seconds),
         )
 
     return router

@@ -14,10 +14,9 @@ from eventsvc.invocations.base import (
     InvocationError,
     InvocationMeta,
     OutputField,
-    invocation,
-    invocation_output,
 )
 from eventsvc.invocations.context import ArtifactRef, ArtifactStore, InvocationContext
+from eventsvc.invocations.decorators import invocation, invocation_output
 from eventsvc.invocations.registry import REGISTRY, InvocationRegistry, builtin_registry
 
 __all__ = [

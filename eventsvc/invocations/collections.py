@@ -16,10 +16,9 @@ from eventsvc.invocations.base import (
     Input,
     InputField,
     OutputField,
-    invocation,
-    invocation_output,
 )
 from eventsvc.invocations.context import InvocationContext
+from eventsvc.invocations.decorators import invocation, invocation_output
 from eventsvc.invocations.primitives import IntegerCollectionOutput
 
 ITERATE = "iterate"

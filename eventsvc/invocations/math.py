@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from eventsvc.errors import NodeError
-from eventsvc.invocations.base import BaseInvocation, InputField, invocation
+from eventsvc.invocations.base import (
+    BaseInvocation,
+    InputField,
+)
 from eventsvc.invocations.context import InvocationContext
+from eventsvc.invocations.decorators import invocation
 from eventsvc.invocations.primitives import IntegerOutput
 
 _TAGS = ("math",)

@@ -7,10 +7,9 @@ from eventsvc.invocations.base import (
     BaseInvocationOutput,
     InputField,
     OutputField,
-    invocation,
-    invocation_output,
 )
 from eventsvc.invocations.context import InvocationContext
+from eventsvc.invocations.decorators import invocation, invocation_output
 
 # --- outputs ------------------------------------------------------------------------------
 

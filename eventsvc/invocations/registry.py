@@ -149,9 +149,10 @@ REGISTRY = InvocationRegistry()
 
 
 def builtin_registry() -> InvocationRegistry:
-    """A fresh registry of eventsvc's own node packs, whatever else was registered since."""
-    import eventsvc.invocations  # noqa: F401 (registers the packs)
+    """A fresh registry of eventsvc's own node packs, whatever else was registered since.
 
+    The packs are registered already: importing this module imports its package first, and
+    the package imports every pack."""
     registry = InvocationRegistry()
     registry._invocations = dict(_BUILTINS["invocation"])
     registry._outputs = dict(_BUILTINS["output"])

@@ -6,8 +6,12 @@ import re
 from typing import Any
 
 from eventsvc.errors import NodeError
-from eventsvc.invocations.base import BaseInvocation, InputField, invocation
+from eventsvc.invocations.base import (
+    BaseInvocation,
+    InputField,
+)
 from eventsvc.invocations.context import InvocationContext
+from eventsvc.invocations.decorators import invocation
 from eventsvc.invocations.primitives import StringCollectionOutput, StringOutput
 
 _TAGS = ("string",)

@@ -19,10 +19,9 @@ from eventsvc.invocations.base import (
     Input,
     InputField,
     OutputField,
-    invocation,
-    invocation_output,
 )
 from eventsvc.invocations.context import ArtifactRef, InvocationContext
+from eventsvc.invocations.decorators import invocation, invocation_output
 
 TENSOR_MEDIA_TYPE = "application/x-eventsvc-tensor-f32"
 _TAGS = ("tensor",)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -23,6 +23,7 @@ from eventsvc.errors import (
     locate,
 )
 from eventsvc.events import CODEC, Event, NewEvent, RecordedEvent, event_tag
+from eventsvc.store.protocols import AppendResult
 
 COLUMNS = (
     "position, stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
@@ -64,6 +65,31 @@ def prepare(stream: str, events: Sequence[Event | NewEvent], max_event_bytes: in
     if len({item[0] for item in items}) < len(items):
         raise DuplicateEventError(f"append to stream {stream!r} holds one event id twice")
     return items
+
+
+STORED = "event_id, stream, version, position, tag, data, metadata"
+"""The columns an append repeated with stored event ids is judged by (``repeat_of``)."""
+
+
+def check_repeat(stream: str, items: Sequence[Item], stored: Mapping[str, Sequence[Any]]) -> None:
+    """An append whose event ids are stored (``stored``: rows of ``STORED`` by event id) is a
+    repeat only if every event is stored as it is now, in the same stream: else it raises."""
+    for event_id, tag, _, data, meta, _ in items:
+        row = stored.get(event_id)
+        if row is None or row[1] != stream or tuple(row[4:]) != (tag, data, meta):
+            where = "not stored" if row is None else f"stored in stream {row[1]!r}"
+            raise DuplicateEventError(
+                f"append to stream {stream!r} repeats event ids of an earlier append with "
+                f"other content: event {event_id} is {where}"
+            )
+
+
+def repeat_of(
+    stream: str, items: Sequence[Item], stored: Mapping[str, Sequence[Any]]
+) -> AppendResult:
+    """The result the original append had (``check_repeat`` holds, its rows positioned)."""
+    first, last = stored[items[0][0]], stored[items[-1][0]]
+    return AppendResult(stream, first[3], last[3], last[2])
 
 
 def new_event_ids(count: int) -> list[str]:

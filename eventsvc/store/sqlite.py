@@ -21,10 +21,17 @@ hashes before inserting, and hands committed events straight to in-process subsc
 common append costs three statements: BEGIN, one executemany, COMMIT. Idempotent retries are
 recognised on the rare paths only: when an insert collides on an event id, or when the version
 check fails because the retried append itself already moved the stream on.
+
+Projections (``eventsvc.projections``) are folded inside each append's own transaction: a
+command costs one commit and is visible to reads when it returns, and an append whose events a
+projection cannot fold is refused alone. A projection registered on a log ahead of it catches
+up page by page; one that cannot fold an event of the log stalls there. sqlite3's errors
+become ``StoreError`` at one boundary (``_translated``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import logging
@@ -53,35 +60,39 @@ from eventsvc.errors import (
     StoreLockedError,
 )
 from eventsvc.events import Event, NewEvent, RecordedEvent
-from eventsvc.store import (
+from eventsvc.projections import FoldError, Projection, ProjectionStall, fold_or_raise
+from eventsvc.projections.runner import (
+    checkpoint,
+    choose,
+    ddl_statements,
+    fold_exactly,
+    prepare_tables,
+    rebuild_in,
+    save_checkpoint,
+)
+from eventsvc.store.group_commit import GroupCommit
+from eventsvc.store.protocols import (
     ANY,
     NO_STREAM,
     STREAM_EXISTS,
     AppendResult,
     ExpectedVersion,
     StoreOptions,
-)
-from eventsvc.store.group_commit import GroupCommit
-from eventsvc.store.projection import (
-    FoldError,
-    InlineProjection,
-    ProjectionStall,
-    ProjectionTransaction,
-    ddl_statements,
-    fold_or_raise,
-    prepare_tables,
-    rebuild_ddl,
+    Transaction,
 )
 from eventsvc.store.rows import (
     COLUMNS,
+    STORED,
     Head,
     Item,
+    check_repeat,
     columns_of,
     decode_rows,
     importable,
     known_span,
     prepare,
     record,
+    repeat_of,
     stored_rows,
 )
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
@@ -108,25 +119,11 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_stream_version ON events (stream, version);
 CREATE UNIQUE INDEX events_event_id ON events (event_id);
 """
-_LEASES_TABLE = (
-    "CREATE TABLE IF NOT EXISTS worker_leases "
-    "(worker_id TEXT PRIMARY KEY, heartbeat_at REAL NOT NULL)"
-)
 # The database's clock, in seconds since the epoch: leases are judged by it, not by a worker's.
 DB_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
-_BEAT = (
-    f"INSERT INTO worker_leases (worker_id, heartbeat_at) VALUES (?, {DB_NOW}) "
-    "ON CONFLICT (worker_id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at"
-)
 _BETWEEN = f"SELECT {COLUMNS} FROM events WHERE position BETWEEN ? AND ?"
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
-# Rows a rebuild decodes and folds at a time.
-_REBUILD_PAGE = 5000
-_CHECKPOINT = (
-    "INSERT INTO projection_checkpoints (name, position) VALUES (?, ?) "
-    "ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-)
 
 
 class SqliteTransaction:
@@ -210,7 +207,7 @@ class SqliteEventStore:
         self._group = GroupCommit(options.max_group, self._commit)
         self._closed = False
         self._fanout = Fanout(options.subscriber_buffer) if writer is not None else None
-        self._projections: list[InlineProjection] = []
+        self._projections: list[Projection] = []
         self._stalls: dict[str, ProjectionStall] = {}
         self._side: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
@@ -255,8 +252,6 @@ class SqliteEventStore:
         try:
             await store._check_schema()
             await store._load_head()
-            if store._writer is not None:
-                await store._writer.execute(_LEASES_TABLE)
         except BaseException:
             await store.aclose()
             raise
@@ -380,9 +375,10 @@ class SqliteEventStore:
             self._url, self._path, None, reader, None, self._options, self._clock
         )
         try:
-            # The read transaction takes its snapshot at its first read, so read at once.
-            await reader.execute("BEGIN")
-            await view._read("SELECT count(*) FROM eventsvc_schema", ())
+            with self._translated("reading"):
+                # The read transaction takes its snapshot at its first read, so read at once.
+                await reader.execute("BEGIN")
+                await view._read("SELECT count(*) FROM eventsvc_schema", ())
             yield view
         finally:
             await view.aclose()
@@ -414,7 +410,10 @@ class SqliteEventStore:
         with anyio.CancelScope(shield=True):
             connections = (self._writer, self._reader, self._side)
             for conn in {id(c): c for c in connections if c}.values():
-                await conn.close()
+                try:
+                    await conn.close()
+                except sqlite3.Error as exc:  # its thread is stopped all the same
+                    log.warning("closing %r: %s", self._path, exc)
             if self._inline is not None:
                 self._inline.close()
         if self._lock is not None:
@@ -438,7 +437,17 @@ class SqliteEventStore:
         if self._closed:
             raise StoreError(f"store {self._path!r} is closed")
         writer = self._writer
-        return await self._group.exclusively(lambda: work(writer))
+        with self._translated(action):
+            return await self._group.exclusively(lambda: work(writer))
+
+    @contextmanager
+    def _translated(self, action: str) -> Iterator[None]:
+        """The one boundary where sqlite3's errors become eventsvc's: ``StoreError`` naming
+        what was being done, and the file."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise StoreError(f"{action} in {self._path!r} failed: {exc}") from exc
 
     async def _commit(self, group: list[_Append]) -> None:
         assert self._writer is not None
@@ -517,7 +526,7 @@ class SqliteEventStore:
 
     # --- inline projections -------------------------------------------------------------
 
-    async def register(self, projection: InlineProjection) -> None:
+    async def register(self, projection: Projection) -> None:
         """Apply ``projection`` in every later append's transaction, catching up first
         (appends wait meanwhile); tables made by another version of it are rebuilt."""
 
@@ -527,10 +536,15 @@ class SqliteEventStore:
 
         async def catch_up(conn: aiosqlite.Connection) -> None:
             await _on_connection_thread(conn, create)
-            after = await self.checkpoint(projection.name)
+            after = await checkpoint(self, projection.name)
+
+            async def fold(page: list[RecordedEvent]) -> bool:
+                await _on_connection_thread(conn, self._fold_transaction(projection, page))
+                return True
+
             try:
                 while page := await self.read_all(after=after, limit=1000):
-                    await self._fold_page(conn, projection, page)
+                    await fold_exactly(fold, page)
                     after = page[-1].position
             except FoldError as exc:
                 # The log holds an event this projection cannot fold: it stays where it was,
@@ -545,19 +559,6 @@ class SqliteEventStore:
 
         await self._exclusively("register a projection", catch_up)
 
-    async def _fold_page(
-        self, conn: aiosqlite.Connection, projection: InlineProjection, page: list[RecordedEvent]
-    ) -> None:
-        """Fold a page and its checkpoint in one transaction; if it cannot be folded, fold it
-        event by event, so the ``FoldError`` names the very event."""
-        try:
-            await _on_connection_thread(conn, self._fold_transaction(projection, page))
-        except FoldError:
-            if len(page) == 1:
-                raise
-            for record in page:
-                await self._fold_page(conn, projection, [record])
-
     @property
     def projections(self) -> list[str]:
         """The names of the projections folded in this store's appends."""
@@ -567,15 +568,14 @@ class SqliteEventStore:
         """Drop the named projections' tables and fold the whole log into them again, in one
         transaction: readers see the old tables or the new ones. Appends wait meanwhile.
         Returns the position the rebuilt projections have folded up to."""
-        known = {p.name: p for p in self._projections}
-        for name in names:
-            if name not in known:
-                listed = ", ".join(repr(name) for name in known) or "none"
-                raise NotFoundError(f"no projection {name!r} (known: {listed})")
-        chosen = [known[name] for name in dict.fromkeys(names)]
+        chosen = choose({p.name: p for p in self._projections}, names)
+
+        def transaction(raw: sqlite3.Connection) -> int:
+            with _transaction(raw):
+                return rebuild_in(SqliteTransaction(raw), chosen, ddl_statements)
 
         async def rebuild(conn: aiosqlite.Connection) -> int:
-            return await _on_connection_thread(conn, self._rebuild_transaction(chosen))
+            return await _on_connection_thread(conn, transaction)
 
         try:
             return await self._exclusively("rebuild a projection", rebuild)
@@ -629,23 +629,16 @@ class SqliteEventStore:
 
         return transaction
 
-    async def heartbeat(self, worker_ids: Sequence[str]) -> None:
-        """Stamp the workers' leases with the database's clock, in a table beside the log."""
-        rows = [(worker_id,) for worker_id in worker_ids]
-        await self.write_beside(lambda tx: tx.executemany(_BEAT, rows), "heartbeat")
-
     async def create_beside(self, statements: Sequence[str]) -> None:
         """Create tables beside the log (one writer: no race to guard against)."""
 
-        def create(tx: ProjectionTransaction) -> None:
+        def create(tx: Transaction) -> None:
             for statement in statements:
                 tx.execute(statement)
 
         await self.write_beside(create, "create tables")
 
-    async def write_beside(
-        self, work: Callable[[ProjectionTransaction], _T], action: str = "write"
-    ) -> _T:
+    async def write_beside(self, work: Callable[[Transaction], _T], action: str = "write") -> _T:
         """Run ``work`` in a write transaction of its own on tables beside the log (leases,
         the invocation cache), never joining an append's transaction.
 
@@ -657,16 +650,14 @@ class SqliteEventStore:
             with _transaction(raw):
                 return work(SqliteTransaction(raw))
 
-        try:
-            if self._path == _MEMORY:
-                return await self._exclusively(action, lambda c: _on_connection_thread(c, run))
-            if self._writer is None:
-                raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
+        if self._path == _MEMORY:
+            return await self._exclusively(action, lambda c: _on_connection_thread(c, run))
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot {action}")
+        with self._translated(action):
             if self._side is None:
                 self._side = await _connect(self._path, self._options, uri=False)
             return await _on_connection_thread(self._side, run)
-        except sqlite3.Error as exc:
-            raise StoreError(f"{action} in {self._path!r} failed: {exc}") from exc
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of a read-only query on the reader connection (for projection views)."""
@@ -680,7 +671,7 @@ class SqliteEventStore:
             return await self.query(sql, params)
         if self._closed:
             raise StoreError(f"store {self._path!r} is closed")
-        try:
+        with self._translated("reading"):
             if self._inline is None:
                 self._inline = sqlite3.connect(
                     f"file:{self._path}?mode=ro", uri=True, isolation_level=None
@@ -688,8 +679,6 @@ class SqliteEventStore:
                 # A WAL reader is not blocked by the writer; never stall the loop for long.
                 self._inline.execute("PRAGMA busy_timeout = 100")
             return self._inline.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"reading {self._path!r} failed: {exc}") from exc
 
     def artifact_store(self, directory: str | os.PathLike[str]) -> FileArtifactStore:
         """Files beside the one process that writes this store."""
@@ -710,76 +699,21 @@ class SqliteEventStore:
         """The projections that cannot fold the event at some position (registered here)."""
         return list(self._stalls.values())
 
-    async def checkpoints(self) -> dict[str, int]:
-        """Every projection's checkpoint in this database (none before one is registered)."""
-        rows = await self._by_name("projection_checkpoints", "position")
-        return {name: int(position) for name, position in rows}
-
-    async def schema_digests(self) -> dict[str, str]:
-        """The schema each projection's tables were made from (none before one is registered)."""
-        return {
-            name: str(digest)
-            for name, digest in await self._by_name("projection_schemas", "digest")
-        }
-
-    async def _by_name(self, table: str, column: str) -> list[tuple[Any, Any]]:
-        if not await self._read("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)):
-            return []
-        return [tuple(row) for row in await self._read(f"SELECT name, {column} FROM {table}", ())]
-
-    async def checkpoint(self, name: str) -> int:
-        """The position up to which projection ``name`` has folded the log."""
-        rows = list(
-            await self._read("SELECT position FROM projection_checkpoints WHERE name = ?", (name,))
-        )
-        return int(rows[0][0]) if rows else 0
+    async def exists(self, table: str) -> bool:
+        return bool(await self._read("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)))
 
     def _fold_transaction(
-        self, projection: InlineProjection, page: list[RecordedEvent]
+        self, projection: Projection, page: list[RecordedEvent]
     ) -> Callable[[sqlite3.Connection], None]:
         """Catching up: one page and its checkpoint in one transaction."""
 
         def fold(raw: sqlite3.Connection) -> None:
             with _transaction(raw):
-                fold_or_raise(projection, SqliteTransaction(raw), page)
-                raw.execute(_CHECKPOINT, (projection.name, page[-1].position))
+                transaction = SqliteTransaction(raw)
+                fold_or_raise(projection, transaction, page)
+                save_checkpoint(transaction, projection.name, page[-1].position)
 
         return fold
-
-    def _rebuild_transaction(
-        self, projections: list[InlineProjection]
-    ) -> Callable[[sqlite3.Connection], int]:
-        """Fresh tables folded from position 0, swapped in by a single commit."""
-        tags = sorted(set().union(*(p.tags for p in projections)))
-        read = (
-            f"SELECT {COLUMNS} FROM events WHERE position > ? AND tag IN ({_marks(tags)}) "
-            f"ORDER BY position LIMIT {_REBUILD_PAGE}"
-        )
-
-        def rebuild(raw: sqlite3.Connection) -> int:
-            after = 0
-            with _transaction(raw):
-                later: list[str] = []
-                for projection in projections:
-                    for table in projection.tables:
-                        raw.execute(f"DROP TABLE IF EXISTS {table}")
-                    now, after_fold = rebuild_ddl(projection, ddl_statements)
-                    for statement in now:
-                        raw.execute(statement)
-                    later += after_fold
-                transaction = SqliteTransaction(raw)
-                while rows := raw.execute(read, (after, *tags)).fetchall():
-                    page = decode_rows(rows)
-                    for projection in projections:
-                        fold_or_raise(projection, transaction, page)
-                    after = page[-1].position
-                for statement in later:
-                    raw.execute(statement)
-                [(head,)] = raw.execute("SELECT coalesce(max(position), 0) FROM events")
-                raw.executemany(_CHECKPOINT, [(p.name, head) for p in projections])
-            return int(head)
-
-        return rebuild
 
     def _apply_projections(self, raw: sqlite3.Connection, records: list[RecordedEvent]) -> None:
         if not self._projections:
@@ -787,7 +721,8 @@ class SqliteEventStore:
         transaction = SqliteTransaction(raw)
         for projection in self._projections:
             fold_or_raise(projection, transaction, records)
-        raw.executemany(_CHECKPOINT, [(p.name, records[-1].position) for p in self._projections])
+        for projection in self._projections:
+            save_checkpoint(transaction, projection.name, records[-1].position)
 
     def _stream_versions(
         self, raw: sqlite3.Connection, group: list[_Append]
@@ -821,26 +756,17 @@ class SqliteEventStore:
         """An append whose ids are stored: the original result if it is the same, else an error."""
         assert self._writer is not None
         ids = [item[0] for item in request.items]
-        stored = {
-            row[0]: row
-            for row in await self._writer.execute_fetchall(
-                "SELECT event_id, stream, version, position, tag, data, metadata FROM events "
-                f"WHERE event_id IN ({_marks(ids)})",
-                ids,
-            )
-        }
+        rows = await self._writer.execute_fetchall(
+            f"SELECT {STORED} FROM events WHERE event_id IN ({_marks(ids)})", ids
+        )
+        stored = {row[0]: row for row in rows}
         request.result, request.error = None, None
-        for event_id, tag, _, data, meta, _ in request.items:
-            row = stored.get(event_id)
-            if row is None or row[1] != request.stream or row[4:] != (tag, data, meta):
-                where = "not stored" if row is None else f"stored at position {row[3]}"
-                request.error = DuplicateEventError(
-                    f"append to stream {request.stream!r} repeats event ids of an earlier "
-                    f"append with other content: event {event_id} is {where}"
-                )
-                return
-        first, last = stored[ids[0]], stored[ids[-1]]
-        request.result = AppendResult(request.stream, first[3], last[3], last[2])
+        try:
+            check_repeat(request.stream, request.items, stored)
+        except DuplicateEventError as exc:
+            request.error = exc
+            return
+        request.result = repeat_of(request.stream, request.items, stored)
 
     def _plan(
         self, group: list[_Append], versions: dict[str, tuple[int | None, int]]
@@ -880,11 +806,9 @@ class SqliteEventStore:
     async def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self._closed:
             raise StoreError(f"store {self._path!r} is closed")
-        try:
+        with self._translated("reading"):
             rows = await self._reader.execute_fetchall(sql, params)
             return rows if isinstance(rows, list) else list(rows)
-        except sqlite3.Error as exc:
-            raise StoreError(f"reading {self._path!r} failed: {exc}") from exc
 
     async def _change_mark(self) -> int:
         rows = list(await self._read("PRAGMA data_version", ()))
@@ -963,7 +887,8 @@ async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlit
     except sqlite3.Error as exc:
         if conn is not None:
             # Its thread would otherwise keep the process from exiting.
-            await conn.close()
+            with contextlib.suppress(sqlite3.Error):
+                await conn.close()
         raise StoreError(f"cannot open SQLite database {target!r}: {exc}") from exc
     return conn
 

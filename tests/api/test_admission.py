@@ -20,7 +20,7 @@ from eventsvc.api import create_app
 from eventsvc.audit import audit
 from eventsvc.config import Settings
 from eventsvc.service import Service
-from tests.store.conftest import fresh_schema
+from tests.backends import fresh_schema
 
 pytestmark = pytest.mark.anyio
 

@@ -19,6 +19,7 @@ from eventsvc.artifacts import FileArtifactStore
 from eventsvc.batches import Batch
 from eventsvc.client import ClientError, EventsvcClient
 from eventsvc.config import Settings
+from eventsvc.projections.runner import checkpoint
 from eventsvc.service import Service
 from tests.test_executor import settle
 
@@ -283,7 +284,7 @@ async def test_an_admin_rebuilds_a_projection_from_the_log(
     assert body["position"] == 2
     assert 0 <= body["seconds"] < 10
     assert (await client.get(f"{Q}/b/b1/status")).json() == status
-    assert await service.store.checkpoint("queue") == 2
+    assert await checkpoint(service.store, "queue") == 2
 
 
 async def test_rebuilding_an_unknown_projection_is_404(client: httpx.AsyncClient) -> None:
@@ -291,7 +292,7 @@ async def test_rebuilding_an_unknown_projection_is_404(client: httpx.AsyncClient
     assert response.status_code == 404
     assert response.json() == {
         "code": "not_found",
-        "message": "no projection 'nope' (known: queue, stats)",
+        "message": "no projection 'nope' (known: 'queue', 'stats')",
         "details": [],
     }
 

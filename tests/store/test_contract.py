@@ -31,6 +31,7 @@ from eventsvc.events import (
     NewEvent,
     RecordedEvent,
 )
+from eventsvc.projections.builtin import projected
 from eventsvc.store import (
     ANY,
     NO_STREAM,
@@ -41,10 +42,9 @@ from eventsvc.store import (
     Subscription,
     open_store,
 )
-from eventsvc.store.projection import projected
 from eventsvc.store.rows import columns_of
 from eventsvc.testing import batch_enqueued, new_event, session_started
-from tests.store.conftest import Backend
+from tests.backends import Backend
 
 pytestmark = pytest.mark.anyio
 

@@ -14,12 +14,13 @@ import pytest
 from eventsvc.chain import verify_chain
 from eventsvc.errors import StoreError
 from eventsvc.events import CODEC, RecordedEvent
+from eventsvc.leases import Leases
 from eventsvc.store import ANY, AppendResult, EventStore, StoreOptions, open_store
-from eventsvc.store.postgres import DB_NOW, PostgresEventStore, _Append, _append_statement
+from eventsvc.store.postgres.store import DB_NOW, PostgresEventStore, _Append, _append_statement
 from eventsvc.store.rows import prepare
 from eventsvc.testing import new_event, session_started
+from tests.backends import PostgresBackend
 from tests.postgres import everything
-from tests.store.conftest import PostgresBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -347,7 +348,9 @@ async def test_queries_take_sqlite_placeholders_and_heartbeats_use_database_time
     postgres_backend: PostgresBackend,
 ) -> None:
     async with opened(postgres_backend) as store:
-        await store.heartbeat(["w1", "w2"])
+        leases = Leases(store)
+        await leases.create()
+        await leases.beat(["w1", "w2"])
         rows = await store.query(
             f"SELECT worker_id FROM worker_leases WHERE heartbeat_at >= {DB_NOW} - ? "
             "AND worker_id <> '?' ORDER BY worker_id",

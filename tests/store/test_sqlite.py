@@ -15,10 +15,10 @@ import pytest
 
 from eventsvc.errors import EventDecodeError, StoreError, StoreLockedError
 from eventsvc.events import CODEC
+from eventsvc.projections.builtin import projected
 from eventsvc.store import open_store
-from eventsvc.store.projection import projected
 from eventsvc.testing import memory_store, session_started
-from tests.store.conftest import SqliteBackend
+from tests.backends import SqliteBackend
 
 pytestmark = pytest.mark.anyio
 

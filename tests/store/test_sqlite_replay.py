@@ -10,6 +10,7 @@ import pytest
 
 from eventsvc import replay
 from eventsvc.errors import NotFoundError, StoreError
+from eventsvc.projections.runner import checkpoints
 from eventsvc.store import AppendResult
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.testing import append_traffic, batch_enqueued, memory_store
@@ -29,7 +30,7 @@ async def assert_nothing_lost(store: SqliteEventStore, results: list[AppendResul
     streams = {row.stream for row in rows}
     assert {result.stream for result in results} <= streams
     assert len({result.first_position for result in results}) == len(results)
-    assert await store.checkpoints() == {"queue": head, "stats": head}
+    assert await checkpoints(store) == {"queue": head, "stats": head}
     async with replay.scratch_store() as fresh:
         assert await replay.copy_log(store, fresh) == head
         assert await dump(store) == await dump(fresh)
@@ -145,7 +146,7 @@ async def test_a_snapshot_does_not_see_later_commits(tmp_path: Path) -> None:
             assert await store.head() == 2
             assert await snapshot.head() == 1
             assert [row.position for row in await snapshot.read_rows()] == [1]
-            assert await snapshot.checkpoints() == {"queue": 1, "stats": 1}
+            assert await checkpoints(snapshot) == {"queue": 1, "stats": 1}
             assert await snapshot.query("SELECT batch_id FROM queue_batches") == [("b1",)]
             with pytest.raises(StoreError, match="read-only"):
                 await snapshot.append("batch-b3", [batch_enqueued("b3")])

@@ -1,4 +1,5 @@
-"""Backends for the store contract suite: each opens, reopens and tampers with its own store.
+"""Backends for the store contract suite (and every test taking ``backend``): each opens,
+reopens and tampers with its own store; ``tests/conftest.py`` installs the fixtures.
 
 The PostgreSQL backend needs ``EVENTSVC_TEST_POSTGRES_DSN`` (``tools/postgres.sh`` sets it);
 each test gets a fresh schema of its own, dropped afterwards. Without a reachable server its

@@ -11,11 +11,11 @@ import pytest
 from eventsvc.audit import audit
 from eventsvc.events import InvocationFailed
 from eventsvc.invocations.context import artifacts_in
+from eventsvc.projections.builtin import ProjectedStore, projected
+from eventsvc.projections.stats import StatsProjection
 from eventsvc.store import EventStore, open_store
-from eventsvc.store.projection import ProjectedStore, projected
-from eventsvc.store.stats_projection import StatsProjection
 from eventsvc.testing import FakeClock, invocation_completed, session_started
-from tests.store.test_invocation_cache import open_cache
+from tests.test_cache import open_cache
 
 pytestmark = pytest.mark.anyio
 

@@ -11,21 +11,19 @@ no-op.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio.from_thread
 
 from eventsvc.errors import StoreError
-
-if TYPE_CHECKING:
-    from eventsvc.store.postgres import PostgresEventStore
+from eventsvc.store.postgres.common import Database
 
 
 class PostgresArtifactStore:
     """Artifacts as rows of the store's ``artifacts`` table (sha256, media type, bytes)."""
 
-    def __init__(self, store: PostgresEventStore) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def put(self, data: bytes, media_type: str) -> str:
         sha = hashlib.sha256(data).hexdigest()
@@ -66,5 +64,6 @@ class PostgresArtifactStore:
             ) from exc
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        async with self._store.pool.acquire() as conn:
-            return list(await conn.fetch(sql, *args))
+        with self._db.translated("reading or writing an artifact"):
+            async with self._db.pool.acquire() as conn:
+                return list(await conn.fetch(sql, *args))

@@ -27,14 +27,16 @@ import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.invocations.context import ArtifactStore, artifacts_in
-from eventsvc.store.projection import ProjectedStore, ProjectionTransaction
-from eventsvc.store.stats_projection import ARTIFACT_NAMED, StatsProjection
+from eventsvc.projections import ProjectionHost
+from eventsvc.projections.runner import checkpoint
+from eventsvc.projections.stats import ARTIFACT_NAMED, StatsProjection
+from eventsvc.store.protocols import Tables, Transaction
 
 log = logging.getLogger("eventsvc.cache")
 
@@ -91,12 +93,19 @@ class CacheStatus:
     max_bytes: int
 
 
+class CacheHome(Tables, ProjectionHost, Protocol):
+    """What the cache asks of its store: tables beside the log, the stats projection (which
+    it registers if need be), and the log's head."""
+
+    async def head(self) -> int: ...
+
+
 class InvocationCache:
     """Lookups, inserts, recency, eviction and control of the invocation cache."""
 
     def __init__(
         self,
-        store: ProjectedStore,
+        store: CacheHome,
         artifacts: ArtifactStore,
         *,
         max_entries: int,
@@ -175,7 +184,7 @@ class InvocationCache:
         entries = list(self._pending.values())
         touches = [(used, key, used) for key, used in touched.items()]
 
-        def write(tx: ProjectionTransaction) -> tuple[int, int]:
+        def write(tx: Transaction) -> tuple[int, int]:
             tx.executemany(_INSERT, entries)
             tx.executemany(_COUNT_INSERT, [(row[4], row[0], row[6]) for row in entries])
             tx.executemany(
@@ -197,7 +206,7 @@ class InvocationCache:
     async def _evict(self) -> int:
         limits = (self.max_entries, self.max_bytes)
 
-        def evict(tx: ProjectionTransaction) -> tuple[int, list[str]]:
+        def evict(tx: Transaction) -> tuple[int, list[str]]:
             entries, size = _locked_totals(tx)
             gone: list[tuple[int, str]] = []
             while entries > limits[0] or size > limits[1]:
@@ -222,7 +231,7 @@ class InvocationCache:
     async def discard(self, key: str) -> None:
         """Remove one entry (its outputs can no longer be read back)."""
 
-        def discard(tx: ProjectionTransaction) -> list[str]:
+        def discard(tx: Transaction) -> list[str]:
             _locked_totals(tx)
             return _forget(tx, _delete(tx, key))
 
@@ -232,7 +241,7 @@ class InvocationCache:
         """Remove every entry, written or not yet; how many there were."""
         await self.flush()
 
-        def clear(tx: ProjectionTransaction) -> tuple[int, list[str]]:
+        def clear(tx: Transaction) -> tuple[int, list[str]]:
             _locked_totals(tx)
             gone = tx.fetchall("DELETE FROM invocation_cache RETURNING size, artifacts")
             tx.execute("DELETE FROM invocation_cache_artifacts")
@@ -276,7 +285,8 @@ class InvocationCache:
         if sha in self._named_by_pending():
             return True
         pattern = f"%{sha}%"
-        folded, head = await self._store.checkpoint(StatsProjection.name), await self._store.head()
+        folded = await checkpoint(self._store, StatsProjection.name)
+        head = await self._store.head()
         if folded < head and await self._store.query(_TAIL_NAMING, (folded + 1, head, pattern)):
             return True
         if await self._store.point_query(ARTIFACT_NAMED, (sha,)):
@@ -284,7 +294,7 @@ class InvocationCache:
         return bool(await self._store.point_query(_ARTIFACT_IN_ENTRY, (sha,)))
 
 
-def _locked_totals(tx: ProjectionTransaction) -> tuple[int, int]:
+def _locked_totals(tx: Transaction) -> tuple[int, int]:
     """The totals, with the row locked until the transaction ends (a no-op update does it
     on both backends), so processes evicting or clearing at once take turns."""
     tx.execute("UPDATE invocation_cache_state SET entries = entries WHERE id = 1")
@@ -294,7 +304,7 @@ def _locked_totals(tx: ProjectionTransaction) -> tuple[int, int]:
     return int(entries), int(size)
 
 
-def _delete(tx: ProjectionTransaction, key: str) -> list[tuple[int, str]]:
+def _delete(tx: Transaction, key: str) -> list[tuple[int, str]]:
     """Delete one entry; its (size, artifacts) if this transaction is the one that did."""
     rows = tx.fetchall(
         "DELETE FROM invocation_cache WHERE key = ? RETURNING size, artifacts", (key,)
@@ -304,7 +314,7 @@ def _delete(tx: ProjectionTransaction, key: str) -> list[tuple[int, str]]:
     return [(int(size), str(artifacts)) for size, artifacts in rows]
 
 
-def _forget(tx: ProjectionTransaction, gone: Sequence[tuple[int, str]]) -> list[str]:
+def _forget(tx: Transaction, gone: Sequence[tuple[int, str]]) -> list[str]:
     """Take deleted entries off the totals; the artifacts that no remaining entry names."""
     if gone:
         tx.execute(
@@ -321,7 +331,7 @@ def _named(artifacts: str) -> list[str]:
     return [] if artifacts == "[]" else list(json.loads(artifacts))
 
 
-def _index_artifacts(tx: ProjectionTransaction) -> None:
+def _index_artifacts(tx: Transaction) -> None:
     """Name in ``invocation_cache_artifacts`` the artifacts of entries written without it (by
     an older eventsvc), so that eviction sees what they name."""
     rows = tx.fetchall(

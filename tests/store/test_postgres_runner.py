@@ -18,11 +18,14 @@ from eventsvc.audit import Finding, audit
 from eventsvc.chain import verify_chain
 from eventsvc.errors import NotFoundError, StoreError
 from eventsvc.events import BatchReprioritized, RecordedEvent
+from eventsvc.projections import ProjectionTransaction
+from eventsvc.projections.builtin import projected
+from eventsvc.projections.runner import checkpoint, checkpoints
 from eventsvc.store import StoreOptions, Subscription, open_store
 from eventsvc.store.postgres import PostgresEventStore
-from eventsvc.store.projection import ProjectionTransaction, projected
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.testing import FakeClock, append_traffic, batch_enqueued, session_started
+from tests.backends import PostgresBackend, fresh_schema
 from tests.postgres import (
     FAST,
     STEADY,
@@ -31,7 +34,6 @@ from tests.postgres import (
     projected_store,
     watching,
 )
-from tests.store.conftest import PostgresBackend, fresh_schema
 
 pytestmark = pytest.mark.anyio
 
@@ -127,7 +129,7 @@ async def test_two_stores_run_each_projection_once_and_wait_for_appends_through_
             with anyio.fail_after(10):
                 await first.wait_for_projections(head)
                 await second.wait_for_projections(head)
-            assert await first.checkpoint("queue") == await second.checkpoint("stats") == head
+            assert await checkpoint(first, "queue") == await checkpoint(second, "stats") == head
             assert await fold_differences(second) == {}
             holders = await lease_holders(schema)
     # Each projection was taken once, by one of the two, and never changed hands.
@@ -166,7 +168,7 @@ async def test_a_position_beyond_the_head_or_an_unknown_projection_is_not_found(
             await store.rebuild("queue", "nope")
         # Refused before anything was dropped.
         assert await queued(store, "b1")
-        assert [await store.checkpoint(name) for name in ("queue", "stats")] == [1, 1]
+        assert [await checkpoint(store, name) for name in ("queue", "stats")] == [1, 1]
 
 
 async def test_closing_the_store_that_runs_the_projections_hands_them_to_the_other(
@@ -294,12 +296,12 @@ async def test_a_rebuild_beside_appends_and_the_runner_equals_a_fresh_fold(
                 await appending.wait()
                 seen = await second.head()
                 rebuilt = await second.rebuild("queue", "stats")
-                checkpoints = await second.checkpoints()
+                folded = await checkpoints(second)
                 # Appends after the rebuild are folded onto the new tables.
                 await first.wait_for_projections(await enqueue(first, "after"))
                 stop.set()
-        assert seen <= rebuilt <= checkpoints["queue"]
-        assert rebuilt <= checkpoints["stats"]
+        assert seen <= rebuilt <= folded["queue"]
+        assert rebuilt <= folded["stats"]
         head = await first.head()
         assert head > rebuilt
         await second.wait_for_projections(head)
@@ -340,7 +342,7 @@ async def test_a_rebuild_waits_for_the_page_the_runner_is_folding(
             (1, "batch-before"),
             (2, "batch-stall"),
         ]
-        assert await other.checkpoint("seen") == 2
+        assert await checkpoint(other, "seen") == 2
 
 
 async def waiting_for_a_lock(schema: PostgresBackend) -> bool:

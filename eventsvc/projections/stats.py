@@ -3,7 +3,7 @@ artifacts that node outputs name.
 
 Rows come from ``invocation.completed`` and ``invocation.failed`` and carry the measurements of
 ``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. Its SQL serves both
-backends, like the queue projection's (see ``queue_projection`` for the design note).
+backends, like the queue projection's.
 
 ``artifact_refs`` keeps every artifact an ``invocation.completed`` names, with the first
 position naming it. An artifact may be deleted only when no cache entry and no event refers to
@@ -11,22 +11,20 @@ it (the invocation cache asks when it evicts the last entry naming one); events 
 the log, so ``graph.invalid`` drops none of these rows, and the question is one indexed lookup
 instead of a scan of every completion. The table lives in this projection rather than in one
 of its own because it folds the same events: on PostgreSQL another projection would be another
-runner, lease and checkpoint per page, which cost the executor 10-15% of its throughput there.
+runner, lease and checkpoint per page, which the executor measurably paid for there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsvc.events import GraphInvalid, InvocationCompleted, InvocationFailed, RecordedEvent
 from eventsvc.invocations.context import artifacts_in
+from eventsvc.projections import ProjectionTransaction
 from eventsvc.stats import NodeRun, StatsSummary, summarize
-from eventsvc.store.projection import ProjectionTransaction
-
-if TYPE_CHECKING:
-    from eventsvc.store.projection import ProjectedStore
+from eventsvc.store.protocols import Reads
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats_runs (
@@ -126,7 +124,7 @@ class StatsProjection:
 class StatsView:
     """Summaries per session, per batch and per node type."""
 
-    def __init__(self, store: ProjectedStore) -> None:
+    def __init__(self, store: Reads) -> None:
         self._store = store
 
     async def session(self, session_id: str) -> StatsSummary:

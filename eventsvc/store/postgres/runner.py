@@ -27,40 +27,31 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 import asyncpg  # type: ignore[import-untyped]
 
-from eventsvc.errors import NotFoundError, StoreError
+from eventsvc.errors import StoreError
 from eventsvc.events import RecordedEvent
-from eventsvc.store.postgres_common import DRIVER_ERRORS, Lease, dollar_placeholders
-from eventsvc.store.projection import (
-    FoldError,
-    InlineProjection,
-    ProjectionStall,
-    ProjectionTransaction,
+from eventsvc.projections import FoldError, Projection, ProjectionStall, fold_or_raise
+from eventsvc.projections.runner import (
+    choose,
     ddl_statements,
-    fold_or_raise,
+    fold_exactly,
     prepare_tables,
-    rebuild_ddl,
+    rebuild_in,
 )
-from eventsvc.store.rows import COLUMNS, decode_rows
-
-if TYPE_CHECKING:
-    from eventsvc.store.postgres import PostgresEventStore
+from eventsvc.store.postgres.common import DRIVER_ERRORS, Database, Lease, dollar_placeholders
+from eventsvc.store.protocols import Transaction
 
 log = logging.getLogger("eventsvc.projections")
 _T = TypeVar("_T")
 
 PAGE = 1000
 _RUNNER_ERRORS: tuple[type[BaseException], ...] = (StoreError, *DRIVER_ERRORS)
-_REBUILD_PAGE = (
-    f"SELECT {COLUMNS} FROM events WHERE position > $1 AND position <= $2 "
-    "AND tag = ANY($3::text[]) ORDER BY position LIMIT 5000"
-)
 _DDL_LOCK = "SELECT pg_advisory_xact_lock(hashtext('eventsvc tables'))"
 _TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "BLOB": "BYTEA"}
 _TYPE_WORDS = re.compile(r"\b(" + "|".join(_TYPES) + r")\b")
@@ -114,13 +105,32 @@ class _ThreadTransaction:
         return await method(dollar_placeholders(sql), *args)
 
 
+class SealedLog(Protocol):
+    """What a runner reads of the log: sealed pages, and a wait for the head to move on."""
+
+    async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+
+    async def wait_for_head(self, position: int) -> None: ...
+
+
 class PostgresProjections:
     """The projections of one store: their tables, runners, checkpoints and rebuilds."""
 
-    def __init__(self, store: PostgresEventStore, lease_seconds: float) -> None:
-        self._store = store
+    def __init__(
+        self,
+        db: Database,
+        log_reader: SealedLog,
+        *,
+        holder: str,
+        lease_seconds: float,
+        poll_interval: float,
+    ) -> None:
+        self._db = db
+        self._log = log_reader
+        self._holder = holder
         self._lease_seconds = lease_seconds
-        self._projections: dict[str, InlineProjection] = {}
+        self._poll_interval = poll_interval
+        self._projections: dict[str, Projection] = {}
         self._known: dict[str, int] = {}
         self._stalls: dict[str, ProjectionStall] = {}
         self._changed = anyio.Event()
@@ -132,15 +142,15 @@ class PostgresProjections:
     async def create_tables(self, statements: Sequence[str]) -> None:
         """Run DDL under the lock every creating process takes (``IF NOT EXISTS`` alone races
         in PostgreSQL's catalog)."""
-        async with self._store.pool.acquire() as conn, conn.transaction():
+        async with self._db.pool.acquire() as conn, conn.transaction():
             await conn.execute(_DDL_LOCK)
             for statement in statements:
                 await conn.execute(dollar_placeholders(statement))
 
-    async def create(self, projection: InlineProjection) -> None:
+    async def create(self, projection: Projection) -> None:
         """Create the projection's tables if no process has yet (rebuilt if made from another
         schema)."""
-        async with self._store.pool.acquire() as conn, conn.transaction():
+        async with self._db.pool.acquire() as conn, conn.transaction():
             await conn.execute(_DDL_LOCK)
             await anyio.to_thread.run_sync(
                 prepare_tables, _ThreadTransaction(conn), projection, postgres_ddl
@@ -167,7 +177,7 @@ class PostgresProjections:
 
     async def read_stall(self, name: str) -> None:
         """What ``projection_stalls`` says of ``name`` (the poll behind the notifications)."""
-        rows = await self._store.query(
+        rows = await self._query(
             "SELECT position, reason FROM projection_stalls WHERE name = ?", (name,)
         )
         if rows:
@@ -183,16 +193,16 @@ class PostgresProjections:
         return [self._stalls[name] for name in self.names if name in self._stalls]
 
     async def checkpoint(self, name: str) -> int:
-        rows = await self._store.query(
+        rows = await self._query(
             "SELECT position FROM projection_checkpoints WHERE name = ?", (name,)
         )
         position = int(rows[0][0]) if rows else 0
         self._known[name] = max(self._known.get(name, 0), position)
         return position
 
-    async def checkpoints(self) -> dict[str, int]:
-        rows = await self._store.query("SELECT name, position FROM projection_checkpoints")
-        return {name: int(position) for name, position in rows}
+    async def _query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        rows = await self._db.fetch(dollar_placeholders(sql), *params)
+        return [tuple(row) for row in rows]
 
     async def wait_for(self, position: int) -> None:
         """Return once every projection has folded ``position``; raise at once if one has
@@ -203,7 +213,7 @@ class PostgresProjections:
                 if stall is not None and position >= stall.position:
                     raise stall.error()
                 changed = self._changed
-                with anyio.move_on_after(self._store.poll_interval):
+                with anyio.move_on_after(self._poll_interval):
                     await changed.wait()
                 if not changed.is_set():
                     await self.checkpoint(name)
@@ -213,21 +223,21 @@ class PostgresProjections:
 
     async def run(self, name: str) -> None:
         """Keep projection ``name`` up to date whenever this process holds its lease."""
-        lease = Lease(f"projection:{name}", self._store.holder, self._lease_seconds)
+        lease = Lease(f"projection:{name}", self._holder, self._lease_seconds)
         while True:
             try:
-                async with self._store.pool.acquire() as conn:
+                async with self._db.pool.acquire() as conn:
                     if await lease.acquire(conn):
                         log.info("running projection %s", name)
                         await self._follow(conn, lease, self._projections[name])
             except FoldError as exc:
                 if not _transient(exc.__cause__):
                     await self._stall(lease, exc)
-                elif not self._store.closed:
+                elif not self._db.closed:
                     log.warning("projection %s stopped (%s); competing again", name, exc)
                 lease.epoch = None
             except _RUNNER_ERRORS as exc:
-                if self._store.closed:
+                if self._db.closed:
                     return
                 log.warning("projection %s stopped (%s); competing again", name, exc)
                 lease.epoch = None
@@ -239,9 +249,9 @@ class PostgresProjections:
         known = self._stalls.get(exc.projection)
         if known is None or known.position != exc.position:
             log.error("%s; it is stalled until eventsvc is fixed", exc)
-        channel = self._store.channel("checkpoints")
+        channel = self._db.channel("checkpoints")
         try:
-            async with self._store.pool.acquire() as conn, conn.transaction():
+            async with self._db.pool.acquire() as conn, conn.transaction():
                 if await lease.renew(conn):
                     await conn.execute(
                         _STALL, exc.projection, exc.position, reason, channel, reason[:2000]
@@ -249,9 +259,9 @@ class PostgresProjections:
         except DRIVER_ERRORS as error:
             log.warning("recording the stall of projection %s failed: %s", exc.projection, error)
 
-    async def _follow(self, conn: Any, lease: Lease, projection: InlineProjection) -> None:
+    async def _follow(self, conn: Any, lease: Lease, projection: Projection) -> None:
         """Fold pages while the lease holds; return when it is lost."""
-        channel = self._store.channel("checkpoints")
+        channel = self._db.channel("checkpoints")
         # A runner stalled inside its page (idle in its transaction past the lease) is cut off
         # by the server: its page rolls back, the lease row's lock goes, and another process
         # takes over. Set once for the connection; the pool resets it when it is released.
@@ -261,12 +271,12 @@ class PostgresProjections:
         )
         checkpoint = await self.checkpoint(projection.name)
         while True:
-            page = await self._store.read_all(after=checkpoint, limit=PAGE)
+            page = await self._log.read_all(after=checkpoint, limit=PAGE)
             if not page:
                 if not await lease.renew(conn):
                     return
                 with anyio.move_on_after(self._lease_seconds / 3):
-                    await self._store.wait_for_head(checkpoint + 1)
+                    await self._log.wait_for_head(checkpoint + 1)
                 continue
             folded = await self._fold_page(conn, lease, projection, page, checkpoint)
             if folded is None:
@@ -281,36 +291,31 @@ class PostgresProjections:
         self,
         conn: Any,
         lease: Lease,
-        projection: InlineProjection,
+        projection: Projection,
         page: list[RecordedEvent],
         checkpoint: int,
     ) -> int | None:
         """Fold a page and its checkpoint in one transaction that holds the lease; the new
         checkpoint, or None once the lease is lost. A page that cannot be folded is folded
         event by event, so the ``FoldError`` names the very event."""
-        try:
+        channel = self._db.channel("checkpoints")
+        folded_to = checkpoint
+
+        async def fold(records: list[RecordedEvent]) -> int | None:
+            nonlocal folded_to
             async with conn.transaction():
                 if not await lease.renew(conn):  # also locks the lease row until commit
                     return None
                 folded = await self._checkpoint_in(conn, projection.name)
-                if folded != checkpoint:  # rebuilt meanwhile: read again from there
+                if folded != folded_to:  # rebuilt meanwhile: read again from there
                     return folded
                 transaction = _ThreadTransaction(conn)
-                await anyio.to_thread.run_sync(fold_or_raise, projection, transaction, page)
-                channel = self._store.channel("checkpoints")
-                await conn.execute(_CHECKPOINT, projection.name, page[-1].position, channel)
-                return page[-1].position
-        except FoldError as exc:
-            if len(page) == 1 or _transient(exc.__cause__):
-                raise
-        for record in page:
-            checkpoint_or_none = await self._fold_page(
-                conn, lease, projection, [record], checkpoint
-            )
-            if checkpoint_or_none is None:
-                return None
-            checkpoint = checkpoint_or_none
-        return checkpoint
+                await anyio.to_thread.run_sync(fold_or_raise, projection, transaction, records)
+                await conn.execute(_CHECKPOINT, projection.name, records[-1].position, channel)
+                folded_to = records[-1].position
+                return folded_to
+
+        return await fold_exactly(fold, page, lambda exc: _transient(exc.__cause__))
 
     @staticmethod
     async def _checkpoint_in(conn: Any, name: str) -> int:
@@ -319,9 +324,9 @@ class PostgresProjections:
         )
         return 0 if position is None else int(position)
 
-    async def write(self, work: Callable[[ProjectionTransaction], _T]) -> _T:
+    async def write(self, work: Callable[[Transaction], _T]) -> _T:
         """Run a synchronous ``work`` in one transaction of a pooled connection."""
-        async with self._store.pool.acquire() as conn, conn.transaction():
+        async with self._db.pool.acquire() as conn, conn.transaction():
             return await anyio.to_thread.run_sync(work, _ThreadTransaction(conn))
 
     # --- rebuilds ---------------------------------------------------------------------------
@@ -329,45 +334,22 @@ class PostgresProjections:
     async def rebuild(self, names: Sequence[str]) -> int:
         """Drop the named projections' tables and fold the whole sealed log into them again,
         in one transaction; their runners wait on the lease rows meanwhile."""
-        chosen = []
-        for name in dict.fromkeys(names):
-            if name not in self._projections:
-                known = ", ".join(repr(n) for n in self._projections) or "none"
-                raise NotFoundError(f"no projection {name!r} (known: {known})")
-            chosen.append(self._projections[name])
-        channel = self._store.channel("checkpoints")
-        later: list[str] = []
-        async with self._store.pool.acquire() as conn, conn.transaction():
-            for projection in chosen:
-                await conn.execute(
-                    "SELECT 1 FROM leases WHERE name = $1 FOR UPDATE",
-                    f"projection:{projection.name}",
+        chosen = choose(self._projections, names)
+        channel = self._db.channel("checkpoints")
+
+        def save(tx: Transaction, name: str, position: int) -> None:
+            tx.execute(_CHECKPOINT, (name, position, channel))  # and tell every process
+
+        with self._db.translated("rebuilding projections"):
+            async with self._db.pool.acquire() as conn, conn.transaction():
+                for projection in chosen:
+                    await conn.execute(
+                        "SELECT 1 FROM leases WHERE name = $1 FOR UPDATE",
+                        f"projection:{projection.name}",
+                    )
+                return await anyio.to_thread.run_sync(
+                    rebuild_in, _ThreadTransaction(conn), chosen, postgres_ddl, save
                 )
-                for table in projection.tables:
-                    await conn.execute(f"DROP TABLE IF EXISTS {table}")
-                now, after_fold = rebuild_ddl(projection, postgres_ddl)
-                for statement in now:
-                    await conn.execute(statement)
-                later += after_fold
-            # Read on this transaction's connection, up to the head it sees, and only the tags
-            # the chosen projections fold (as the SQLite rebuild does).
-            head = int(
-                await conn.fetchval(
-                    "SELECT coalesce(max(position), 0) FROM events WHERE position IS NOT NULL"
-                )
-            )
-            tags = sorted(set().union(*(p.tags for p in chosen)))
-            after = 0
-            transaction = _ThreadTransaction(conn)
-            while rows := await conn.fetch(_REBUILD_PAGE, after, head, tags):
-                page = decode_rows(rows)
-                await anyio.to_thread.run_sync(_apply_all, chosen, transaction, page)
-                after = page[-1].position
-            for statement in later:
-                await conn.execute(statement)
-            for projection in chosen:
-                await conn.execute(_CHECKPOINT, projection.name, head, channel)
-        return head
 
 
 def _transient(error: BaseException | None) -> bool:
@@ -375,10 +357,3 @@ def _transient(error: BaseException | None) -> bool:
     if isinstance(error, asyncpg.PostgresError):
         return str(getattr(error, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE
     return isinstance(error, DRIVER_ERRORS)
-
-
-def _apply_all(
-    projections: Sequence[InlineProjection], tx: _ThreadTransaction, page: list[RecordedEvent]
-) -> None:
-    for projection in projections:
-        fold_or_raise(projection, tx, page)

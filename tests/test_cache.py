@@ -12,11 +12,12 @@ from typing import Any, TypeVar
 import anyio
 import pytest
 
+from eventsvc.cache import RECENCY_BATCH, InvocationCache
+from eventsvc.projections import ProjectionTransaction
+from eventsvc.projections.builtin import ProjectedStore, projected
 from eventsvc.store import EventStore
-from eventsvc.store.invocation_cache import RECENCY_BATCH, InvocationCache
-from eventsvc.store.projection import ProjectedStore, ProjectionTransaction, projected
 from eventsvc.testing import FakeClock, invocation_completed
-from tests.store.conftest import Backend
+from tests.backends import Backend
 
 pytestmark = pytest.mark.anyio
 

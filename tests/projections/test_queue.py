@@ -17,10 +17,10 @@ from eventsvc.config import Settings
 from eventsvc.errors import IllegalTransitionError
 from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
+from eventsvc.projections.builtin import ProjectedStore
+from eventsvc.projections.queue_view import QueueView
 from eventsvc.service import Service
 from eventsvc.sessions import Cancel, Complete, Fail, Retry, Start, decide
-from eventsvc.store.projection import ProjectedStore
-from eventsvc.store.queue_projection import QueueView
 from eventsvc.testing import FakeClock
 
 GRAPH = parse_graph({"nodes": {"a": {"type": "add", "id": "a"}}})

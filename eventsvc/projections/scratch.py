@@ -1,52 +1,17 @@
-"""The projections every store folds: the queue and the node statistics (DESIGN section 3).
-
-The service registers them on open; replay, audit and time travel build fresh copies from the
-log through the same list, so all of them fold with exactly the same code. ``ScratchProjections``
-holds such fresh copies in a private in-memory database: what a rebuild would give, for audit
-to compare with the live tables.
-"""
+"""Fresh copies of the built-in projections in a private in-memory database: what a rebuild
+would give, for audit to compare with the live tables, folded by exactly the same code."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any
 
-from eventsvc.clock import Clock
 from eventsvc.events import RecordedEvent
-from eventsvc.store import StoreOptions, open_store
-from eventsvc.store.projection import (
-    FoldError,
-    InlineProjection,
-    ProjectedStore,
-    ddl_statements,
-    fold_or_raise,
-    projected,
-    rebuild_ddl,
-)
-from eventsvc.store.queue_projection import QueueProjection
+from eventsvc.projections import FoldError, Projection, fold_or_raise
+from eventsvc.projections.builtin import PROJECTION_NAMES, builtin_projections
+from eventsvc.projections.runner import ddl_statements, rebuild_ddl
 from eventsvc.store.sqlite import SqliteTransaction
-from eventsvc.store.stats_projection import StatsProjection
-
-
-def builtin_projections() -> list[InlineProjection]:
-    return [QueueProjection(), StatsProjection()]
-
-
-@asynccontextmanager
-async def open_projected(
-    url: str, *, options: StoreOptions | None = None, clock: Clock | None = None
-) -> AsyncIterator[ProjectedStore]:
-    """The store at ``url``, open for writing, folding the built-in projections (caught up)."""
-    async with open_store(url, options=options, clock=clock) as opened:
-        store = projected(opened)
-        for projection in builtin_projections():
-            await store.register(projection)
-        yield store
-
-
-PROJECTION_NAMES = tuple(projection.name for projection in builtin_projections())
 
 
 class ScratchProjections:
@@ -77,7 +42,7 @@ class ScratchProjections:
         return failures
 
     def _fold_one(
-        self, projection: InlineProjection, tx: SqliteTransaction, records: Sequence[RecordedEvent]
+        self, projection: Projection, tx: SqliteTransaction, records: Sequence[RecordedEvent]
     ) -> None:
         self._conn.execute("SAVEPOINT fold")
         try:

@@ -15,10 +15,11 @@ import pytest
 
 from eventsvc.errors import ProjectionStalledError, StoreError
 from eventsvc.events import QueuePaused, RecordedEvent
+from eventsvc.projections import ProjectionTransaction
+from eventsvc.projections.builtin import ProjectedStore, projected
 from eventsvc.store import EventStore, StoreOptions
 from eventsvc.store.postgres import PostgresEventStore
-from eventsvc.store.projection import ProjectedStore, ProjectionTransaction, projected
-from tests.store.conftest import Backend
+from tests.backends import Backend
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,465 @@
+"""One attempt of one session: its graph built and parsed, its nodes run one after another,
+each node's events appended at the session stream's exact version (DESIGN section 4).
+
+Blocking node bodies run in worker threads under a capacity limiter, async bodies are
+awaited. Each node's ``invocation.completed`` is appended together with the next node's
+``invocation.started`` (one commit per node), at the exact expected version, so a writer that
+is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A cancel
+(of the session or its batch) stops the attempt before its next node and tells a polling node
+through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
+limiter slot until it returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+
+from eventsvc import bounds
+from eventsvc import events as ev
+from eventsvc.batches import data_of, session_values, substitute
+from eventsvc.cache import InvocationCache
+from eventsvc.errors import (
+    ConcurrencyError,
+    GraphValidationError,
+    InvalidValueError,
+    MissingInputError,
+    NodeInputError,
+)
+from eventsvc.events import Event, NodeMeasurement, RecordedEvent
+from eventsvc.execution import GraphExecutionState
+from eventsvc.graph import parse_graph
+from eventsvc.ids import batch_stream, parse_session_id, session_stream
+from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
+from eventsvc.invocations.cache_key import cache_key
+from eventsvc.invocations.context import ArtifactStore
+from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.progress import Progress
+from eventsvc.sampling import StatsContext
+from eventsvc.sessions import (
+    BATCH_CANCELED,
+    ApplyBatchCancel,
+    Cancel,
+    Complete,
+    Fail,
+    RejectGraph,
+    SessionState,
+    decide,
+    evolve,
+    fold,
+)
+from eventsvc.store import NO_STREAM, EventStore, ExpectedVersion
+
+log = logging.getLogger("eventsvc.executor")
+
+
+@dataclass
+class NodeContext:
+    """The ``InvocationContext`` a worker hands to ``invoke``."""
+
+    queue_id: str
+    batch_id: str
+    session_id: str
+    node_id: str
+    logger: logging.Logger
+    artifacts: ArtifactStore
+    canceled: anyio.Event
+    report: Callable[[Progress], None]
+
+    def is_canceled(self) -> bool:
+        return self.canceled.is_set()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self.report(
+            Progress(self.queue_id, self.batch_id, self.session_id, self.node_id, fraction, message)
+        )
+
+
+@dataclass
+class Running:
+    """A session a worker is running, and the flag that stops it."""
+
+    batch_id: str
+    canceled: anyio.Event = field(default_factory=anyio.Event)
+
+
+class Fenced(Exception):
+    """Another writer appended to the session: this worker no longer owns it."""
+
+
+class Abandoned(Exception):
+    """The session was canceled while its node ran in a thread, which was left to finish."""
+
+
+async def _cancel_when_set(flag: anyio.Event, scope: anyio.CancelScope) -> None:
+    await flag.wait()
+    scope.cancel()
+
+
+class _Slot:
+    """A limiter slot held for one node thread, given back by whoever sees the thread end.
+
+    Normally the event loop gives it back when the thread's result arrives; a thread that
+    was abandoned gives it back itself when it finally returns, so the slot stays taken for
+    exactly as long as the thread runs.
+    """
+
+    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+        self._limiter = limiter
+        self._lock = threading.Lock()
+        self._abandoned = self._done = False
+
+    async def take(self) -> None:
+        await self._limiter.acquire_on_behalf_of(self)
+
+    def give_back(self) -> None:
+        self._limiter.release_on_behalf_of(self)
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            done = self._done
+        if done:  # the thread ended just as it was abandoned
+            self.give_back()
+
+    def thread_done(self) -> None:
+        with self._lock:
+            self._done = True
+            abandoned = self._abandoned
+        if abandoned:
+            # RuntimeError: the event loop is gone (the process is shutting down).
+            with contextlib.suppress(RuntimeError):
+                anyio.from_thread.run_sync(self.give_back)
+
+
+async def session_state(
+    store: EventStore, queue_id: str, session_id: str
+) -> tuple[SessionState, ExpectedVersion]:
+    """A session's state folded from its own stream, and the version to append at."""
+    recorded = await store.read_stream(session_stream(session_id))
+    state = fold(SessionState.new(queue_id, session_id), [(r.data, r.position) for r in recorded])
+    return state, recorded[-1].version if recorded else NO_STREAM
+
+
+@dataclass
+class Workbench:
+    """What every attempt of one executor works with."""
+
+    store: EventStore
+    registry: InvocationRegistry
+    cache: InvocationCache
+    artifacts: ArtifactStore
+    limiter: anyio.CapacityLimiter
+    report: Callable[[Progress], None]
+    # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
+    abandoned: dict[str, str] = field(default_factory=dict)
+    # The enqueue events of the batches recently run (a few: they hold all the data).
+    enqueued: dict[str, ev.BatchEnqueued] = field(default_factory=dict)
+
+    def remember(self, enqueued: ev.BatchEnqueued, keep: int = 16) -> ev.BatchEnqueued:
+        if len(self.enqueued) >= keep:
+            del self.enqueued[next(iter(self.enqueued))]
+        self.enqueued[enqueued.batch_id] = enqueued
+        return enqueued
+
+
+class Attempt:
+    """One attempt of one session, from just after its claim to its last event."""
+
+    def __init__(
+        self,
+        bench: Workbench,
+        worker_id: str,
+        state: SessionState,
+        version: int,
+        running: Running,
+    ) -> None:
+        self.bench = bench
+        self.worker_id = worker_id
+        self.state = state
+        self.version = version
+        self.running = running
+        self.store = bench.store
+
+    async def run(self, resumed: bool = False) -> None:
+        enqueued, later = await self._batch_events()
+        canceled_at = max((r.position for r in later if r.tag == "batch.canceled"), default=0)
+        if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
+            return
+        try:
+            graph = parse_graph(self._session_graph(enqueued), self.bench.registry)
+        except GraphValidationError as exc:
+            await self._append(decide(RejectGraph(tuple(exc.problems)), self.state))
+            return
+        if resumed:
+            execution = GraphExecutionState.rebuild(graph, await self._completions())
+        else:
+            execution = GraphExecutionState(graph)
+        await self._run_nodes(execution)
+
+    async def _completions(self) -> list[tuple[str, BaseInvocationOutput]]:
+        """This attempt's durable node completions, in order (what a resume keeps)."""
+        recorded = await self.store.read_stream(session_stream(self.state.session_id))
+        attempt_start = max(i for i, r in enumerate(recorded) if r.tag == "session.started")
+        registry = self.bench.registry
+        completions = []
+        for record in recorded[attempt_start:]:
+            if isinstance(record.data, ev.InvocationCompleted):
+                output_type = registry.get_output(record.data.outputs["type"])
+                assert output_type is not None, record.data.outputs["type"]
+                completions.append(
+                    (record.data.node_id, output_type.model_validate(record.data.outputs))
+                )
+        return completions
+
+    async def _batch_events(self) -> tuple[ev.BatchEnqueued, list[RecordedEvent]]:
+        """The batch's enqueue (decoded once per batch: it holds all the data) and every
+        event after it, re-read after each claim so a cancel is never missed."""
+        stream = batch_stream(self.state.batch_id)
+        enqueued = self.bench.enqueued.get(self.state.batch_id)
+        if enqueued is None:
+            [first] = await self.store.read_stream(stream, 0, 1)
+            assert isinstance(first.data, ev.BatchEnqueued)
+            enqueued = self.bench.remember(first.data)
+        return enqueued, await self.store.read_stream(stream, from_version=1)
+
+    def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
+        _, index = parse_session_id(self.state.session_id)
+        values = session_values(data_of(enqueued), enqueued.session_count, index)
+        return substitute(enqueued.graph, values)
+
+    async def _run_nodes(self, execution: GraphExecutionState) -> None:
+        pending: list[Event] = []
+        while True:
+            if self.running.canceled.is_set():
+                await self._cancel(pending)
+                return
+            try:
+                node = execution.next()
+            except (MissingInputError, NodeInputError) as exc:
+                node_id = exc.node_id
+                pending += self._failure(node_id, execution, exc, None)
+                await self._append(pending + self._fail_session(exc, node_id))
+                return
+            if node is None:
+                break
+            pending.append(self._started(node, execution))
+            key, hit = await self._cached(node)
+            if hit is not None:  # invoke() is not called: the cached outputs are the result
+                execution.complete(node.id, hit)
+                pending.append(self._completed(node, execution, hit, None, key, cached=True))
+                continue
+            await self._append(pending)
+            output, error, stats = await self._invoke(node)
+            if isinstance(error, Abandoned):
+                await self._cancel([])
+                return
+            if error is not None:
+                pending = self._failure(node.id, execution, error, stats)
+                if self.running.canceled.is_set():
+                    await self._cancel(pending)
+                else:
+                    await self._append(pending + self._fail_session(error, node.id))
+                return
+            assert output is not None
+            completed = self._completed(node, execution, output, stats, key)
+            if found := bounds.problems(completed.outputs, "outputs"):
+                # A value the log cannot hold fails the node, as a failing body would.
+                error = InvalidValueError(f"node {node.id!r} returned a value out of bounds", found)
+                pending = self._failure(node.id, execution, error, stats)
+                await self._append(pending + self._fail_session(error, node.id))
+                return
+            execution.complete(node.id, output)
+            if key is not None:
+                # Cached now, appended with the next node: the entry is the newest, so it names
+                # its artifacts until the event does (an entry too big to keep is not put).
+                await self.bench.cache.put(key, node.node_type, completed.outputs)
+            pending = [completed]
+        await self._append(pending + decide(Complete(), self.state))
+
+    async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
+        """The node's cache key if the cache was asked (cacheable node, cache on), and the
+        cached output on a hit."""
+        key = cache_key(node)
+        if key is None:
+            return None, None
+        enabled, outputs = await self.bench.cache.lookup(key)
+        if not enabled:
+            return None, None
+        if outputs is None:
+            return key, None
+        output_type = self.bench.registry.get_output(outputs.get("type", ""))
+        if output_type is None:  # an output type no longer known: run the node instead
+            await self.bench.cache.discard(key)
+            return key, None
+        return key, output_type.model_validate(outputs)
+
+    async def _invoke(
+        self, node: BaseInvocation
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, StatsContext]:
+        """The node's output or the exception it raised, with its measurements."""
+        context = NodeContext(
+            self.state.queue_id,
+            self.state.batch_id,
+            self.state.session_id,
+            node.id,
+            logging.getLogger(f"eventsvc.node.{node.node_type}"),
+            self.bench.artifacts,
+            self.running.canceled,
+            self.bench.report,
+        )
+        stats = StatsContext()
+        try:
+            if inspect.iscoroutinefunction(node.invoke):
+                with stats:
+                    output = await node.invoke(context)
+            else:
+                output = await self._in_thread(node, context, stats)
+        except Exception as exc:  # a failing node is data, not a crash of the worker
+            return None, exc, stats
+        return output, None, stats
+
+    async def _in_thread(
+        self, node: BaseInvocation, context: NodeContext, stats: StatsContext
+    ) -> BaseInvocationOutput:
+        """Run a blocking node in a worker thread; abandon it if its session is canceled.
+
+        A thread cannot be killed: an abandoned node keeps its limiter slot until its thread
+        returns, and is recorded so shutdown can say so instead of hanging.
+        """
+        slot = _Slot(self.bench.limiter)
+        await slot.take()
+
+        def call() -> BaseInvocationOutput:
+            try:
+                return _timed_invoke(node, context, stats)
+            finally:
+                slot.thread_done()
+
+        output: BaseInvocationOutput | None = None
+        error: Exception | None = None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_when_set, self.running.canceled, tg.cancel_scope)
+                try:
+                    output = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+                except Exception as exc:  # the node's own failure, raised unwrapped below
+                    error = exc
+                tg.cancel_scope.cancel()
+        except anyio.get_cancelled_exc_class():
+            slot.abandon()
+            self._abandon(node)
+            raise
+        if error is None and output is None:
+            slot.abandon()
+            self._abandon(node)
+            raise Abandoned(f"node {node.id} abandoned: its session was canceled")
+        slot.give_back()
+        if error is not None:
+            raise error
+        assert output is not None
+        return output
+
+    def _abandon(self, node: BaseInvocation) -> None:
+        self.bench.abandoned[node.id] = self.state.session_id
+        log.warning("abandoned node %s of session %s in its thread", node.id, self.state.session_id)
+
+    # --- events -------------------------------------------------------------------------
+
+    def _node_fields(self, node_id: str, execution: GraphExecutionState) -> dict[str, Any]:
+        source_id, _ = execution.prepared_source[node_id]
+        return {
+            "queue_id": self.state.queue_id,
+            "batch_id": self.state.batch_id,
+            "session_id": self.state.session_id,
+            "attempt": self.state.attempt,
+            "node_id": node_id,
+            "source_node_id": source_id,
+            "node_type": execution.graph.nodes[source_id].node_type,
+            "worker_id": self.worker_id,
+        }
+
+    def _started(self, node: BaseInvocation, execution: GraphExecutionState) -> Event:
+        return ev.InvocationStarted(**self._node_fields(node.id, execution))
+
+    def _completed(
+        self,
+        node: BaseInvocation,
+        execution: GraphExecutionState,
+        output: BaseInvocationOutput,
+        stats: StatsContext | None,
+        key: str | None,
+        cached: bool = False,
+    ) -> ev.InvocationCompleted:
+        return ev.InvocationCompleted(
+            **self._node_fields(node.id, execution),
+            outputs=output.model_dump(mode="json"),
+            measurement=_measurement(stats),
+            cache_key=key,
+            cached=cached,
+        )
+
+    def _failure(
+        self,
+        node_id: str,
+        execution: GraphExecutionState,
+        error: Exception,
+        stats: StatsContext | None,
+    ) -> list[Event]:
+        return [
+            ev.InvocationFailed(
+                **self._node_fields(node_id, execution),
+                error_type=type(error).__name__,
+                error_message=bounds.storable_text(str(error)),
+                measurement=_measurement(stats),
+                error_traceback=bounds.storable_text(
+                    "".join(traceback.format_exception(error)), 4 * bounds.MAX_TEXT_CHARS
+                ),
+            )
+        ]
+
+    def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
+        message = bounds.storable_text(str(error))
+        return decide(Fail(type(error).__name__, message, node_id), self.state)
+
+    async def _cancel(self, pending: Sequence[Event]) -> None:
+        state, _ = await session_state(self.store, self.state.queue_id, self.state.session_id)
+        if state.status.value == "canceled":
+            return  # canceled on its own stream: nothing more to write
+        await self._append([*pending, *decide(Cancel(BATCH_CANCELED), self.state)])
+
+    async def _append(self, events: Sequence[Event]) -> bool:
+        """Append at the exact version; False when there was nothing to append."""
+        if not events:
+            return False
+        expected: ExpectedVersion = self.version
+        try:
+            result = await self.store.append(
+                session_stream(self.state.session_id), events, expected
+            )
+        except ConcurrencyError as exc:
+            raise Fenced(str(exc)) from exc
+        self.version = result.version
+        for event in events:
+            self.state = evolve(self.state, event, result.last_position)
+        return True
+
+
+def _measurement(stats: StatsContext | None) -> NodeMeasurement:
+    """What was measured around a node (nothing for a cache hit: it did not run)."""
+    return NodeMeasurement() if stats is None else NodeMeasurement(**stats.as_measurement())
+
+
+def _timed_invoke(
+    node: BaseInvocation, context: NodeContext, stats: StatsContext
+) -> BaseInvocationOutput:
+    with stats:
+        return node.invoke(context)

@@ -1,0 +1,135 @@
+"""Projections: read models folded from the log into tables beside it (DESIGN section 3).
+
+A ``Projection`` is SQL folded in a store's own write transactions: its DDL, the tags it
+folds, and ``apply`` over a page of events. It is a concept of the adapters' layer, as its
+fold *is* a handful of SQL statements run inside the store's transaction (DESIGN put the
+folding logic a layer above and only the persistence here; the code has moved past that).
+A backend hosts projections (``ProjectionHost``): SQLite folds them inside each append's
+transaction, PostgreSQL in one runner per projection across all processes; the mechanics they
+share (schema bookkeeping, rebuild, checkpoints) are in ``projections.runner``.
+
+A projection whose fold raises cannot move past the event it raised on (``FoldError``): it
+stalls there, readable, and says so (``ProjectionStall``), instead of wedging the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from eventsvc.errors import ProjectionStalledError
+from eventsvc.events import RecordedEvent
+from eventsvc.store.protocols import Transaction
+
+ProjectionTransaction = Transaction
+"""The open write transaction a projection folds events in."""
+
+
+class Projection(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def schema(self) -> str:
+        """DDL creating its tables and indexes; run on registration and on rebuild."""
+        ...
+
+    @property
+    def tables(self) -> Sequence[str]:
+        """The tables it owns, dropped by a rebuild."""
+        ...
+
+    @property
+    def reads_own_tables(self) -> bool:
+        """Whether its fold queries its own tables; if not, a rebuild creates their indexes
+        after folding, which is faster than keeping them up to date row by row."""
+        ...
+
+    @property
+    def tags(self) -> frozenset[str]:
+        """The event tags it folds; a rebuild reads no others."""
+        ...
+
+    def apply(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
+        """Fold ``events`` (in position order; other tags may be left out) into its tables."""
+        ...
+
+
+class FoldError(Exception):
+    """A projection's fold raised on a page: ``position`` is the first event of the page (the
+    exact one once the page is folded event by event), ``reason`` what was raised."""
+
+    def __init__(self, projection: str, position: int, tag: str, reason: str) -> None:
+        super().__init__(
+            f"projection {projection!r} cannot fold the {tag!r} event at position {position}"
+            f" ({reason})"
+        )
+        self.projection = projection
+        self.position = position
+        self.tag = tag
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionStall:
+    """A projection that cannot fold the event at ``position``: it stays at the position
+    before, its tables readable, until eventsvc is fixed (``reason`` says what was raised)."""
+
+    name: str
+    position: int
+    reason: str
+
+    def error(self) -> ProjectionStalledError:
+        return ProjectionStalledError(self.name, self.position, self.reason)
+
+
+def fold_or_raise(
+    projection: Projection, tx: Transaction, records: Sequence[RecordedEvent]
+) -> None:
+    """``projection.apply``, with whatever it raises (a driver's data error, a bug) as a
+    ``FoldError``: folding is eventsvc's own code over values inside ``bounds``, so a failure
+    means the projection cannot move past these events until eventsvc is fixed."""
+    try:
+        projection.apply(tx, records)
+    except Exception as exc:
+        first = records[0]
+        reason = f"{type(exc).__name__}: {exc}"
+        raise FoldError(projection.name, first.position, first.tag, reason) from exc
+
+
+class ProjectionHost(Protocol):
+    """A store that keeps projections folded from its log, in its own database."""
+
+    @property
+    def projections(self) -> list[str]:
+        """The names of the projections registered here."""
+        ...
+
+    async def register(self, projection: Projection) -> None:
+        """Keep ``projection`` folded from the log (creating its tables if needed)."""
+        ...
+
+    async def rebuild(self, *names: str) -> int:
+        """Fold the whole log into fresh tables of the named projections, swapped in by one
+        commit; the position they folded up to."""
+        ...
+
+    async def wait_for_projections(self, position: int) -> None:
+        """Return once every registered projection has folded ``position``; raise
+        ``ProjectionStalledError`` at once if one cannot (it stalled before it)."""
+        ...
+
+    async def stalls(self) -> list[ProjectionStall]:
+        """The projections that cannot fold the event at a position, and why."""
+        ...
+
+
+__all__ = [
+    "FoldError",
+    "Projection",
+    "ProjectionHost",
+    "ProjectionStall",
+    "ProjectionTransaction",
+    "fold_or_raise",
+]

@@ -1,0 +1,347 @@
+"""The queue projection: batches, their virtual sessions, and the queue's state.
+
+Sessions are virtual until they start (DESIGN section 2): a batch is one row with counters per
+state and a cursor, the lowest index never materialized. A session gets a row only when it is
+started, canceled or retried on its own; a session without a row is ``uninitialized``, or
+``canceled`` once its batch is. Every query answers as if all sessions existed, at a cost that
+does not grow with the batch: the next sessions are the free indexes from the cursors of the
+runnable batches, walked in order, and the best retried rows; a page of a listing walks indexes
+from its cursor and fetches only the rows in its window. A query's statements may each see a
+later commit of the fold (PostgreSQL's runner commits on its own connection), so no answer
+relies on two of them agreeing: a batch found claimed to its end gives way to the next one.
+
+Times come only from events' ``recorded_at``, so a rebuild from position 0 equals the live
+tables.
+
+The SQL is written once for both backends (``?`` placeholders, ``ON CONFLICT`` upserts with
+qualified columns, no SQLite-only functions): SQLite applies it inside each append's
+transaction, and PostgreSQL's runner (``store.postgres.runner``) applies it page by page with
+wider column types. ``queue_view`` answers the queries. What does not depend on SQL (the
+session state machine, session values, the read models) is in the domain: ``sessions``,
+``batches``, ``views``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from eventsvc.events import (
+    BatchCanceled,
+    BatchEnqueued,
+    BatchReprioritized,
+    QueuePaused,
+    QueuePruned,
+    QueueResumed,
+    RecordedEvent,
+    SessionEvent,
+    SessionFailed,
+)
+from eventsvc.ids import parse_session_id
+from eventsvc.projections import ProjectionTransaction
+
+log = logging.getLogger("eventsvc.projections")
+
+STATES = ("uninitialized", "in_progress", "completed", "failed", "canceled")
+NEW_STATUS = {
+    "session.started": "in_progress",
+    "session.resumed": "in_progress",
+    "session.completed": "completed",
+    "session.failed": "failed",
+    "session.canceled": "canceled",
+    "session.retried": "uninitialized",
+}
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue_state (
+    queue_id TEXT PRIMARY KEY,
+    paused INTEGER NOT NULL DEFAULT 0,
+    pruned_at INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS queue_batches (
+    batch_id TEXT PRIMARY KEY,
+    queue_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    priority INTEGER NOT NULL,
+    session_count INTEGER NOT NULL,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    canceled_at INTEGER,
+    origin TEXT,
+    destination TEXT,
+    enqueued_at INTEGER NOT NULL,
+    pruned INTEGER NOT NULL DEFAULT 0,
+    n_uninitialized INTEGER NOT NULL,
+    n_in_progress INTEGER NOT NULL DEFAULT 0,
+    n_completed INTEGER NOT NULL DEFAULT 0,
+    n_failed INTEGER NOT NULL DEFAULT 0,
+    n_canceled INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_batches_order ON queue_batches (queue_id, position);
+CREATE INDEX IF NOT EXISTS queue_batches_runnable
+    ON queue_batches (queue_id, priority DESC, position)
+    WHERE canceled_at IS NULL AND cursor < session_count;
+CREATE TABLE IF NOT EXISTS queue_sessions (
+    session_id TEXT PRIMARY KEY,
+    batch_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    queue_id TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    batch_position INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    worker_id TEXT,
+    updated_position INTEGER NOT NULL,
+    started_at INTEGER,
+    finished_at INTEGER,
+    error_type TEXT,
+    error_message TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS queue_sessions_index ON queue_sessions (batch_id, idx);
+CREATE INDEX IF NOT EXISTS queue_sessions_runnable
+    ON queue_sessions (queue_id, priority DESC, batch_position, idx)
+    WHERE status = 'uninitialized'
+"""
+
+_UPSERT_SESSION = """
+INSERT INTO queue_sessions (session_id, batch_id, idx, queue_id, priority, batch_position, status,
+    attempt, worker_id, updated_position, started_at, finished_at, error_type, error_message)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (session_id) DO UPDATE SET
+    status = excluded.status, attempt = excluded.attempt,
+    worker_id = coalesce(excluded.worker_id, queue_sessions.worker_id),
+    updated_position = excluded.updated_position,
+    started_at = coalesce(excluded.started_at, queue_sessions.started_at),
+    finished_at = excluded.finished_at,
+    error_type = excluded.error_type, error_message = excluded.error_message
+"""
+
+
+class QueueProjection:
+    """Folds batch, session and queue events into the queue tables."""
+
+    name = "queue"
+    schema = SCHEMA
+    tables = ("queue_state", "queue_batches", "queue_sessions")
+    reads_own_tables = True
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, Callable[[ProjectionTransaction, Any, RecordedEvent], None]] = {
+            "batch.enqueued": self._batch_enqueued,
+            "batch.canceled": self._batch_canceled,
+            "batch.reprioritized": self._batch_reprioritized,
+            "queue.paused": self._queue_paused,
+            "queue.resumed": self._queue_paused,
+            "queue.pruned": self._queue_pruned,
+        }
+        self.tags = frozenset(self._handlers) | frozenset(NEW_STATUS)
+
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        # Consecutive session events fold together (one read and one write per session and
+        # batch); any other event first flushes them, so every event sees what came before.
+        sessions: list[RecordedEvent] = []
+        for record in events:
+            if record.tag in NEW_STATUS:
+                sessions.append(record)
+                continue
+            handler = self._handlers.get(record.tag)
+            if handler is not None:
+                if sessions:
+                    _fold_sessions(tx, sessions)
+                    sessions = []
+                handler(tx, record.data, record)
+        if sessions:
+            _fold_sessions(tx, sessions)
+
+    def _batch_enqueued(
+        self, tx: ProjectionTransaction, event: BatchEnqueued, record: RecordedEvent
+    ) -> None:
+        tx.execute(
+            "INSERT INTO queue_batches (batch_id, queue_id, position, priority, session_count, "
+            "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            # A batch enqueued twice (only a direct append can do it) keeps its first enqueue,
+            # on both backends; audit names the second.
+            "ON CONFLICT (batch_id) DO NOTHING",
+            (
+                event.batch_id,
+                event.queue_id,
+                record.position,
+                event.priority,
+                event.session_count,
+                event.origin,
+                event.destination,
+                record.recorded_at,
+                event.session_count,
+            ),
+        )
+        tx.execute(
+            "INSERT INTO queue_state (queue_id) VALUES (?) ON CONFLICT DO NOTHING",
+            (event.queue_id,),
+        )
+
+    def _batch_canceled(
+        self, tx: ProjectionTransaction, event: BatchCanceled, record: RecordedEvent
+    ) -> None:
+        # Every session not started yet, virtual or retried, is canceled; running ones stop
+        # when their worker sees the cancel and appends session.canceled.
+        tx.execute(
+            "UPDATE queue_batches SET canceled_at = ?, n_canceled = n_canceled + n_uninitialized, "
+            "n_uninitialized = 0 WHERE batch_id = ?",
+            (record.position, event.batch_id),
+        )
+        tx.execute(
+            "UPDATE queue_sessions SET status = 'canceled', updated_position = ?, "
+            "finished_at = ? WHERE batch_id = ? AND status = 'uninitialized'",
+            (record.position, record.recorded_at, event.batch_id),
+        )
+
+    def _batch_reprioritized(
+        self, tx: ProjectionTransaction, event: BatchReprioritized, record: RecordedEvent
+    ) -> None:
+        for table in ("queue_batches", "queue_sessions"):
+            tx.execute(
+                f"UPDATE {table} SET priority = ? WHERE batch_id = ?",
+                (event.priority, event.batch_id),
+            )
+
+    def _queue_paused(
+        self, tx: ProjectionTransaction, event: QueuePaused | QueueResumed, record: RecordedEvent
+    ) -> None:
+        tx.execute(
+            "INSERT INTO queue_state (queue_id, paused) VALUES (?, ?) "
+            "ON CONFLICT (queue_id) DO UPDATE SET paused = excluded.paused",
+            (event.queue_id, int(isinstance(event, QueuePaused))),
+        )
+
+    def _queue_pruned(
+        self, tx: ProjectionTransaction, event: QueuePruned, record: RecordedEvent
+    ) -> None:
+        tx.execute(
+            "UPDATE queue_batches SET pruned = 1 WHERE queue_id = ? AND pruned = 0 "
+            "AND n_uninitialized = 0 AND n_in_progress = 0",
+            (event.queue_id,),
+        )
+        tx.execute(
+            "INSERT INTO queue_state (queue_id, pruned_at) VALUES (?, ?) "
+            "ON CONFLICT (queue_id) DO UPDATE SET pruned_at = excluded.pruned_at",
+            (event.queue_id, record.position),
+        )
+
+
+# SQLite's default limit on the parameters of one statement is 999 (before 3.32).
+_CHUNK = 500
+
+
+def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> None:
+    """Fold consecutive session events: each session's row and each batch's counters are
+    read once and written once, with what the events in order would have left."""
+    by_session: dict[str, list[RecordedEvent]] = {}
+    batch_of: dict[str, str] = {}
+    for record in records:
+        event = cast(SessionEvent, record.data)
+        by_session.setdefault(event.session_id, []).append(record)
+        batch_of[event.session_id] = event.batch_id
+    batches = _select_in(
+        tx,
+        "SELECT batch_id, canceled_at, cursor, priority, position FROM queue_batches "
+        "WHERE batch_id IN ({})",
+        list(set(batch_of.values())),
+    )
+    stored = _select_in(
+        tx,
+        "SELECT session_id, status FROM queue_sessions WHERE session_id IN ({})",
+        list(by_session),
+    )
+    upserts = []
+    deltas: dict[str, dict[str, int]] = {}
+    # Batches whose cursor's session got its first row here: the cursor moves past it.
+    at_cursor: set[str] = set()
+    for sid, events in by_session.items():
+        batch_id = batch_of[sid]
+        if batch_id not in batches:
+            first = events[0]
+            log.warning("%s at position %d: no batch %r", first.tag, first.position, batch_id)
+            continue
+        canceled_at, cursor, priority, batch_position = batches[batch_id]
+        _, index = parse_session_id(sid)
+        previous: str = stored.get(sid) or (
+            "canceled" if canceled_at is not None else "uninitialized"
+        )
+        row = _session_row(events, index, priority, batch_position)
+        upserts.append(row)
+        status: str = row[6]
+        if previous != status:
+            counts = deltas.setdefault(batch_id, dict.fromkeys(STATES, 0))
+            counts[previous] -= 1
+            counts[status] += 1
+        if sid not in stored and index == cursor:
+            at_cursor.add(batch_id)
+    tx.executemany(_UPSERT_SESSION, upserts)
+    if deltas:
+        tx.executemany(
+            "UPDATE queue_batches SET "
+            + ", ".join(f"n_{state} = n_{state} + ?" for state in STATES)
+            + " WHERE batch_id = ?",
+            [(*counts.values(), batch_id) for batch_id, counts in deltas.items()],
+        )
+    for batch_id in at_cursor:
+        _advance_cursor(tx, batch_id, batches[batch_id][1])
+
+
+def _session_row(
+    events: list[RecordedEvent], index: int, priority: int, batch_position: int
+) -> tuple[Any, ...]:
+    """The upsert that leaves a session's row as its events, applied one by one, would."""
+    last = events[-1]
+    event = cast(SessionEvent, last.data)
+    worker = started = None
+    for record in events:
+        worker = getattr(record.data, "worker_id", None) or worker
+        if record.tag == "session.started":
+            started = record.recorded_at
+    status = NEW_STATUS[last.tag]
+    terminal = status in ("completed", "failed", "canceled")
+    error = (event.error_type, event.error_message) if isinstance(event, SessionFailed) else None
+    return (
+        event.session_id,
+        event.batch_id,
+        index,
+        event.queue_id,
+        priority,
+        batch_position,
+        status,
+        event.attempt,
+        worker,
+        last.position,
+        started,
+        last.recorded_at if terminal else None,
+        *(error or (None, None)),
+    )
+
+
+def _select_in(tx: ProjectionTransaction, sql: str, keys: list[str]) -> dict[str, Any]:
+    """Rows keyed by their first column (the rest as a tuple, or the one value), fetched for
+    ``keys`` a chunk at a time."""
+    found: dict[str, Any] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        for key, *rest in tx.fetchall(sql.format(", ".join("?" * len(chunk))), chunk):
+            found[key] = tuple(rest) if len(rest) > 1 else rest[0]
+    return found
+
+
+def _advance_cursor(tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
+    """Move the cursor past every materialized index from it on, a chunk at a time."""
+    while True:
+        indexes = tx.fetchall(
+            "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
+            (batch_id, cursor, _CHUNK),
+        )
+        start = cursor
+        for (index,) in indexes:
+            if index != cursor:
+                break
+            cursor += 1
+        if cursor - start < _CHUNK:
+            break
+    tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))

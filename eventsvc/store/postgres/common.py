@@ -1,0 +1,250 @@
+"""What the parts of the PostgreSQL store share (L1): the database as they reach it, the one
+boundary where asyncpg's errors become ``StoreError``, the lease that gives one process the
+sealer's or a projection's work, and SQLite-style placeholders turned into PostgreSQL's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from hashlib import sha1
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import anyio
+import asyncpg  # type: ignore[import-untyped]
+
+from eventsvc.errors import StoreError
+from eventsvc.store.rows import Head
+
+DRIVER_ERRORS: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    # Seen when a query meets a connection the server has just terminated.
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+    TimeoutError,
+)
+# The database's clock, in seconds since the epoch: leases are judged by it, not by a worker's.
+DB_NOW = "extract(epoch FROM clock_timestamp())::float8"
+HEAD = (
+    "SELECT position, hash, recorded_at FROM events WHERE position IS NOT NULL "
+    "ORDER BY position DESC LIMIT 1"
+)
+# A NOTIFY payload holds at most 8000 bytes.
+NOTIFY_LIMIT = 7900
+
+
+class Database:
+    """One PostgreSQL schema as the store's parts reach it: a pool, connections of their own
+    with the store's settings, the schema's NOTIFY channels, and ``translated``."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self.where = host_port(dsn)
+        self.schema = ""
+        self._pool: Any = None
+        self.closed = False
+
+    @property
+    def pool(self) -> Any:
+        if self._pool is None or self.closed:
+            raise StoreError(f"the store at {self.where} is closed")
+        return self._pool
+
+    async def open_pool(self, read_only: bool) -> None:
+        settings = {"default_transaction_read_only": "on"} if read_only else {}
+        with self.connecting():
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=1,
+                max_size=8,
+                timeout=10,
+                server_settings=self.settings("pool", settings),
+            )
+
+    async def close_pool(self) -> None:
+        self.closed = True
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                await pool.close()
+                return
+            pool.terminate()
+
+    def settings(self, role: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+        query = dict(parse_qsl(urlsplit(self.dsn).query))
+        name = {} if "application_name" in query else {"application_name": f"eventsvc {role}"}
+        return {**name, **(extra or {})}
+
+    async def connect(self, role: str, extra: dict[str, str] | None = None) -> Any:
+        """A connection of its own (``role`` names it in ``pg_stat_activity``)."""
+        with self.connecting():
+            return await asyncpg.connect(
+                self.dsn, timeout=10, server_settings=self.settings(role, extra)
+            )
+
+    def channel(self, name: str) -> str:
+        """A NOTIFY channel of this store's schema (schemas in one database do not mix)."""
+        channel = f"eventsvc:{self.schema}:{name}"
+        if len(channel) <= 63:
+            return channel
+        return f"eventsvc:{sha1(self.schema.encode()).hexdigest()[:20]}:{name}"
+
+    @contextmanager
+    def connecting(self) -> Iterator[None]:
+        try:
+            yield
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {self.where}: {exc}") from exc
+
+    @contextmanager
+    def translated(self, action: str) -> Iterator[None]:
+        """The one boundary where asyncpg's errors become eventsvc's: ``StoreError`` naming
+        what was being done and where (never the DSN, which may hold a password)."""
+        try:
+            yield
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"{action} at {self.where} failed: {exc}") from exc
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        with self.translated("reading the store"):
+            return list(await self.pool.fetch(sql, *args))
+
+    async def fetchrow(self, sql: str, *args: Any) -> Any:
+        with self.translated("reading the store"):
+            return await self.pool.fetchrow(sql, *args)
+
+    async def execute(self, sql: str, *args: Any) -> None:
+        with self.translated("writing the store"):
+            await self.pool.execute(sql, *args)
+
+
+class Lease:
+    """A named lease in the ``leases`` table: one holder at a time, judged by the database's
+    clock, fenced by an ``epoch`` that grows with every change of holder.
+
+    The holder renews it within ``seconds``; anyone may take it over once it has expired or
+    once its holder's backend is gone. ``renew`` is also the fence: run inside a transaction
+    it locks the row and fails if another holder took over, so work that must happen only
+    under the lease (a seal, a projection's page and checkpoint) commits only while held.
+    """
+
+    def __init__(self, name: str, holder: str, seconds: float) -> None:
+        self.name = name
+        self.holder = holder
+        self.seconds = seconds
+        self.epoch: int | None = None
+
+    async def acquire(self, conn: Any) -> bool:
+        """Take the lease if it is free (new, expired, or its holder is gone)."""
+        epoch = await conn.fetchval(
+            "INSERT INTO leases AS l (name, epoch, holder, holder_pid, expires_at) "
+            "VALUES ($1, 1, $2, pg_backend_pid(), "
+            "clock_timestamp() + make_interval(secs => $3::float8)) "
+            "ON CONFLICT (name) DO UPDATE SET epoch = l.epoch + 1, holder = excluded.holder, "
+            "holder_pid = excluded.holder_pid, expires_at = excluded.expires_at "
+            "WHERE l.expires_at < clock_timestamp() OR l.holder_pid IS NULL "
+            "OR NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = l.holder_pid) "
+            "RETURNING epoch",
+            self.name,
+            self.holder,
+            self.seconds,
+        )
+        self.epoch = None if epoch is None else int(epoch)
+        return self.epoch is not None
+
+    async def renew(self, conn: Any) -> bool:
+        """Extend the lease if it is still ours; False (and no longer held) if not."""
+        if self.epoch is None:
+            return False
+        renewed = await conn.fetchval(
+            "UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => $3::float8),"
+            " holder_pid = pg_backend_pid() WHERE name = $1 AND epoch = $2 RETURNING epoch",
+            self.name,
+            self.epoch,
+            self.seconds,
+        )
+        if renewed is None:
+            self.epoch = None
+        return renewed is not None
+
+    async def release(self, conn: Any, channel: str | None = None) -> None:
+        """Give the lease up at once (and tell the others on ``channel``)."""
+        if self.epoch is None:
+            return
+        epoch, self.epoch = self.epoch, None
+        await conn.execute(
+            "WITH r AS (UPDATE leases SET expires_at = '-infinity' "
+            "WHERE name = $1 AND epoch = $2 RETURNING 1) "
+            "SELECT pg_notify($3::text, '') FROM r WHERE $3::text IS NOT NULL",
+            self.name,
+            epoch,
+            channel,
+        )
+
+
+def dollar_placeholders(sql: str) -> str:
+    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes)."""
+    out, count, quote = [], 0, ""
+    for char in sql:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "?":
+            count += 1
+            out.append(f"${count}")
+            continue
+        out.append(char)
+    return "".join(out)
+
+
+async def read_head(conn: Any) -> Head:
+    row = await conn.fetchrow(HEAD)
+    return Head() if row is None else Head(int(row[0]), bytes(row[1]), int(row[2]))
+
+
+def sealed_payload(head: int, lasts: dict[int, int]) -> str:
+    """A seal's NOTIFY: ``"<head> <batch>:<last position>,..."``; the head alone when that
+    would not fit."""
+    payload = f"{head} " + ",".join(f"{batch}:{last}" for batch, last in lasts.items())
+    return payload if len(payload) <= NOTIFY_LIMIT else str(head)
+
+
+def parse_sealed_payload(payload: str) -> tuple[int, dict[int, int]]:
+    head, _, rest = payload.partition(" ")
+    lasts = {}
+    for pair in filter(None, rest.split(",")):
+        batch, _, last = pair.partition(":")
+        lasts[int(batch)] = int(last)
+    return int(head), lasts
+
+
+async def close_quietly(conn: Any) -> None:
+    with anyio.CancelScope(shield=True):
+        try:
+            with anyio.move_on_after(2):
+                await conn.close()
+                return
+        except DRIVER_ERRORS:
+            pass
+        conn.terminate()
+
+
+def redact(url: str) -> str:
+    """The URL without its password (in the authority or as a query parameter)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if parts.password is not None:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user.partition(':')[0]}@{host}"
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != "password"])
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def host_port(url: str) -> str:
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    host = parts.hostname or query.get("host") or "localhost"
+    port = parts.port or query.get("port") or 5432
+    return f"{host}:{port}"

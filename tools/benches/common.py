@@ -1,0 +1,334 @@
+"""What several benchmarks share: figures and their table, the raw rows and the floors more
+than one bench measures, PostgreSQL schemas of their own, and ``eventsvc serve`` processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import anyio
+
+from eventsvc.events import CODEC, SessionStarted
+from eventsvc.graph import parse_graph
+from eventsvc.store import EventStore
+from eventsvc.store.sqlite import SCHEMA_SQL
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    floor: float | None
+    target: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        return None if not self.floor else self.value / self.floor
+
+
+def print_table(bench: str, figures: list[Figure], as_json: bool) -> None:
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "bench": bench,
+                    "figures": {
+                        f.name: {
+                            "value": f.value,
+                            "unit": f.unit,
+                            "floor": f.floor,
+                            "ratio": f.ratio,
+                        }
+                        for f in figures
+                    },
+                }
+            )
+        )
+        return
+    width = max(24, *(len(f.name) for f in figures))
+    print(f"{'figure':<{width}} {'value':>12} {'floor':>12} {'unit':<8} {'ratio':>7}  target")
+    for f in figures:
+        floor = "-" if f.floor is None else f"{f.floor:,.2f}"
+        ratio = "-" if f.ratio is None else f"{f.ratio:.2f}"
+        print(f"{f.name:<{width}} {f.value:>12,.2f} {floor:>12} {f.unit:<8} {ratio:>7}  {f.target}")
+
+
+def sample_event(n: int) -> SessionStarted:
+    return SessionStarted(
+        queue_id="default", batch_id="bench", session_id=f"bench.{n}", worker_id="worker-1"
+    )
+
+
+def raw_rows(count: int) -> list[tuple[object, ...]]:
+    """Rows shaped like the store's, with the same payload bytes, for the raw floors."""
+    rows = []
+    for n in range(count):
+        data = CODEC.encode(sample_event(n)).decode()
+        rows.append(
+            (
+                n + 1,
+                f"s{n % 100}",
+                n // 100,
+                str(uuid.uuid4()),
+                "session.started",
+                1,
+                1_767_225_600_000_000,
+                data,
+                "{}",
+                os.urandom(32),
+            )
+        )
+    return rows
+
+
+RAW_INSERT = (
+    "INSERT INTO events (position, stream, version, event_id, tag, schema_version, recorded_at, "
+    "data, metadata, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+async def raw_connection(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = FULL")
+    await conn.executescript(SCHEMA_SQL)
+    return conn
+
+
+async def floor_single_commits(path: Path, rows: list[tuple[object, ...]]) -> float:
+    """One durable commit per event from one writer through aiosqlite."""
+    conn = await raw_connection(path)
+    started = time.perf_counter()
+    for row in rows:
+        await conn.execute("BEGIN IMMEDIATE")
+        await conn.execute(RAW_INSERT, row)
+        await conn.execute("COMMIT")
+    elapsed = time.perf_counter() - started
+    await conn.close()
+    return len(rows) / elapsed
+
+
+async def floor_read_eps(path: str, total: int, page: int) -> float:
+    """The same rows read in pages through aiosqlite, not decoded."""
+    async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        started = time.perf_counter()
+        after, seen = 0, 0
+        while rows := list(
+            await conn.execute_fetchall(
+                "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
+                "data, metadata, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, page),
+            )
+        ):
+            after, seen = rows[-1][0], seen + len(rows)
+        elapsed = time.perf_counter() - started
+    assert seen == total
+    return total / elapsed
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def timed(work: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await work()
+    return time.perf_counter() - started
+
+
+async def subscribe_latencies(store: EventStore, events: list[SessionStarted]) -> list[float]:
+    """Milliseconds from the start of each append to its delivery to a live subscriber of an
+    empty store, one append at a time."""
+    latencies: list[float] = []
+    starts: dict[int, float] = {}
+    async with store.subscribe() as subscription, anyio.create_task_group() as tg:
+
+        async def listen() -> None:
+            async for event in subscription:
+                latencies.append((time.perf_counter() - starts[event.position]) * 1000)
+                if len(latencies) == len(events):
+                    return
+
+        tg.start_soon(listen)
+        await subscription.wait_live()
+        for n, event in enumerate(events):
+            starts[n + 1] = time.perf_counter()
+            await store.append("probe", [event])
+    return latencies
+
+
+def edge(source: str, destination: str) -> dict[str, dict[str, str]]:
+    """An edge from ``"node.field"`` to ``"node.field"``."""
+    (s_node, s_field), (d_node, d_field) = source.split("."), destination.split(".")
+    return {"source": {"node_id": s_node, "field": s_field},
+            "destination": {"node_id": d_node, "field": d_field}}  # fmt: skip
+
+
+def chain_graph(length: int) -> Any:
+    nodes = {f"n{i}": {"type": "add", "id": f"n{i}", "b": 1} for i in range(length)}
+    edges = [
+        {
+            "source": {"node_id": f"n{i - 1}", "field": "value"},
+            "destination": {"node_id": f"n{i}", "field": "a"},
+        }
+        for i in range(1, length)
+    ]
+    return parse_graph({"nodes": nodes, "edges": edges})
+
+
+PG_PLAIN = """
+CREATE TABLE plain (
+    position BIGINT PRIMARY KEY, stream TEXT NOT NULL, version BIGINT NOT NULL,
+    event_id TEXT NOT NULL UNIQUE, tag TEXT NOT NULL, schema_version BIGINT NOT NULL,
+    recorded_at BIGINT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, hash BYTEA NOT NULL
+);
+CREATE SEQUENCE plain_position;
+"""
+
+
+PG_PLAIN_COLUMNS = (
+    "stream, version, event_id, tag, schema_version, recorded_at, data, metadata, hash"
+)
+
+
+def pg_url(dsn: str, schema: str) -> str:
+    """The DSN with the store (or a floor's tables) in a schema of its own."""
+    return f"{dsn}{'&' if '?' in dsn else '?'}search_path={schema}"
+
+
+@asynccontextmanager
+async def pg_schema(dsn: str, ddl: str = "") -> AsyncIterator[str]:
+    """A fresh schema (with ``ddl`` run in it) for the block, dropped afterwards."""
+    import asyncpg
+
+    schema = f"eventsvc_bench_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(f"CREATE SCHEMA {schema}; SET search_path = {schema}; {ddl}")
+        yield schema
+    finally:
+        await conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        await conn.close()
+
+
+async def pg_floor_concurrent_eps(
+    dsn: str, rows: list[tuple[object, ...]], connections: int, *, locked: bool
+) -> float:
+    """Single-event durable transactions from ``connections`` connections at once into a plain
+    table: gap-free the conventional way (each transaction takes ``LOCK TABLE ... IN EXCLUSIVE
+    MODE`` and the next position after the maximum), or unordered (a sequence, no lock)."""
+    import asyncpg
+
+    position = (
+        "(SELECT coalesce(max(position), 0) + 1 FROM plain)"
+        if locked
+        else "nextval('plain_position')"
+    )
+    insert = (
+        f"INSERT INTO plain (position, {PG_PLAIN_COLUMNS}) "
+        f"VALUES ({position}, $1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    )
+    share = len(rows) // connections
+
+    async def writer(conn: Any, mine: list[tuple[object, ...]]) -> None:
+        for row in mine:
+            async with conn.transaction():
+                if locked:
+                    await conn.execute("LOCK TABLE plain IN EXCLUSIVE MODE")
+                await conn.execute(insert, *row[1:])
+
+    async with pg_schema(dsn, PG_PLAIN) as schema:
+        conns = [await asyncpg.connect(pg_url(dsn, schema)) for _ in range(connections)]
+        try:
+            started = time.perf_counter()
+            async with anyio.create_task_group() as tg:
+                for n, conn in enumerate(conns):
+                    tg.start_soon(writer, conn, rows[n * share : (n + 1) * share])
+            elapsed = time.perf_counter() - started
+        finally:
+            for conn in conns:
+                await conn.close()
+    return share * connections / elapsed
+
+
+PG_WORKERS = 2  # workers in each service process
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def serve_process(
+    url: str, directory: Path, n: int, workers: int = PG_WORKERS
+) -> tuple[Any, str]:
+    """``eventsvc serve`` on the store at ``url``, once it answers its health route."""
+    import httpx
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "EVENTSVC_TOKEN"}
+    command = [sys.executable, "-m", "eventsvc", "serve", "--store", url, "--port", str(port)]
+    log = directory / f"serve-{n}.log"
+    with log.open("wb") as out:
+        process = await anyio.open_process(
+            [*command, "--workers", str(workers)], cwd=directory, env=env, stdout=out, stderr=out
+        )
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+            with anyio.fail_after(60):
+                while process.returncode is None:
+                    try:
+                        if (await http.get("/api/v1/health")).status_code == 200:
+                            return process, base
+                    except httpx.TransportError:
+                        pass
+                    await anyio.sleep(0.05)
+        raise RuntimeError(f"eventsvc serve exited before serving:\n{log.read_text()}")
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+            await process.aclose()
+        raise
+
+
+@asynccontextmanager
+async def serve_processes(url: str, directory: Path, count: int) -> AsyncIterator[list[str]]:
+    """``count`` service processes, started one after another; stopped (SIGTERM, else
+    SIGKILL) afterwards."""
+    processes: list[Any] = []
+    try:
+        bases = []
+        for n in range(count):
+            process, base = await serve_process(url, directory, n)
+            processes.append(process)
+            bases.append(base)
+        yield bases
+    finally:
+        with anyio.CancelScope(shield=True):
+            for process in processes:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in processes:
+                with anyio.move_on_after(10):
+                    await process.wait()
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+                await process.aclose()
