@@ -17,8 +17,11 @@ canceled at once (``ApplyBatchCancel``).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TypedDict
+
+import msgspec
+from msgspec.structs import replace
 
 from eventsvc.errors import IllegalTransitionError, Problem
 from eventsvc.events import (
@@ -67,8 +70,11 @@ FOLLOWS: dict[type[Event], frozenset[Status]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class SessionState:
+class SessionState(msgspec.Struct, frozen=True, gc=False):
+    """One session as its stream has folded so far. A frozen struct, not a dataclass: audit
+    and the executor build one per session event, and a struct builds and copies several
+    times faster."""
+
     queue_id: str
     batch_id: str
     session_id: str

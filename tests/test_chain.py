@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import replace
+from msgspec.structs import replace
 
 from eventsvc.chain import GENESIS, StoredRow, chain_hash, verify_chain
 

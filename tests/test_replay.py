@@ -3,7 +3,6 @@ log moved between stores as NDJSON."""
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -204,7 +203,7 @@ async def test_a_tampered_row_is_refused_and_nothing_of_its_call_is_stored(
         await append_traffic(source, 200, sessions_per_batch=5)
         rows = await source.read_rows(limit=1000)
         data = rows[99].data.replace(b'"queue_id":"default"', b'"queue_id":"forged"')
-        tampered = dataclasses.replace(rows[99], data=data)
+        tampered = msgspec.structs.replace(rows[99], data=data)
         assert tampered.data != rows[99].data
         forged = [*rows[:99], tampered, *rows[100:]]
         with pytest.raises(ImportRejectedError) as caught:
@@ -241,7 +240,7 @@ async def test_a_different_log_is_refused_at_the_first_position_it_differs(
 
 def test_a_malformed_line_is_named_by_its_number() -> None:
     row = StoredRow(1, "s", 0, "e", "t", 1, 0, b"{}", b"{}", bytes(32))
-    fields = dataclasses.asdict(row) | {"data": "{}", "metadata": "{}", "hash": "00" * 32}
+    fields = msgspec.structs.asdict(row) | {"data": "{}", "metadata": "{}", "hash": "00" * 32}
     good = msgspec.json.encode(replay.ExportedRow(**fields)) + b"\n"
     assert list(replay.parse_export([good, b"\n", good])) == [[row, row]]
     for bad in (b"{not json\n", b'{"position": "one"}\n', good.replace(b'"00', b'"zz')):

@@ -139,7 +139,8 @@ class SqliteTransaction:
         self._raw.executemany(sql, rows)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return [tuple(row) for row in self._raw.execute(sql, params)]
+        # No row factory is set, so the driver's rows are tuples already.
+        return self._raw.execute(sql, params).fetchall()
 
 
 @contextmanager

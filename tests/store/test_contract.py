@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import uuid
 from contextlib import AsyncExitStack
@@ -555,12 +554,12 @@ async def test_an_imported_row_no_backend_can_fold_is_refused_by_position(
         await source.append("s", [session_started()])
         [row] = await source.read_rows()
     data = msgspec.json.encode(BatchReprioritized(queue_id="q", batch_id="b", priority=1))
-    forged = dataclasses.replace(
+    forged = msgspec.structs.replace(
         row,
         tag="batch.reprioritized",
         data=data.replace(b'"priority":1', b'"priority":1' + b"0" * 19),
     )
-    forged = dataclasses.replace(forged, hash=chain_hash(GENESIS, *columns_of(forged)[:7],
+    forged = msgspec.structs.replace(forged, hash=chain_hash(GENESIS, *columns_of(forged)[:7],
                                                          forged.data, forged.metadata))  # fmt: skip
     async with backend.open() as opened:
         store = projected(opened)
