@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any, Protocol, TypeVar
 
 import anyio
@@ -229,7 +230,10 @@ class PostgresProjections:
                 async with self._db.pool.acquire() as conn:
                     if await lease.acquire(conn):
                         log.info("running projection %s", name)
-                        await self._follow(conn, lease, self._projections[name])
+                        try:
+                            await self._follow(conn, lease, self._projections[name])
+                        finally:
+                            await _reset_idle_timeout(conn)
             except FoldError as exc:
                 if not _transient(exc.__cause__):
                     await self._stall(lease, exc)
@@ -264,7 +268,8 @@ class PostgresProjections:
         channel = self._db.channel("checkpoints")
         # A runner stalled inside its page (idle in its transaction past the lease) is cut off
         # by the server: its page rolls back, the lease row's lock goes, and another process
-        # takes over. Set once for the connection; the pool resets it when it is released.
+        # takes over. Set once for the connection, and reset before it goes back to the pool
+        # (which keeps session state, see common._session_kept).
         await conn.execute(
             "SELECT set_config('idle_in_transaction_session_timeout', $1, false)",
             f"{max(1, round(self._lease_seconds * 1000))}ms",
@@ -357,3 +362,10 @@ def _transient(error: BaseException | None) -> bool:
     if isinstance(error, asyncpg.PostgresError):
         return str(getattr(error, "sqlstate", "") or "")[:2] in _TRANSIENT_SQLSTATE
     return isinstance(error, DRIVER_ERRORS)
+
+
+async def _reset_idle_timeout(conn: Any) -> None:
+    """Give the connection back to the pool as the pool gave it: a connection that failed is
+    closed by the pool instead, so a failure here changes nothing."""
+    with anyio.CancelScope(shield=True), anyio.move_on_after(1), suppress(*DRIVER_ERRORS):
+        await conn.execute("RESET idle_in_transaction_session_timeout")

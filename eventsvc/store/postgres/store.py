@@ -147,6 +147,13 @@ _VERSION_SQL = {
     "exact": "UPDATE streams SET version = version + $2::bigint WHERE stream = $1::text "
     "AND version = $8::bigint RETURNING version",
 }
+# What a conflicting append needs, in one round trip: whether its first event id is stored
+# (a repeat), else the stream's version and the position of its last event (NULL until sealed).
+_CONFLICT = (
+    "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $1), s.version, e.position "
+    "FROM (SELECT $2::text AS stream) q LEFT JOIN streams s ON s.stream = q.stream "
+    "LEFT JOIN events e ON e.stream = s.stream AND e.version = s.version"
+)
 _LAG = """
 SELECT (SELECT count(*) FROM events WHERE position IS NULL), holder, epoch,
        extract(epoch FROM expires_at - clock_timestamp())::float8
@@ -652,8 +659,14 @@ class PostgresEventStore:
             raise request.error
         if request.pending is not None:
             return await self._sealed(request.pending)
-        if request.conflict and not await self._is_stored(request):
-            raise await self._conflict_error(request)
+        if request.conflict:
+            tick = self._follower.tick
+            stored, version, position = await self._db.fetchrow(
+                _CONFLICT, request.items[0][0], request.stream
+            )
+            if not stored:
+                first = (tick, (version, position))
+                raise await self._conflict_error(request, first)
         return await self._resolve_stored(request)
 
     async def _sealed(self, pending: Pending) -> AppendResult:
@@ -689,26 +702,24 @@ class PostgresEventStore:
             lease = f"the sealer lease of {holder!r} (epoch {epoch}) has expired"
         return f"sealing lag: {waiting} committed row(s) wait to be sealed, {lease}"
 
-    async def _is_stored(self, request: _Append) -> bool:
-        row = await self._db.fetchrow(
-            "SELECT 1 FROM events WHERE event_id = $1", request.items[0][0]
-        )
-        return row is not None
-
-    async def _conflict_error(self, request: _Append) -> ConcurrencyError:
-        """The stream's version and last position (once sealed) for the caller's error."""
+    async def _conflict_error(
+        self, request: _Append, first: tuple[anyio.Event, tuple[int | None, int | None]]
+    ) -> ConcurrencyError:
+        """The stream's version and last position (once sealed) for the caller's error;
+        ``first`` is the look the conflict check already made."""
 
         async def look() -> tuple[int | None, int | None]:
-            row = await self._db.fetchrow(
-                "SELECT s.version, e.position FROM streams s LEFT JOIN events e "
-                "ON e.stream = s.stream AND e.version = s.version WHERE s.stream = $1",
-                request.stream,
+            _, version, position = await self._db.fetchrow(
+                _CONFLICT, request.items[0][0], request.stream
             )
-            if row is None:
-                return None, 0
-            return int(row[0]), row[1]
+            return version, position
 
-        version, position = await self._when_sealed(look, lambda found: found[1] is not None)
+        def ready(found: tuple[int | None, int | None]) -> bool:
+            return found[0] is None or found[1] is not None
+
+        version, position = await self._when_sealed(look, ready, first)
+        if version is None:
+            position = 0
         assert position is not None
         return ConcurrencyError(request.stream, request.expected, version, position)
 
@@ -721,20 +732,29 @@ class PostgresEventStore:
             sql = f"SELECT {STORED} FROM events WHERE event_id = ANY($1::text[])"
             return {row[0]: row for row in await self._db.fetch(sql, ids)}
 
-        check_repeat(request.stream, request.items, await look())
+        tick = self._follower.tick
+        found = await look()
+        check_repeat(request.stream, request.items, found)
         stored = await self._when_sealed(
-            look, lambda found: all(found[i][3] is not None for i in ids)
+            look, lambda found: all(found[i][3] is not None for i in ids), (tick, found)
         )
         return repeat_of(request.stream, request.items, stored)
 
     async def _when_sealed(
-        self, look: Callable[[], Awaitable[Any]], ready: Callable[[Any], bool]
+        self,
+        look: Callable[[], Awaitable[Any]],
+        ready: Callable[[Any], bool],
+        first: tuple[anyio.Event, Any] | None = None,
     ) -> Any:
-        """``look()`` again after each seal until ``ready``, within the seal timeout."""
+        """``look()`` again after each seal until ``ready``, within the seal timeout; ``first``
+        is a look already made (and the seal tick before it), so it is not made twice."""
         with anyio.move_on_after(self._options.seal_timeout):
             while True:
-                tick = self._follower.tick
-                found = await look()
+                if first is None:
+                    tick = self._follower.tick
+                    found = await look()
+                else:
+                    (tick, found), first = first, None
                 if ready(found):
                     return found
                 with anyio.move_on_after(self._options.poll_interval):
