@@ -265,6 +265,7 @@ async def pg_floor_concurrent_eps(
 
 
 PG_WORKERS = 2  # workers in each service process
+TOOLS = str(Path(__file__).resolve().parent.parent)  # where ``benches`` is importable from
 
 
 def free_port() -> int:
@@ -274,15 +275,17 @@ def free_port() -> int:
 
 
 async def serve_process(
-    url: str, directory: Path, n: int, workers: int = PG_WORKERS
+    url: str, directory: Path, n: int, workers: int = PG_WORKERS, module: str = "eventsvc"
 ) -> tuple[Any, str]:
-    """``eventsvc serve`` on the store at ``url``, once it answers its health route."""
+    """``eventsvc serve`` on the store at ``url``, once it answers its health route; run as
+    ``python -m module`` (a module of ``tools/`` registers bench node types first)."""
     import httpx
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != "EVENTSVC_TOKEN"}
-    command = [sys.executable, "-m", "eventsvc", "serve", "--store", url, "--port", str(port)]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [TOOLS, env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", module, "serve", "--store", url, "--port", str(port)]
     log = directory / f"serve-{n}.log"
     with log.open("wb") as out:
         process = await anyio.open_process(
@@ -309,14 +312,16 @@ async def serve_process(
 
 
 @asynccontextmanager
-async def serve_processes(url: str, directory: Path, count: int) -> AsyncIterator[list[str]]:
+async def serve_processes(
+    url: str, directory: Path, count: int, workers: int = PG_WORKERS, module: str = "eventsvc"
+) -> AsyncIterator[list[str]]:
     """``count`` service processes, started one after another; stopped (SIGTERM, else
     SIGKILL) afterwards."""
     processes: list[Any] = []
     try:
         bases = []
         for n in range(count):
-            process, base = await serve_process(url, directory, n)
+            process, base = await serve_process(url, directory, n, workers, module)
             processes.append(process)
             bases.append(base)
         yield bases
