@@ -111,8 +111,12 @@ async def bench_executor_postgres(dsn: str, processes: int) -> list[Figure]:
 
 
 def wait_batch(batch_id: str, sessions: int, length: int) -> Batch:
-    """Chains of ``length`` waiting nodes, a session per input."""
-    nodes = {f"w{i}": {"type": "bench_wait", "id": f"w{i}"} for i in range(length)}
+    """Chains of ``length`` waiting nodes, a session per input; none served from the cache
+    (a node's input is the one before it plus one, so a later node of one session would
+    otherwise find an earlier node of the next session's result)."""
+    nodes = {
+        f"w{i}": {"type": "bench_wait", "id": f"w{i}", "use_cache": False} for i in range(length)
+    }
     edges = [
         {
             "source": {"node_id": f"w{i - 1}", "field": "value"},
