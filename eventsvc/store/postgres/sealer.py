@@ -14,6 +14,13 @@ memory between rounds (read when it takes the lease) and checks it in each seal 
 never decreases along positions. The seal statement commits synchronously, and flushing its WAL
 flushes the appends' (committed with ``synchronous_commit = off``) that come before it.
 
+A round reads the unsealed rows back (``_UNSEALED``) only when it must: after taking the lease,
+when another process said it appended (its NOTIFY), and at least once a poll interval (a row
+committed by a process that still believed it held the lease announces itself to no one).
+Otherwise every unsealed row is one this process appended while it held the lease under the
+same epoch, which no one else can seal, and the round takes them from memory: one statement
+per round instead of two.
+
 The sealer also owns the control connection, where every NOTIFY of the store is heard: seals
 (for the follower), unsealed appends (to wake the sealer), a freed lease, projection
 checkpoints. A read-only process only listens there.
@@ -126,6 +133,11 @@ class Sealer:
         self._seal_head = Head()
         self._wake = anyio.Event()
         self._arrived = 0  # appends committed since the last seal
+        # This process's batches appended under the current epoch (in order), the other
+        # processes' appends heard of since the last read, and when the last read began.
+        self._own: dict[int, None] = {}
+        self._remote = 0
+        self._read_at = float("-inf")
         self._lease_freed = anyio.Event()
         self._renewed_at = 0.0
         self._compete_after = 0.0
@@ -138,10 +150,13 @@ class Sealer:
         """Whether this process holds the sealer lease (as far as it knows)."""
         return self.lease.epoch is not None
 
-    def appended(self, count: int) -> None:
-        """This process committed ``count`` appends; the sealer, if it is this process, wakes."""
+    def appended(self, batches: list[int], epoch: int | None) -> None:
+        """This process committed appends of these batches, having held the lease under
+        ``epoch`` when it inserted them; the sealer, if it is this process, wakes."""
         if self.lease.epoch is not None:
-            self._arrived += count
+            if epoch == self.lease.epoch:
+                self._own.update(dict.fromkeys(batches))
+            self._arrived += len(batches)
             self._wake.set()
 
     async def release(self) -> None:
@@ -210,6 +225,7 @@ class Sealer:
 
     def _on_unsealed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         self._arrived += int(payload) if payload.isdigit() else 1
+        self._remote += 1
         self._wake.set()
 
     def _on_lease_freed(self, conn: Any, pid: int, channel: str, payload: str) -> None:
@@ -255,6 +271,8 @@ class Sealer:
             return
         self._seal_head = await read_head(conn)
         self._renewed_at = anyio.current_time()
+        self._own.clear()
+        self._read_at = float("-inf")  # the first round reads whatever others left
         await conn.add_listener(self._db.channel("unsealed"), self._on_unsealed)
         holder, epoch = self.lease.holder, self.lease.epoch
         log.info("%s seals the log at %s (epoch %d)", holder, self._db.where, epoch)
@@ -315,7 +333,11 @@ class Sealer:
 
     async def _unsealed(self, conn: Any) -> list[tuple[Any, ...]]:
         """The next rows to seal, whole appends only, payloads filled in."""
+        if self._remote == 0 and anyio.current_time() - self._read_at < self._options.poll_interval:
+            return self._own_rows()
+        self._remote, self._read_at = 0, anyio.current_time()
         pending = self._waiting.pending
+        self._own = {batch: None for batch in self._own if batch in pending}
         rows = [tuple(row) for row in await conn.fetch(_UNSEALED, list(pending), _SEAL_ROWS)]
         if len(rows) == _SEAL_ROWS:
             last = rows[-1][0]
@@ -332,6 +354,23 @@ class Sealer:
                 row = (*row[:6], *waiting.payload(row[1]))
             filled.append(row)
         return filled
+
+    def _own_rows(self) -> list[tuple[Any, ...]]:
+        """The rows of this process's own unsealed appends, from memory, as ``_UNSEALED``
+        reads them (whole appends, a bounded number)."""
+        pending = self._waiting.pending
+        rows: list[tuple[Any, ...]] = []
+        for batch in list(self._own):
+            waiting = pending.get(batch)
+            if waiting is None:  # sealed already
+                del self._own[batch]
+                continue
+            if rows and len(rows) + len(waiting.items) > _SEAL_ROWS:
+                break
+            first = waiting.last_version - len(waiting.items) + 1
+            for version, item in enumerate(waiting.items, first):
+                rows.append((batch, version, waiting.stream, *item[:5]))
+        return rows
 
     async def _fenced_off(self, conn: Any, epoch: int | None, count: int) -> None:
         row = await conn.fetchrow("SELECT epoch, holder FROM leases WHERE name = 'sealer'")

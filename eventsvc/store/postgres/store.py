@@ -589,6 +589,7 @@ class PostgresEventStore:
         try:
             conn = await self._writer_connection()
             notify = not self._sealer.sealing
+            epoch = self._sealer.lease.epoch
             if len(group) == 1:
                 await self._insert_one(conn, group[0], notify)
             else:
@@ -615,7 +616,8 @@ class PostgresEventStore:
                 request.pending, request.error = None, error
             return
         self.commits += 1
-        self._sealer.appended(sum(request.pending is not None for request in group))
+        batches = [request.pending.batch for request in group if request.pending is not None]
+        self._sealer.appended(batches, epoch)
 
     async def _insert_group(self, conn: Any, group: list[_Append], notify: bool) -> None:
         # Stream rows are locked in one order by every process, so groups never deadlock.
