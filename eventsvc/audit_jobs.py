@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+import anyio
+
 from eventsvc.audit import Finding, audit
 from eventsvc.errors import EventsvcError
 from eventsvc.store.protocols import Snapshots
@@ -39,6 +41,7 @@ class AuditJob:
     anchor: str | None = None
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
+    ended: anyio.Event = field(default_factory=anyio.Event)
 
 
 class AuditJobs:
@@ -70,3 +73,4 @@ class AuditJobs:
             job.events, job.anchor = report.events, report.anchor
         finally:
             job.finished_at = time.time()
+            job.ended.set()

@@ -333,6 +333,12 @@ class AsyncClient:
         path = f"/queue/{queue_id}/s/{session_id}/artifacts"
         return await self._call(ArtifactPage, "GET", path, params=params)
 
+    async def session_events(self, queue_id: str, session_id: str) -> list[LoggedEvent]:
+        """The session's own events, as stored."""
+        return await self._call(
+            list[LoggedEvent], "GET", f"/queue/{queue_id}/s/{session_id}/events"
+        )
+
     async def logged_event(self, position: int) -> LoggedEvent:
         """The event at ``position`` exactly as stored, with its chain hash."""
         return await self._call(LoggedEvent, "GET", f"/log/{position}")
@@ -341,8 +347,9 @@ class AsyncClient:
         """Start an audit in the background (Conflict while one is running)."""
         return await self._call(AuditStatus, "POST", "/audit")
 
-    async def audit_status(self) -> AuditStatus:
-        return await self._call(AuditStatus, "GET", "/audit")
+    async def audit_status(self, wait: float = 0) -> AuditStatus:
+        """The latest audit; with ``wait``, a running one answers when it ends (or in time)."""
+        return await self._call(AuditStatus, "GET", "/audit", params={"wait": wait})
 
     async def queue_as_of(self, position: int, queue_id: str) -> PastQueue:
         """The queue as it was at ``position`` (the server replays the log up to it)."""
@@ -516,14 +523,17 @@ class Client:
         call = self._client.session_artifacts
         return self._portal.call(lambda: call(queue_id, session_id, **query))
 
+    def session_events(self, queue_id: str, session_id: str) -> list[LoggedEvent]:
+        return self._portal.call(self._client.session_events, queue_id, session_id)
+
     def logged_event(self, position: int) -> LoggedEvent:
         return self._portal.call(self._client.logged_event, position)
 
     def start_audit(self) -> AuditStatus:
         return self._portal.call(self._client.start_audit)
 
-    def audit_status(self) -> AuditStatus:
-        return self._portal.call(self._client.audit_status)
+    def audit_status(self, wait: float = 0) -> AuditStatus:
+        return self._portal.call(self._client.audit_status, wait)
 
     def queue_as_of(self, position: int, queue_id: str) -> PastQueue:
         return self._portal.call(self._client.queue_as_of, position, queue_id)

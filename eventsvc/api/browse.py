@@ -25,7 +25,8 @@ from eventsvc.api.params import BatchId, QueueId, SessionId
 from eventsvc.audit_jobs import AuditJob, AuditJobs, AuditRunningError
 from eventsvc.bounds import MAX_SAFE_INT
 from eventsvc.errors import NotFoundError
-from eventsvc.events import CODEC
+from eventsvc.events import CODEC, RecordedEvent
+from eventsvc.ids import session_stream
 from eventsvc.projections.browse import ArtifactPage, BatchPage, BatchSummary, Browse
 from eventsvc.projections.queue_view import QueueView
 from eventsvc.projections.stats import StatsView
@@ -106,6 +107,20 @@ class _Past(BaseModel):
 def _service(request: Request) -> Service:
     service: Service = request.app.state.service
     return service
+
+
+def _logged(record: RecordedEvent) -> LoggedEvent:
+    return LoggedEvent(
+        position=record.position,
+        stream=record.stream,
+        version=record.version,
+        event_id=str(record.event_id),
+        tag=record.tag,
+        schema_version=record.schema_version,
+        recorded_at=record.recorded_at,
+        hash=record.hash.hex(),
+        data=json.loads(CODEC.encode(record.data)),
+    )
 
 
 def _audit_status(job: AuditJob) -> AuditStatus:
@@ -216,24 +231,23 @@ def browse_routes() -> APIRouter:
             session_id, kind=kind, after=after, limit=limit
         )
 
+    @router.get("/queue/{queue_id}/s/{session_id}/events", tags=["queue"],
+                responses=documented(404))  # fmt: skip
+    async def session_events(
+        queue_id: QueueId, session_id: SessionId, request: Request
+    ) -> list[LoggedEvent]:
+        """The session's own stream, every attempt (none while it is virtual)."""
+        service = _service(request)
+        await service.session_in(queue_id, session_id)
+        return [_logged(r) for r in await service.store.read_stream(session_stream(session_id))]
+
     @router.get("/log/{position}", tags=["events"], responses=documented(404))
     async def logged_event(position: LogPosition, request: Request) -> LoggedEvent:
         """The event at ``position`` as stored, with its hash."""
         found = await _service(request).store.read_all(after=position - 1, limit=1)
         if not found or found[0].position != position:
             raise NotFoundError(f"no event at position {position}")
-        record = found[0]
-        return LoggedEvent(
-            position=record.position,
-            stream=record.stream,
-            version=record.version,
-            event_id=str(record.event_id),
-            tag=record.tag,
-            schema_version=record.schema_version,
-            recorded_at=record.recorded_at,
-            hash=record.hash.hex(),
-            data=json.loads(CODEC.encode(record.data)),
-        )
+        return _logged(found[0])
 
     def audits(request: Request) -> AuditJobs:
         state = request.app.state
@@ -255,9 +269,19 @@ def browse_routes() -> APIRouter:
         return _audit_status(job)
 
     @router.get("/audit", tags=["admin"], responses=documented())
-    async def audit_status(request: Request) -> AuditStatus:
-        """The latest audit of this process: running, or its findings by position."""
-        return _audit_status(audits(request).latest)
+    async def audit_status(
+        request: Request,
+        wait: Annotated[
+            float, Query(ge=0, le=60, description="Seconds to wait for a running audit to end")
+        ] = 0,
+    ) -> AuditStatus:
+        """The latest audit of this process: running, or its findings by position. With
+        ``wait``, a running audit is answered when it ends (or when ``wait`` runs out)."""
+        job = audits(request).latest
+        if wait and job.state == "running":
+            with anyio.move_on_after(wait):
+                await job.ended.wait()
+        return _audit_status(job)
 
     @router.get("/as_of/{position}/queue/{queue_id}", tags=["time travel"],
                 responses=documented(404))  # fmt: skip

@@ -119,6 +119,9 @@ async def test_artifacts_of_a_batch_and_a_session_name_their_node(
     after = {"after": paged["next_after"], "limit": 2}
     following = await ok(await client.get(f"{Q}/b/img/artifacts", params=after))
     assert following["items"][0]["position"] > paged["items"][-1]["position"]
+    events = await ok(await client.get(f"{Q}/s/img.2/events"))
+    assert events[0]["tag"] == "session.started"
+    assert events[-1]["tag"] == "session.completed"
     own = await ok(await client.get(f"{Q}/s/img.2/artifacts", params={"kind": "image"}))
     assert [i["sha256"] for i in own["items"]] == [images[2]["sha256"]]
     missing = await client.get(f"{Q}/b/nope/artifacts")
