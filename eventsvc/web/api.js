@@ -110,12 +110,10 @@ export class Feed {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        this.frame(buffer.slice(0, end));
-        buffer = buffer.slice(end + 2);
-      }
+      // One split a chunk: a busy log sends thousands of frames in one.
+      const frames = (buffer + value).split("\n\n");
+      buffer = frames.pop();
+      for (const text of frames) this.frame(text);
     }
   }
 

@@ -32,8 +32,16 @@ const banner = document.getElementById("past-banner");
 let unmount = () => {};
 let feed = null;
 
+let headFrame = 0;
+
 function setHead(position) {
   context.head = Math.max(context.head, position);
+  // Drawn once a frame: a busy log moves the head thousands of times a second.
+  if (!headFrame) headFrame = requestAnimationFrame(drawHead);
+}
+
+function drawHead() {
+  headFrame = 0;
   range.max = String(context.head);
   number.max = String(context.head);
   if (context.past === null && document.activeElement !== range) {

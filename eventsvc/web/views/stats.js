@@ -29,7 +29,7 @@ function durations(target, summary) {
   chart(target, "Node durations by type (s)", [
     { label: "type", value: (u, i) => types[i]?.node_type ?? "" },
     { label: "mean", stroke: "#2b6cb0", fill: "#2b6cb088", paths: bars },
-    { label: "p95", stroke: "#c05621", width: 2, points: { show: true, size: 8 } },
+    { label: "p95", stroke: "#c05621", width: 2, paths: () => null, points: { show: true, size: 9, fill: "#c05621" } },
   ], [types.map((_, i) => i), types.map((t) => t.mean_seconds), types.map((t) => t.p95_seconds)], {
     scales: { x: { time: false, range: [-0.5, types.length - 0.5] } },
     axes: [{ values: (u, ticks) => ticks.map((i) => types[i]?.node_type ?? "") , splits: () => types.map((_, i) => i) }, {}],
