@@ -29,6 +29,7 @@ import msgspec
 from httpx_sse import EventSource
 from pydantic import TypeAdapter, ValidationError
 
+from eventsvc.api.browse import AuditStatus, LoggedEvent, PastQueue, PastStats
 from eventsvc.api.errors import ErrorDetail
 from eventsvc.api.models import (
     CacheCleared,
@@ -42,6 +43,7 @@ from eventsvc.api.models import (
 from eventsvc.batches import Batch
 from eventsvc.events import CODEC, Event
 from eventsvc.progress import Progress
+from eventsvc.projections.browse import ArtifactPage, BatchPage
 from eventsvc.stats import StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 
@@ -300,6 +302,62 @@ class AsyncClient:
     async def health(self) -> Health:
         return await self._call(Health, "GET", "/health")
 
+    # --- browsing: batches, artifacts, one event, the audit job, the past ---------------
+
+    async def batches(
+        self,
+        queue_id: str,
+        *,
+        state: State | None = None,
+        before: int | None = None,
+        limit: int = 20,
+    ) -> BatchPage:
+        """A page of the queue's batches, newest first; pass ``next_before`` as ``before``."""
+        query = {"state": state, "before": before, "limit": limit}
+        params = {key: value for key, value in query.items() if value is not None}
+        return await self._call(BatchPage, "GET", f"/queue/{queue_id}/batches", params=params)
+
+    async def batch_artifacts(
+        self, queue_id: str, batch_id: str, *, kind: str | None = None, after: int = 0,
+        limit: int = 60,
+    ) -> ArtifactPage:  # fmt: skip
+        params = {"after": after, "limit": limit, **({"kind": kind} if kind else {})}
+        path = f"/queue/{queue_id}/b/{batch_id}/artifacts"
+        return await self._call(ArtifactPage, "GET", path, params=params)
+
+    async def session_artifacts(
+        self, queue_id: str, session_id: str, *, kind: str | None = None, after: int = 0,
+        limit: int = 60,
+    ) -> ArtifactPage:  # fmt: skip
+        params = {"after": after, "limit": limit, **({"kind": kind} if kind else {})}
+        path = f"/queue/{queue_id}/s/{session_id}/artifacts"
+        return await self._call(ArtifactPage, "GET", path, params=params)
+
+    async def session_events(self, queue_id: str, session_id: str) -> list[LoggedEvent]:
+        """The session's own events, as stored."""
+        return await self._call(
+            list[LoggedEvent], "GET", f"/queue/{queue_id}/s/{session_id}/events"
+        )
+
+    async def logged_event(self, position: int) -> LoggedEvent:
+        """The event at ``position`` exactly as stored, with its chain hash."""
+        return await self._call(LoggedEvent, "GET", f"/log/{position}")
+
+    async def start_audit(self) -> AuditStatus:
+        """Start an audit in the background (Conflict while one is running)."""
+        return await self._call(AuditStatus, "POST", "/audit")
+
+    async def audit_status(self, wait: float = 0) -> AuditStatus:
+        """The latest audit; with ``wait``, a running one answers when it ends (or in time)."""
+        return await self._call(AuditStatus, "GET", "/audit", params={"wait": wait})
+
+    async def queue_as_of(self, position: int, queue_id: str) -> PastQueue:
+        """The queue as it was at ``position`` (the server replays the log up to it)."""
+        return await self._call(PastQueue, "GET", f"/as_of/{position}/queue/{queue_id}")
+
+    async def stats_as_of(self, position: int) -> PastStats:
+        return await self._call(PastStats, "GET", f"/as_of/{position}/stats")
+
     async def _call(
         self,
         model: type[_M],
@@ -454,6 +512,34 @@ class Client:
 
     def health(self) -> Health:
         return self._portal.call(self._client.health)
+
+    def batches(self, queue_id: str, **query: Any) -> BatchPage:
+        return self._portal.call(lambda: self._client.batches(queue_id, **query))
+
+    def batch_artifacts(self, queue_id: str, batch_id: str, **query: Any) -> ArtifactPage:
+        return self._portal.call(lambda: self._client.batch_artifacts(queue_id, batch_id, **query))
+
+    def session_artifacts(self, queue_id: str, session_id: str, **query: Any) -> ArtifactPage:
+        call = self._client.session_artifacts
+        return self._portal.call(lambda: call(queue_id, session_id, **query))
+
+    def session_events(self, queue_id: str, session_id: str) -> list[LoggedEvent]:
+        return self._portal.call(self._client.session_events, queue_id, session_id)
+
+    def logged_event(self, position: int) -> LoggedEvent:
+        return self._portal.call(self._client.logged_event, position)
+
+    def start_audit(self) -> AuditStatus:
+        return self._portal.call(self._client.start_audit)
+
+    def audit_status(self, wait: float = 0) -> AuditStatus:
+        return self._portal.call(self._client.audit_status, wait)
+
+    def queue_as_of(self, position: int, queue_id: str) -> PastQueue:
+        return self._portal.call(self._client.queue_as_of, position, queue_id)
+
+    def stats_as_of(self, position: int) -> PastStats:
+        return self._portal.call(self._client.stats_as_of, position)
 
     def subscribe(self, after: int = 0, **filters: str) -> Iterator[ServerEvent]:
         """As ``AsyncClient.subscribe``; closing the iterator closes the stream."""

@@ -18,6 +18,7 @@ LAYERS = {
     "artifacts": 1, "sampling": 1,
     # L2 orchestration
     "service": 2, "executor": 2, "attempt": 2, "progress": 2, "audit": 2, "replay": 2,
+    "audit_jobs": 2,
     # L3 edges, and the fakes for tests that nothing else imports
     "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3, "__main__": 3, "examples": 3,
 }  # fmt: skip

@@ -8,6 +8,7 @@
     python tools/bench.py executor --backend postgres [--processes N] [--json]
     python tools/bench.py replay [--json] [--events N] [--dir DIR]
     python tools/bench.py cache [--json] [--dir DIR]
+    python tools/bench.py dashboard [--json] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -28,6 +29,7 @@ from pathlib import Path
 import anyio
 from benches import (
     cache,
+    dashboard,
     enqueue,
     executor,
     executor_postgres,
@@ -42,7 +44,8 @@ from benches.common import print_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "bench", choices=["store", "graph", "enqueue", "executor", "replay", "cache"]
+        "bench",
+        choices=["store", "graph", "enqueue", "executor", "replay", "cache", "dashboard"],
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
@@ -89,6 +92,10 @@ def main() -> None:
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(replay.bench_replay, Path(directory), args.events)
+    elif args.bench == "dashboard":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            chromium = Path(dashboard.CHROMIUM).exists()
+            figures = anyio.run(dashboard.bench_dashboard, Path(directory), chromium)
     elif args.bench == "enqueue":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(enqueue.bench_enqueue, Path(directory))

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from eventsvc import __version__, replay
 from eventsvc.api import errors
+from eventsvc.api.browse import browse_routes
 from eventsvc.api.errors import CHANGES, WITH_BODY, documented
 from eventsvc.api.events import event_routes
 from eventsvc.api.loopback import LoopbackGuard
@@ -34,6 +35,7 @@ from eventsvc.api.models import (
     State,
 )
 from eventsvc.api.params import BatchFilter, BatchId, QueueId, SessionCursor, SessionId
+from eventsvc.api.web import web_routes
 from eventsvc.errors import NotFoundError
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
@@ -104,6 +106,8 @@ def create_app(
     app.include_router(queue_routes())
     app.include_router(other_routes())
     app.include_router(event_routes())
+    app.include_router(browse_routes())
+    app.include_router(web_routes())
     return app
 
 

@@ -12,6 +12,10 @@ the log, so ``graph.invalid`` drops none of these rows, and the question is one 
 instead of a scan of every completion. The table lives in this projection rather than in one
 of its own because it folds the same events: on PostgreSQL another projection would be another
 runner, lease and checkpoint per page, which the executor measurably paid for there.
+
+``artifact_uses`` keeps one row per artifact each completion names, with where it came from
+(batch, session, node, output field, image size), so a gallery of a batch or session pages
+through it by position on an index instead of reading the batch's events.
 """
 
 from __future__ import annotations
@@ -53,13 +57,34 @@ CREATE INDEX IF NOT EXISTS stats_runs_type ON stats_runs (node_type);
 CREATE TABLE IF NOT EXISTS artifact_refs (
     sha256 TEXT PRIMARY KEY,
     position INTEGER NOT NULL
-)
+);
+CREATE TABLE IF NOT EXISTS artifact_uses (
+    position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    field TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    queue_id TEXT NOT NULL,
+    batch_id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    node_id TEXT NOT NULL,
+    node_type TEXT NOT NULL,
+    PRIMARY KEY (position, field, sha256)
+);
+CREATE INDEX IF NOT EXISTS artifact_uses_batch ON artifact_uses (batch_id, position);
+CREATE INDEX IF NOT EXISTS artifact_uses_session ON artifact_uses (session_id, position)
 """
 _INSERT = (
     "INSERT INTO stats_runs (position, queue_id, batch_id, session_id, attempt, node_id, "
     "node_type, failed, started_at, ended_at, wall_seconds, rss_before, rss_after, vram_peak, "
     "vram_delta, overlapped, cache_hit, cache_miss) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_USE = (
+    "INSERT INTO artifact_uses (position, sha256, field, kind, width, height, queue_id, "
+    "batch_id, session_id, node_id, node_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (position, field, sha256) DO NOTHING"
 )
 _INSERT_REF = (
     "INSERT INTO artifact_refs (sha256, position) VALUES (?, ?) ON CONFLICT (sha256) DO NOTHING"
@@ -75,16 +100,17 @@ _RUN_COLUMNS = (
 class StatsProjection:
     name = "stats"
     schema = SCHEMA
-    tables = ("stats_runs", "artifact_refs")
+    tables = ("stats_runs", "artifact_refs", "artifact_uses")
     tags = frozenset({"invocation.completed", "invocation.failed", "graph.invalid"})
     reads_own_tables = False
 
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
-        rows, refs = [], []
+        rows, refs, uses = [], [], []
         for record in events:
             data = record.data
             if isinstance(data, InvocationCompleted) and (named := artifacts_in(data.outputs)):
                 refs += [(sha, record.position) for sha in sorted(named)]
+                uses += _uses(record.position, data)
             if isinstance(data, InvocationCompleted | InvocationFailed):
                 m = data.measurement
                 hit = isinstance(data, InvocationCompleted) and data.cached
@@ -119,6 +145,8 @@ class StatsProjection:
             tx.executemany(_INSERT, rows)
         if refs:
             tx.executemany(_INSERT_REF, refs)
+        if uses:
+            tx.executemany(_INSERT_USE, uses)
 
 
 class StatsView:
@@ -163,6 +191,29 @@ class StatsView:
             )
             for s, b, n, t, w, start, end, rb, ra, vp, f, h, m in rows
         )
+
+
+def _uses(position: int, data: InvocationCompleted) -> list[tuple[Any, ...]]:
+    """The ``artifact_uses`` rows of one completion: each reference in each output field."""
+    rows = []
+    where = (data.queue_id, data.batch_id, data.session_id, data.node_id, data.node_type)
+    for field_name, value in sorted(data.outputs.items()):
+        for ref in _refs_in(value):
+            size = ref.get("size")
+            width, height = size if isinstance(size, list) and len(size) == 2 else (None, None)
+            rows.append((position, ref["artifact"], field_name, str(ref["kind"]), width, height))
+    return [(*row, *where) for row in rows]
+
+
+def _refs_in(value: Any) -> list[dict[str, Any]]:
+    """Every artifact reference (``{"artifact": sha, "kind": ...}``) inside a JSON value."""
+    if isinstance(value, dict):
+        if isinstance(value.get("artifact"), str) and "kind" in value:
+            return [value]
+        return [ref for child in value.values() for ref in _refs_in(child)]
+    if isinstance(value, list):
+        return [ref for child in value for ref in _refs_in(child)]
+    return []
 
 
 def _micros(value: datetime | None) -> int | None:

@@ -1,0 +1,74 @@
+// Small helpers for building markup: elements, tables, and how numbers and times read.
+
+export function h(tag, attrs = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) element.addEventListener(key.slice(2), value);
+    else if (key === "class") element.className = value;
+    else element.setAttribute(key, value === true ? "" : value);
+  }
+  element.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
+  return element;
+}
+
+export function table(caption, columns, rows) {
+  return h("table", {},
+    h("caption", {}, caption),
+    h("thead", {}, h("tr", {}, columns.map((c) => h("th", { scope: "col" }, c)))),
+    h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((c) => h("td", {}, c))))));
+}
+
+export function seconds(value) {
+  return value === null || value === undefined ? "–" : `${value.toFixed(value < 1 ? 3 : 2)} s`;
+}
+
+export function bytes(value) {
+  if (value === null || value === undefined) return "–";
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let size = Math.abs(value), unit = 0;
+  while (size >= 1024 && unit < units.length - 1) { size /= 1024; unit += 1; }
+  return `${value < 0 ? "-" : ""}${size.toFixed(unit ? 1 : 0)} ${units[unit]}`;
+}
+
+export function age(micros) {
+  const elapsed = Math.max(0, Date.now() / 1000 - micros / 1e6);
+  if (elapsed < 60) return `${Math.round(elapsed)} s`;
+  if (elapsed < 3600) return `${Math.round(elapsed / 60)} min`;
+  if (elapsed < 86400) return `${(elapsed / 3600).toFixed(1)} h`;
+  return `${(elapsed / 86400).toFixed(1)} d`;
+}
+
+export function when(micros) {
+  return micros ? new Date(micros / 1000).toISOString().replace("T", " ").slice(0, 23) : "–";
+}
+
+export function message(root, text, role = "status") {
+  root.replaceChildren(h("p", { role, class: role === "alert" ? "error" : "" }, text));
+}
+
+// Calls ``work`` at most once per ``delay`` ms after something changed (events are bursty).
+export function throttled(work, delay = 300) {
+  let timer = null, again = false;
+  const run = async () => {
+    again = false;
+    try { await work(); } finally {
+      timer = again ? setTimeout(run, delay) : null;
+    }
+  };
+  return () => {
+    if (timer) { again = true; return; }
+    timer = setTimeout(run, delay);
+  };
+}
+
+export function progressBar(counts, total) {
+  const part = (n) => (total ? (100 * n) / total : 0);
+  const done = counts.completed + counts.failed + counts.canceled;
+  const label = `${done} of ${total} finished: ${counts.completed} completed, ${counts.failed} failed, ${counts.canceled} canceled`;
+  return h("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total),
+    "aria-valuenow": String(done), "aria-label": label, title: label },
+    h("span", { class: "completed", style: `width:${part(counts.completed)}%` }),
+    h("span", { class: "failed", style: `width:${part(counts.failed)}%` }),
+    h("span", { class: "canceled", style: `width:${part(counts.canceled)}%` }));
+}

@@ -1,0 +1,201 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) against a real
+``eventsvc serve``: what a person sees, live. One server and one browser serve the module;
+the test that restarts the server runs last."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from tests.web.serving import Served, add_batch, chromium_or_skip, image_batch
+
+WAIT = 30_000  # ms: the longest any change may take to show (a busy CI machine)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = Served(tmp_path_factory.mktemp("served") / "events.db").start()
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    executable = chromium_or_skip()
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable)
+        yield launched
+        launched.close()
+
+
+class Console:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def heard(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(message.text)
+
+
+@pytest.fixture
+def console() -> Console:
+    return Console()
+
+
+@pytest.fixture
+def page(browser: Browser, console: Console) -> Iterator[Page]:
+    opened = browser.new_page(viewport={"width": 1280, "height": 900})
+    opened.on("console", console.heard)
+    opened.on("pageerror", lambda error: console.errors.append(f"uncaught: {error}"))
+    yield opened
+    opened.close()
+
+
+def enqueue(server: Served, body: dict[str, Any]) -> int:
+    position: int = server.call("POST", "/queue/default/enqueue_batch", body)["position"]
+    return position
+
+
+def finished(page: Page, batch_id: str, count: int) -> None:
+    done = page.locator(f'tr[data-batch="{batch_id}"] .done')
+    expect(done).to_have_text(f"{count} / {count}", timeout=WAIT)
+
+
+def test_an_enqueued_batch_appears_and_its_progress_reaches_100_percent_live(
+    server: Served, page: Page, console: Console
+) -> None:
+    page.goto(f"{server.url}/#/queue")
+    expect(page.locator("#connection")).to_have_text("live", timeout=WAIT)
+    enqueue(server, add_batch("first", 5))
+    finished(page, "first", 5)
+    bar = page.locator('tr[data-batch="first"] [role="progressbar"]')
+    expect(bar).to_have_attribute("aria-valuenow", "5")
+    assert page.locator('tr[data-batch="first"] .completed').evaluate("e => e.style.width") == (
+        "100%"
+    )
+    assert console.errors == []
+
+
+def test_cancel_and_priority_from_the_page_show_in_the_log(
+    server: Served, page: Page, console: Console
+) -> None:
+    server.call("PUT", "/queue/default/processor/pause")
+    enqueue(server, add_batch("held", 4))
+    page.goto(f"{server.url}/#/queue")
+    row = page.locator('tr[data-batch="held"]')
+    expect(row).to_be_visible(timeout=WAIT)
+    row.get_by_label("Priority of held").fill("7")
+    row.get_by_role("button", name="Set priority").click()
+    expect(row.locator(".priority-value")).to_have_text("7", timeout=WAIT)
+    row.get_by_role("button", name="Cancel").click()
+    expect(row.locator(".done")).to_have_text("4 / 4", timeout=WAIT)
+    server.call("PUT", "/queue/default/processor/resume")
+    page.goto(f"{server.url}/#/log")
+    rows = page.locator("#log-rows tr")
+    expect(rows.filter(has_text="batch.reprioritized").filter(has_text="held")).to_have_count(1)
+    expect(rows.filter(has_text="batch.canceled").filter(has_text="held")).to_have_count(1)
+    canceled = rows.filter(has_text="batch.canceled")
+    canceled.get_by_role("button").click()
+    stored = server.call("GET", f"/log/{canceled.get_attribute('data-position')}")
+    expect(page.locator("#event-detail .hash")).to_have_text(stored["hash"])
+    assert console.errors == []
+
+
+def test_images_of_a_batch_load(server: Served, page: Page, console: Console) -> None:
+    page.goto(f"{server.url}/#/queue")
+    enqueue(server, image_batch("pictures", [1, 2, 3]))
+    finished(page, "pictures", 3)
+    page.goto(f"{server.url}/#/gallery/batch/pictures")
+    images = page.locator(".gallery img")
+    expect(images).to_have_count(3, timeout=WAIT)
+    for index in range(3):
+        image = images.nth(index)
+        expect(image).to_have_attribute("src", re.compile(r"^blob:"), timeout=WAIT)
+        image.evaluate("img => img.decode()")
+        assert image.evaluate("img => img.naturalWidth") > 0
+        assert "session pictures." in (image.get_attribute("alt") or "")
+    images.first.click()
+    expect(page.locator("#enlarged img")).to_be_visible()
+    assert console.errors == []
+
+
+def test_time_travel_shows_the_earlier_counts(server: Served, page: Page) -> None:
+    first = server.call("GET", "/log/1")
+    assert first["data"]["batch_id"] == "first"
+    page.goto(f"{server.url}/#/queue")
+    expect(page.locator("#connection")).to_have_text("live", timeout=WAIT)
+    page.fill("#travel-number", "1")
+    page.click("#travel-go")
+    expect(page.locator("#past-banner")).to_contain_text("position 1", timeout=WAIT)
+    expect(page.locator('dd[data-state="uninitialized"]')).to_have_text("5", timeout=WAIT)
+    expect(page.locator('dd[data-state="completed"]')).to_have_text("0")
+    expect(page.locator("table.batches tbody tr")).to_have_count(1)
+    page.click("#travel-now")
+    expect(page.locator("#past-banner")).to_be_hidden()
+    expect(page.locator('dd[data-state="uninitialized"]')).to_have_text("0", timeout=WAIT)
+
+
+def test_a_tampered_copy_shows_the_audit_finding_at_its_position(
+    server: Served, page: Page, tmp_path: Path
+) -> None:
+    copy = tmp_path / "tampered.db"
+    with sqlite3.connect(server.store) as live, sqlite3.connect(copy) as target:
+        live.backup(target)
+    with sqlite3.connect(copy) as target:
+        target.execute(
+            "UPDATE events SET data = replace(data, 'default', 'forged') WHERE position = 1"
+        )
+    tampered = Served(copy, workers=1).start()
+    try:
+        page.goto(f"{tampered.url}/#/audit")
+        page.get_by_role("button", name="Start an audit").click()
+        expect(page.locator("#audit-state")).to_have_attribute("data-state", "done", timeout=WAIT)
+        finding = page.locator('#audit-report a[href="#/log/1"]').first
+        expect(finding).to_be_visible()
+        finding.click()
+        expect(page.locator("#event-detail")).to_contain_text("forged", timeout=WAIT)
+    finally:
+        tampered.stop()
+
+
+def test_no_view_logs_a_console_error(server: Served, page: Page, console: Console) -> None:
+    views = {
+        "queue": "table.batches tbody tr",
+        "batch/first": "table.sessions tbody tr",
+        "session/pictures.0": ".gantt li",
+        "log": "#log-rows tr",
+        "stats": ".stats table tbody tr",
+        "gallery/batch/pictures": ".gallery img",
+        "audit": "#health-head",
+    }
+    for view, shown in views.items():
+        page.goto(f"{server.url}/#/{view}")
+        expect(page.locator(shown).first).to_be_visible(timeout=WAIT)
+    page.goto(f"{server.url}/#/stats")
+    expect(page.locator(".chart canvas").first).to_be_visible(timeout=WAIT)
+    assert console.errors == []
+
+
+def test_the_log_resumes_without_gap_or_duplicate_after_a_restart(
+    server: Served, page: Page
+) -> None:
+    page.goto(f"{server.url}/#/log")
+    rows = page.locator("#log-rows tr")
+    enqueue(server, add_batch("before", 3))
+    completed = rows.filter(has_text="session.completed")
+    expect(completed.filter(has_text="before")).to_have_count(3, timeout=WAIT)
+    server.stop()
+    expect(page.locator("#log-state")).to_contain_text("reconnecting", timeout=WAIT)
+    server.start()
+    expect(page.locator("#log-state")).to_contain_text("reconnected", timeout=WAIT)
+    enqueue(server, add_batch("after", 3))
+    expect(completed.filter(has_text="after")).to_have_count(3, timeout=WAIT)
+    positions = [int(p) for p in rows.evaluate_all("rs => rs.map(r => r.dataset.position)")]
+    head = server.call("GET", "/health")["head"]
+    assert positions == list(range(head, head - len(positions), -1))
