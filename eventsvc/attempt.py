@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,10 +24,11 @@ from typing import Any
 
 import anyio
 
-from eventsvc import bounds
+from eventsvc import bounds, instruments
 from eventsvc import events as ev
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.cache import InvocationCache
+from eventsvc.clock import SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
     GraphValidationError,
@@ -43,7 +45,7 @@ from eventsvc.invocations.cache_key import cache_key
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.invocations.registry import InvocationRegistry
 from eventsvc.progress import Progress
-from eventsvc.sampling import StatsContext
+from eventsvc.sampling import Sampler, StatsContext
 from eventsvc.sessions import (
     BATCH_CANCELED,
     ApplyBatchCancel,
@@ -59,6 +61,7 @@ from eventsvc.sessions import (
 from eventsvc.store import NO_STREAM, EventStore, ExpectedVersion
 
 log = logging.getLogger("eventsvc.executor")
+FINISHED = frozenset({"completed", "failed", "canceled"})
 
 
 @dataclass
@@ -112,8 +115,9 @@ class _Slot:
     exactly as long as the thread runs.
     """
 
-    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+    def __init__(self, limiter: anyio.CapacityLimiter, bench: Workbench) -> None:
         self._limiter = limiter
+        self._bench = bench
         self._lock = threading.Lock()
         self._abandoned = self._done = False
 
@@ -129,6 +133,12 @@ class _Slot:
             done = self._done
         if done:  # the thread ended just as it was abandoned
             self.give_back()
+        else:
+            self._bench.abandoned_threads += 1
+
+    def _abandoned_done(self) -> None:
+        self._bench.abandoned_threads -= 1
+        self.give_back()
 
     def thread_done(self) -> None:
         with self._lock:
@@ -137,7 +147,7 @@ class _Slot:
         if abandoned:
             # RuntimeError: the event loop is gone (the process is shutting down).
             with contextlib.suppress(RuntimeError):
-                anyio.from_thread.run_sync(self.give_back)
+                anyio.from_thread.run_sync(self._abandoned_done)
 
 
 async def session_state(
@@ -161,13 +171,16 @@ class Workbench:
     report: Callable[[Progress], None]
     # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
     abandoned: dict[str, str] = field(default_factory=dict)
-    # The enqueue events of the batches recently run (a few: they hold all the data).
-    enqueued: dict[str, ev.BatchEnqueued] = field(default_factory=dict)
+    # How many of them still run (their threads hold limiter slots until they return).
+    abandoned_threads: int = 0
+    # The enqueue records of the batches recently run (a few: they hold all the data).
+    enqueued: dict[str, RecordedEvent] = field(default_factory=dict)
 
-    def remember(self, enqueued: ev.BatchEnqueued, keep: int = 16) -> ev.BatchEnqueued:
+    def remember(self, enqueued: RecordedEvent, keep: int = 16) -> RecordedEvent:
         if len(self.enqueued) >= keep:
             del self.enqueued[next(iter(self.enqueued))]
-        self.enqueued[enqueued.batch_id] = enqueued
+        assert isinstance(enqueued.data, ev.BatchEnqueued)
+        self.enqueued[enqueued.data.batch_id] = enqueued
         return enqueued
 
 
@@ -190,7 +203,22 @@ class Attempt:
         self.store = bench.store
 
     async def run(self, resumed: bool = False) -> None:
-        enqueued, later = await self._batch_events()
+        started = time.perf_counter()
+        try:
+            await self._run(resumed)
+        finally:
+            if self.state.status.value in FINISHED:
+                instruments.SESSION_DURATION.labels(
+                    self.state.queue_id, self.state.status.value
+                ).observe(time.perf_counter() - started)
+
+    async def _run(self, resumed: bool) -> None:
+        record, later = await self._batch_events()
+        assert isinstance(record.data, ev.BatchEnqueued)
+        enqueued = record.data
+        if not resumed:
+            waited = (SystemClock().now_us() - record.recorded_at) / 1e6
+            instruments.QUEUE_WAIT.labels(self.state.queue_id).observe(max(0.0, waited))
         canceled_at = max((r.position for r in later if r.tag == "batch.canceled"), default=0)
         if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
             return
@@ -220,15 +248,14 @@ class Attempt:
                 )
         return completions
 
-    async def _batch_events(self) -> tuple[ev.BatchEnqueued, list[RecordedEvent]]:
+    async def _batch_events(self) -> tuple[RecordedEvent, list[RecordedEvent]]:
         """The batch's enqueue (decoded once per batch: it holds all the data) and every
         event after it, re-read after each claim so a cancel is never missed."""
         stream = batch_stream(self.state.batch_id)
         enqueued = self.bench.enqueued.get(self.state.batch_id)
         if enqueued is None:
             [first] = await self.store.read_stream(stream, 0, 1)
-            assert isinstance(first.data, ev.BatchEnqueued)
-            enqueued = self.bench.remember(first.data)
+            enqueued = self.bench.remember(first)
         return enqueued, await self.store.read_stream(stream, from_version=1)
 
     def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
@@ -294,6 +321,7 @@ class Attempt:
         enabled, outputs = await self.bench.cache.lookup(key)
         if not enabled:
             return None, None
+        instruments.CACHE_REQUESTS.labels("miss" if outputs is None else "hit").inc()
         if outputs is None:
             return key, None
         output_type = self.bench.registry.get_output(outputs.get("type", ""))
@@ -324,7 +352,9 @@ class Attempt:
             else:
                 output = await self._in_thread(node, context, stats)
         except Exception as exc:  # a failing node is data, not a crash of the worker
+            _observe(node, stats, "failed")
             return None, exc, stats
+        _observe(node, stats, "completed")
         return output, None, stats
 
     async def _in_thread(
@@ -335,7 +365,7 @@ class Attempt:
         A thread cannot be killed: an abandoned node keeps its limiter slot until its thread
         returns, and is recorded so shutdown can say so instead of hanging.
         """
-        slot = _Slot(self.bench.limiter)
+        slot = _Slot(self.bench.limiter, self.bench)
         await slot.take()
 
         def call() -> BaseInvocationOutput:
@@ -463,3 +493,11 @@ def _timed_invoke(
 ) -> BaseInvocationOutput:
     with stats:
         return node.invoke(context)
+
+
+def _observe(node: BaseInvocation, stats: Sampler, status: str) -> None:
+    """A node's duration and VRAM peak, by its type (nothing for a node abandoned unmeasured)."""
+    if stats.wall_seconds is not None:
+        instruments.NODE_DURATION.labels(node.node_type, status).observe(stats.wall_seconds)
+    if stats.vram_peak is not None:
+        instruments.NODE_VRAM_PEAK.labels(node.node_type).observe(stats.vram_peak)

@@ -131,6 +131,11 @@ class Executor:
         """Nodes abandoned in their threads (session canceled, or shutdown): id -> session."""
         return self.bench.abandoned
 
+    @property
+    def abandoned_threads(self) -> int:
+        """Abandoned node bodies whose threads still run."""
+        return self.bench.abandoned_threads
+
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Follow the log, keep the leases, recover dead sessions and run the workers."""
         try:

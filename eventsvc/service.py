@@ -78,6 +78,7 @@ class Service:
         self.stats = StatsView(store)
         self.leases = Leases(store)
         self.progress = ProgressHub()
+        self.executors: list[Executor] = []  # what health and /metrics count threads of
         self.artifacts = store.artifact_store(settings.artifacts_dir)
         self.cache = InvocationCache(
             store,
@@ -143,7 +144,14 @@ class Service:
             lease_seconds=self.settings.lease_seconds,
             max_resumes=self.settings.max_resumes,
         )
-        return Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
+        executor = Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
+        self.executors.append(executor)
+        return executor
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Node bodies abandoned in their threads that still run, over this process."""
+        return sum(executor.abandoned_threads for executor in self.executors)
 
     async def checkpoints(self) -> dict[str, int]:
         """How far each projection has folded the log."""

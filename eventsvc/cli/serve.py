@@ -56,6 +56,11 @@ def add(commands: Any) -> None:
         help="an origin browsers may call from, and make changes from without a token "
         "(repeatable; none by default)",
     )
+    serve_command.add_argument(
+        "--metrics-open-on-loopback",
+        action="store_true",
+        help="with a token, let loopback clients scrape /metrics without it",
+    )
     serve_command.set_defaults(run=serve)
 
 
@@ -82,7 +87,11 @@ async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: 
                 f"with {settings.workers} worker(s)\n"
             )
             yield create_app(
-                service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
+                service,
+                token=token,
+                cors_origins=args.cors_origin,
+                loopback_only=loopback_only,
+                metrics_open_on_loopback=args.metrics_open_on_loopback,
             )
 
     await server.serve(opened, host, port)
