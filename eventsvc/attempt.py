@@ -8,6 +8,14 @@ is no longer the session's owner is fenced off (``Fenced``) and abandons the ses
 (of the session or its batch) stops the attempt before its next node and tells a polling node
 through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
 limiter slot until it returns.
+
+Where a body runs is its type's ``isolation`` or the service's default: a thread, or a worker
+process of ``eventsvc.isolation`` (killed and replaced on a cancel). How long it may run is
+its type's ``timeout_seconds``, the service's default, or what is left of the session's
+maximum runtime, whichever is shortest; past it the node fails its session with
+``invocation.failed`` of type ``timeout``: an async body is canceled, a process killed, and a
+thread abandoned (its later result is discarded, never appended; the worker moves on, and
+health and ``/metrics`` count the thread until it returns).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import threading
 import time
 import traceback
@@ -35,15 +44,17 @@ from eventsvc.errors import (
     InvalidValueError,
     MissingInputError,
     NodeInputError,
+    NodeTimeoutError,
 )
 from eventsvc.events import Event, NodeMeasurement, RecordedEvent
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, parse_session_id, session_stream
-from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
+from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput, Isolation
 from eventsvc.invocations.cache_key import cache_key
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.isolation import Ids, ProcessPool
 from eventsvc.progress import Progress
 from eventsvc.sampling import Sampler, StatsContext
 from eventsvc.sessions import (
@@ -159,6 +170,15 @@ async def session_state(
     return state, recorded[-1].version if recorded else NO_STREAM
 
 
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """Where node bodies run and how long they may, unless a node type says otherwise."""
+
+    isolation: Isolation = Isolation.THREAD
+    node_timeout: float | None = None
+    session_timeout: float | None = None
+
+
 @dataclass
 class Workbench:
     """What every attempt of one executor works with."""
@@ -169,6 +189,8 @@ class Workbench:
     artifacts: ArtifactStore
     limiter: anyio.CapacityLimiter
     report: Callable[[Progress], None]
+    limits: NodeLimits = field(default_factory=NodeLimits)
+    pool: ProcessPool | None = None  # for nodes isolated in worker processes
     # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
     abandoned: dict[str, str] = field(default_factory=dict)
     # How many of them still run (their threads hold limiter slots until they return).
@@ -204,6 +226,8 @@ class Attempt:
 
     async def run(self, resumed: bool = False) -> None:
         started = time.perf_counter()
+        # A resumed attempt's runtime counts from its resume: its earlier part ran elsewhere.
+        self.deadline = started + (self.bench.limits.session_timeout or math.inf)
         try:
             await self._run(resumed)
         finally:
@@ -332,8 +356,10 @@ class Attempt:
 
     async def _invoke(
         self, node: BaseInvocation
-    ) -> tuple[BaseInvocationOutput | None, Exception | None, StatsContext]:
-        """The node's output or the exception it raised, with its measurements."""
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
+        """The node's output or the exception it raised, with its measurements; past its
+        time limit (its own, or what is left of the session's) a ``NodeTimeoutError``."""
+        limit, what = self._limit(node)
         context = NodeContext(
             self.state.queue_id,
             self.state.batch_id,
@@ -344,18 +370,74 @@ class Attempt:
             self.running.canceled,
             self.bench.report,
         )
-        stats = StatsContext()
-        try:
-            if inspect.iscoroutinefunction(node.invoke):
-                with stats:
-                    output = await node.invoke(context)
-            else:
-                output = await self._in_thread(node, context, stats)
-        except Exception as exc:  # a failing node is data, not a crash of the worker
-            _observe(node, stats, "failed")
-            return None, exc, stats
-        _observe(node, stats, "completed")
-        return output, None, stats
+        stats: Sampler | None = StatsContext()
+        output: BaseInvocationOutput | None = None
+        error: Exception | None = None
+        with anyio.move_on_after(limit) as scope:
+            try:
+                output, stats = await self._body(node, context, stats)
+            except Exception as exc:  # a failing node is data, not a crash of the worker
+                error = exc
+                stats = getattr(exc, "measured", stats)  # read in the node's own process
+        stats = _readings(stats)
+        if scope.cancelled_caught:
+            instruments.NODE_TIMEOUTS.labels(node.node_type).inc()
+            wording, seconds = what
+            error = NodeTimeoutError(
+                f"node {node.id!r} ({node.node_type}) ran past {wording} of {seconds:g} s"
+            )
+            _observe(node, stats, "timeout")
+            return None, error, stats
+        _observe(node, stats, "completed" if error is None else "failed")
+        return output, error, stats
+
+    def _limit(self, node: BaseInvocation) -> tuple[float, tuple[str, float]]:
+        """How long the node may run now, and which limit that is (its wording and value)."""
+        limits = self.bench.limits
+        own = type(node).meta.timeout_seconds or limits.node_timeout or math.inf
+        if limits.session_timeout is None:
+            return own, ("its time limit", own)
+        left = max(0.0, self.deadline - time.perf_counter())
+        if left < own:
+            return left, ("the session's time limit", limits.session_timeout)
+        return own, ("its time limit", own)
+
+    async def _body(
+        self, node: BaseInvocation, context: NodeContext, stats: Sampler | None
+    ) -> tuple[BaseInvocationOutput, Sampler | None]:
+        """Run the body where it belongs: awaited, in a thread, or in a worker process."""
+        assert isinstance(stats, StatsContext)
+        if inspect.iscoroutinefunction(node.invoke):
+            with stats:
+                return await node.invoke(context), stats
+        isolation = type(node).meta.isolation or self.bench.limits.isolation
+        if isolation is Isolation.PROCESS and self.bench.pool is not None:
+            return await self._in_process(node)
+        return await self._in_thread(node, context, stats), stats
+
+    async def _in_process(self, node: BaseInvocation) -> tuple[BaseInvocationOutput, Sampler]:
+        """Run a node in a worker process; a cancel kills the process (``Abandoned``)."""
+        assert self.bench.pool is not None
+        ids = Ids(self.state.queue_id, self.state.batch_id, self.state.session_id, node.id)
+
+        def report(fraction: float, message: str) -> None:
+            self.bench.report(Progress(*ids.as_tuple(), fraction, message))
+
+        answer: tuple[str | None, Exception | None, Sampler] | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_cancel_when_set, self.running.canceled, tg.cancel_scope)
+            answer = await self.bench.pool.run(node, ids, self.bench.artifacts, report)
+            tg.cancel_scope.cancel()
+        if answer is None:
+            raise Abandoned(f"node {node.id} killed in its process: its session was canceled")
+        outputs, error, measured = answer
+        if error is not None:
+            error.measured = measured  # type: ignore[attr-defined]
+            raise error
+        assert outputs is not None
+        output_type = self.bench.registry.get_output(node.meta.output.output_type)
+        assert output_type is not None
+        return output_type.model_validate_json(outputs), measured
 
     async def _in_thread(
         self, node: BaseInvocation, context: NodeContext, stats: StatsContext
@@ -425,7 +507,7 @@ class Attempt:
         node: BaseInvocation,
         execution: GraphExecutionState,
         output: BaseInvocationOutput,
-        stats: StatsContext | None,
+        stats: Sampler | None,
         key: str | None,
         cached: bool = False,
     ) -> ev.InvocationCompleted:
@@ -442,12 +524,12 @@ class Attempt:
         node_id: str,
         execution: GraphExecutionState,
         error: Exception,
-        stats: StatsContext | None,
+        stats: Sampler | None,
     ) -> list[Event]:
         return [
             ev.InvocationFailed(
                 **self._node_fields(node_id, execution),
-                error_type=type(error).__name__,
+                error_type=_error_type(error),
                 error_message=bounds.storable_text(str(error)),
                 measurement=_measurement(stats),
                 error_traceback=bounds.storable_text(
@@ -458,7 +540,7 @@ class Attempt:
 
     def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
         message = bounds.storable_text(str(error))
-        return decide(Fail(type(error).__name__, message, node_id), self.state)
+        return decide(Fail(_error_type(error), message, node_id), self.state)
 
     async def _cancel(self, pending: Sequence[Event]) -> None:
         state, _ = await session_state(self.store, self.state.queue_id, self.state.session_id)
@@ -483,7 +565,7 @@ class Attempt:
         return True
 
 
-def _measurement(stats: StatsContext | None) -> NodeMeasurement:
+def _measurement(stats: Sampler | None) -> NodeMeasurement:
     """What was measured around a node (nothing for a cache hit: it did not run)."""
     return NodeMeasurement() if stats is None else NodeMeasurement(**stats.as_measurement())
 
@@ -495,8 +577,20 @@ def _timed_invoke(
         return node.invoke(context)
 
 
-def _observe(node: BaseInvocation, stats: Sampler, status: str) -> None:
+def _error_type(error: Exception) -> str:
+    """What a failure is called in the log: a timeout by its code, others by their class."""
+    return NodeTimeoutError.code if isinstance(error, NodeTimeoutError) else type(error).__name__
+
+
+def _readings(stats: Sampler | None) -> Sampler | None:
+    """The readings, or None where nothing was measured (the node never started)."""
+    return stats if stats is not None and hasattr(stats, "started_at") else None
+
+
+def _observe(node: BaseInvocation, stats: Sampler | None, status: str) -> None:
     """A node's duration and VRAM peak, by its type (nothing for a node abandoned unmeasured)."""
+    if stats is None:
+        return
     if stats.wall_seconds is not None:
         instruments.NODE_DURATION.labels(node.node_type, status).observe(stats.wall_seconds)
     if stats.vram_peak is not None:

@@ -18,7 +18,7 @@ from typing import Any
 import anyio
 
 from eventsvc import events as ev
-from eventsvc.attempt import session_state
+from eventsvc.attempt import NodeLimits, session_state
 from eventsvc.batches import Batch, enqueued, substitute, validate_batch
 from eventsvc.cache import InvocationCache
 from eventsvc.clock import Clock
@@ -35,6 +35,7 @@ from eventsvc.executor import Collaborators, Executor
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.isolation import ProcessPool
 from eventsvc.leases import Leases
 from eventsvc.progress import ProgressHub
 from eventsvc.projections.builtin import ProjectedStore, open_projected
@@ -79,6 +80,11 @@ class Service:
         self.leases = Leases(store)
         self.progress = ProgressHub()
         self.executors: list[Executor] = []  # what health and /metrics count threads of
+        # Started when a node first needs one, stopped when the service closes.
+        self.pool = ProcessPool(settings.node_processes)
+        self.limits = NodeLimits(
+            settings.node_isolation, settings.node_timeout_seconds, settings.session_timeout_seconds
+        )
         self.artifacts = store.artifact_store(settings.artifacts_dir)
         self.cache = InvocationCache(
             store,
@@ -128,6 +134,7 @@ class Service:
             finally:
                 with anyio.CancelScope(shield=True):
                     await service.cache.flush()  # the recency of the last hits
+                    await service.pool.aclose()
 
     def executor(
         self, *, queue_id: str = "default", workers: int = 1, threads: int = 4
@@ -143,6 +150,8 @@ class Service:
             progress=self.progress,
             lease_seconds=self.settings.lease_seconds,
             max_resumes=self.settings.max_resumes,
+            limits=self.limits,
+            pool=self.pool,
         )
         executor = Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
         self.executors.append(executor)
