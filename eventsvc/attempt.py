@@ -33,7 +33,7 @@ from typing import Any
 
 import anyio
 
-from eventsvc import bounds, instruments
+from eventsvc import bounds, instruments, tracing
 from eventsvc import events as ev
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.cache import InvocationCache
@@ -223,6 +223,8 @@ class Attempt:
         self.version = version
         self.running = running
         self.store = bench.store
+        self._stream = session_stream(state.session_id)
+        self.traceparent: str | None = None  # of the attempt's span, carried by its events
 
     async def run(self, resumed: bool = False) -> None:
         started = time.perf_counter()
@@ -238,11 +240,26 @@ class Attempt:
 
     async def _run(self, resumed: bool) -> None:
         record, later = await self._batch_events()
-        assert isinstance(record.data, ev.BatchEnqueued)
-        enqueued = record.data
-        if not resumed:
+        if resumed:  # the trace the interrupted attempt wrote its events under
+            parent = tracing.found_in(await self.store.read_stream(self._stream))
+        else:
+            parent = tracing.found_in([record])
             waited = (SystemClock().now_us() - record.recorded_at) / 1e6
             instruments.QUEUE_WAIT.labels(self.state.queue_id).observe(max(0.0, waited))
+        span = tracing.start_span(
+            "session", parent, queue=self.state.queue_id, batch=self.state.batch_id,
+            session=self.state.session_id, attempt=self.state.attempt, resumed=resumed,
+        )  # fmt: skip
+        with tracing.active(span):
+            self.traceparent = tracing.traceparent(span)
+            await self._run_traced(record, later, resumed)
+            span.set_attribute("status", self.state.status.value)
+
+    async def _run_traced(
+        self, record: RecordedEvent, later: list[RecordedEvent], resumed: bool
+    ) -> None:
+        assert isinstance(record.data, ev.BatchEnqueued)
+        enqueued = record.data
         canceled_at = max((r.position for r in later if r.tag == "batch.canceled"), default=0)
         if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
             return
@@ -359,6 +376,16 @@ class Attempt:
     ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
         """The node's output or the exception it raised, with its measurements; past its
         time limit (its own, or what is left of the session's) a ``NodeTimeoutError``."""
+        span = tracing.start_span(f"node {node.node_type}", node=node.id, node_type=node.node_type)
+        with tracing.active(span):
+            output, error, stats = await self._invoke_limited(node)
+            if error is not None:
+                tracing.failed(span, error)
+            return output, error, stats
+
+    async def _invoke_limited(
+        self, node: BaseInvocation
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
         limit, what = self._limit(node)
         context = NodeContext(
             self.state.queue_id,
@@ -555,7 +582,7 @@ class Attempt:
         expected: ExpectedVersion = self.version
         try:
             result = await self.store.append(
-                session_stream(self.state.session_id), events, expected
+                self._stream, tracing.carried(events, self.traceparent), expected
             )
         except ConcurrencyError as exc:
             raise Fenced(str(exc)) from exc

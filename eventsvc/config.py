@@ -55,6 +55,7 @@ class Settings(BaseModel):
     session_timeout_seconds: float | None = Field(
         None, gt=0, description="Longest one attempt of a session may run (none: no limit)"
     )
+    tracing: bool = Field(True, description="OpenTelemetry spans (no-ops without an SDK)")
     nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")
     nodes_deny: tuple[str, ...] = Field((), description="Never these node types")
 

@@ -18,6 +18,7 @@ from typing import Any
 import anyio
 
 from eventsvc import events as ev
+from eventsvc import tracing
 from eventsvc.attempt import NodeLimits, session_state
 from eventsvc.batches import Batch, enqueued, substitute, validate_batch
 from eventsvc.cache import InvocationCache
@@ -79,6 +80,7 @@ class Service:
         self.stats = StatsView(store)
         self.leases = Leases(store)
         self.progress = ProgressHub()
+        tracing.enabled = settings.tracing
         self.executors: list[Executor] = []  # what health and /metrics count threads of
         # Started when a node first needs one, stopped when the service closes.
         self.pool = ProcessPool(settings.node_processes)
@@ -204,8 +206,11 @@ class Service:
         await self._check_queue_room(queue_id, count)
         priority = await self.queue.prepend_priority(queue_id) if prepend else 0
         event = enqueued(batch, queue_id, priority)
+        span = tracing.start_span("enqueue", queue=queue_id, batch=batch.batch_id, sessions=count)
         try:
-            result = await self.store.append(batch_stream(batch.batch_id), [event], NO_STREAM)
+            with tracing.active(span):
+                events = tracing.carried([event], tracing.traceparent(span))
+                result = await self.store.append(batch_stream(batch.batch_id), events, NO_STREAM)
         except ConcurrencyError:
             raise IllegalTransitionError(batch.batch_id, "already enqueued", "enqueue") from None
         position = await self.wait_for(result.last_position)

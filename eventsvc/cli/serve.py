@@ -70,7 +70,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The API and workers until SIGINT or SIGTERM, which end it with status 0."""
     settings = settings.model_copy(update={"workers": max(1, args.workers)})
+    from eventsvc import tracing
     from eventsvc.api import create_app, server
+
+    tracing.configure_from_env()  # the otel extra and OTEL_* variables: traces exported
 
     host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
