@@ -8,6 +8,14 @@ is no longer the session's owner is fenced off (``Fenced``) and abandons the ses
 (of the session or its batch) stops the attempt before its next node and tells a polling node
 through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
 limiter slot until it returns.
+
+Where a body runs is its type's ``isolation`` or the service's default: a thread, or a worker
+process of ``eventsvc.isolation`` (killed and replaced on a cancel). How long it may run is
+its type's ``timeout_seconds``, the service's default, or what is left of the session's
+maximum runtime, whichever is shortest; past it the node fails its session with
+``invocation.failed`` of type ``timeout``: an async body is canceled, a process killed, and a
+thread abandoned (its later result is discarded, never appended; the worker moves on, and
+health and ``/metrics`` count the thread until it returns).
 """
 
 from __future__ import annotations
@@ -15,7 +23,9 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import math
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,27 +33,30 @@ from typing import Any
 
 import anyio
 
-from eventsvc import bounds
+from eventsvc import bounds, instruments, tracing
 from eventsvc import events as ev
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.cache import InvocationCache
+from eventsvc.clock import SystemClock
 from eventsvc.errors import (
     ConcurrencyError,
     GraphValidationError,
     InvalidValueError,
     MissingInputError,
     NodeInputError,
+    NodeTimeoutError,
 )
 from eventsvc.events import Event, NodeMeasurement, RecordedEvent
 from eventsvc.execution import GraphExecutionState
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, parse_session_id, session_stream
-from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput
+from eventsvc.invocations.base import BaseInvocation, BaseInvocationOutput, Isolation
 from eventsvc.invocations.cache_key import cache_key
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.isolation import Ids, ProcessPool
 from eventsvc.progress import Progress
-from eventsvc.sampling import StatsContext
+from eventsvc.sampling import Sampler, StatsContext
 from eventsvc.sessions import (
     BATCH_CANCELED,
     ApplyBatchCancel,
@@ -59,6 +72,7 @@ from eventsvc.sessions import (
 from eventsvc.store import NO_STREAM, EventStore, ExpectedVersion
 
 log = logging.getLogger("eventsvc.executor")
+FINISHED = frozenset({"completed", "failed", "canceled"})
 
 
 @dataclass
@@ -112,8 +126,9 @@ class _Slot:
     exactly as long as the thread runs.
     """
 
-    def __init__(self, limiter: anyio.CapacityLimiter) -> None:
+    def __init__(self, limiter: anyio.CapacityLimiter, bench: Workbench) -> None:
         self._limiter = limiter
+        self._bench = bench
         self._lock = threading.Lock()
         self._abandoned = self._done = False
 
@@ -129,6 +144,12 @@ class _Slot:
             done = self._done
         if done:  # the thread ended just as it was abandoned
             self.give_back()
+        else:
+            self._bench.abandoned_threads += 1
+
+    def _abandoned_done(self) -> None:
+        self._bench.abandoned_threads -= 1
+        self.give_back()
 
     def thread_done(self) -> None:
         with self._lock:
@@ -137,7 +158,7 @@ class _Slot:
         if abandoned:
             # RuntimeError: the event loop is gone (the process is shutting down).
             with contextlib.suppress(RuntimeError):
-                anyio.from_thread.run_sync(self.give_back)
+                anyio.from_thread.run_sync(self._abandoned_done)
 
 
 async def session_state(
@@ -147,6 +168,15 @@ async def session_state(
     recorded = await store.read_stream(session_stream(session_id))
     state = fold(SessionState.new(queue_id, session_id), [(r.data, r.position) for r in recorded])
     return state, recorded[-1].version if recorded else NO_STREAM
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLimits:
+    """Where node bodies run and how long they may, unless a node type says otherwise."""
+
+    isolation: Isolation = Isolation.THREAD
+    node_timeout: float | None = None
+    session_timeout: float | None = None
 
 
 @dataclass
@@ -159,15 +189,20 @@ class Workbench:
     artifacts: ArtifactStore
     limiter: anyio.CapacityLimiter
     report: Callable[[Progress], None]
+    limits: NodeLimits = field(default_factory=NodeLimits)
+    pool: ProcessPool | None = None  # for nodes isolated in worker processes
     # Nodes abandoned in their threads (session canceled, or shutdown): id -> session.
     abandoned: dict[str, str] = field(default_factory=dict)
-    # The enqueue events of the batches recently run (a few: they hold all the data).
-    enqueued: dict[str, ev.BatchEnqueued] = field(default_factory=dict)
+    # How many of them still run (their threads hold limiter slots until they return).
+    abandoned_threads: int = 0
+    # The enqueue records of the batches recently run (a few: they hold all the data).
+    enqueued: dict[str, RecordedEvent] = field(default_factory=dict)
 
-    def remember(self, enqueued: ev.BatchEnqueued, keep: int = 16) -> ev.BatchEnqueued:
+    def remember(self, enqueued: RecordedEvent, keep: int = 16) -> RecordedEvent:
         if len(self.enqueued) >= keep:
             del self.enqueued[next(iter(self.enqueued))]
-        self.enqueued[enqueued.batch_id] = enqueued
+        assert isinstance(enqueued.data, ev.BatchEnqueued)
+        self.enqueued[enqueued.data.batch_id] = enqueued
         return enqueued
 
 
@@ -188,9 +223,43 @@ class Attempt:
         self.version = version
         self.running = running
         self.store = bench.store
+        self._stream = session_stream(state.session_id)
+        self.traceparent: str | None = None  # of the attempt's span, carried by its events
 
     async def run(self, resumed: bool = False) -> None:
-        enqueued, later = await self._batch_events()
+        started = time.perf_counter()
+        # A resumed attempt's runtime counts from its resume: its earlier part ran elsewhere.
+        self.deadline = started + (self.bench.limits.session_timeout or math.inf)
+        try:
+            await self._run(resumed)
+        finally:
+            if self.state.status.value in FINISHED:
+                instruments.SESSION_DURATION.labels(
+                    self.state.queue_id, self.state.status.value
+                ).observe(time.perf_counter() - started)
+
+    async def _run(self, resumed: bool) -> None:
+        record, later = await self._batch_events()
+        if resumed:  # the trace the interrupted attempt wrote its events under
+            parent = tracing.found_in(await self.store.read_stream(self._stream))
+        else:
+            parent = tracing.found_in([record])
+            waited = (SystemClock().now_us() - record.recorded_at) / 1e6
+            instruments.QUEUE_WAIT.labels(self.state.queue_id).observe(max(0.0, waited))
+        span = tracing.start_span(
+            "session", parent, queue=self.state.queue_id, batch=self.state.batch_id,
+            session=self.state.session_id, attempt=self.state.attempt, resumed=resumed,
+        )  # fmt: skip
+        with tracing.active(span):
+            self.traceparent = tracing.traceparent(span)
+            await self._run_traced(record, later, resumed)
+            span.set_attribute("status", self.state.status.value)
+
+    async def _run_traced(
+        self, record: RecordedEvent, later: list[RecordedEvent], resumed: bool
+    ) -> None:
+        assert isinstance(record.data, ev.BatchEnqueued)
+        enqueued = record.data
         canceled_at = max((r.position for r in later if r.tag == "batch.canceled"), default=0)
         if canceled_at and await self._append(decide(ApplyBatchCancel(canceled_at), self.state)):
             return
@@ -220,15 +289,14 @@ class Attempt:
                 )
         return completions
 
-    async def _batch_events(self) -> tuple[ev.BatchEnqueued, list[RecordedEvent]]:
+    async def _batch_events(self) -> tuple[RecordedEvent, list[RecordedEvent]]:
         """The batch's enqueue (decoded once per batch: it holds all the data) and every
         event after it, re-read after each claim so a cancel is never missed."""
         stream = batch_stream(self.state.batch_id)
         enqueued = self.bench.enqueued.get(self.state.batch_id)
         if enqueued is None:
             [first] = await self.store.read_stream(stream, 0, 1)
-            assert isinstance(first.data, ev.BatchEnqueued)
-            enqueued = self.bench.remember(first.data)
+            enqueued = self.bench.remember(first)
         return enqueued, await self.store.read_stream(stream, from_version=1)
 
     def _session_graph(self, enqueued: ev.BatchEnqueued) -> dict[str, Any]:
@@ -294,6 +362,7 @@ class Attempt:
         enabled, outputs = await self.bench.cache.lookup(key)
         if not enabled:
             return None, None
+        instruments.CACHE_REQUESTS.labels("miss" if outputs is None else "hit").inc()
         if outputs is None:
             return key, None
         output_type = self.bench.registry.get_output(outputs.get("type", ""))
@@ -304,8 +373,20 @@ class Attempt:
 
     async def _invoke(
         self, node: BaseInvocation
-    ) -> tuple[BaseInvocationOutput | None, Exception | None, StatsContext]:
-        """The node's output or the exception it raised, with its measurements."""
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
+        """The node's output or the exception it raised, with its measurements; past its
+        time limit (its own, or what is left of the session's) a ``NodeTimeoutError``."""
+        span = tracing.start_span(f"node {node.node_type}", node=node.id, node_type=node.node_type)
+        with tracing.active(span):
+            output, error, stats = await self._invoke_limited(node)
+            if error is not None:
+                tracing.failed(span, error)
+            return output, error, stats
+
+    async def _invoke_limited(
+        self, node: BaseInvocation
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
+        limit, what = self._limit(node)
         context = NodeContext(
             self.state.queue_id,
             self.state.batch_id,
@@ -316,16 +397,74 @@ class Attempt:
             self.running.canceled,
             self.bench.report,
         )
-        stats = StatsContext()
-        try:
-            if inspect.iscoroutinefunction(node.invoke):
-                with stats:
-                    output = await node.invoke(context)
-            else:
-                output = await self._in_thread(node, context, stats)
-        except Exception as exc:  # a failing node is data, not a crash of the worker
-            return None, exc, stats
-        return output, None, stats
+        stats: Sampler | None = StatsContext()
+        output: BaseInvocationOutput | None = None
+        error: Exception | None = None
+        with anyio.move_on_after(limit) as scope:
+            try:
+                output, stats = await self._body(node, context, stats)
+            except Exception as exc:  # a failing node is data, not a crash of the worker
+                error = exc
+                stats = getattr(exc, "measured", stats)  # read in the node's own process
+        stats = _readings(stats)
+        if scope.cancelled_caught:
+            instruments.NODE_TIMEOUTS.labels(node.node_type).inc()
+            wording, seconds = what
+            error = NodeTimeoutError(
+                f"node {node.id!r} ({node.node_type}) ran past {wording} of {seconds:g} s"
+            )
+            _observe(node, stats, "timeout")
+            return None, error, stats
+        _observe(node, stats, "completed" if error is None else "failed")
+        return output, error, stats
+
+    def _limit(self, node: BaseInvocation) -> tuple[float, tuple[str, float]]:
+        """How long the node may run now, and which limit that is (its wording and value)."""
+        limits = self.bench.limits
+        own = type(node).meta.timeout_seconds or limits.node_timeout or math.inf
+        if limits.session_timeout is None:
+            return own, ("its time limit", own)
+        left = max(0.0, self.deadline - time.perf_counter())
+        if left < own:
+            return left, ("the session's time limit", limits.session_timeout)
+        return own, ("its time limit", own)
+
+    async def _body(
+        self, node: BaseInvocation, context: NodeContext, stats: Sampler | None
+    ) -> tuple[BaseInvocationOutput, Sampler | None]:
+        """Run the body where it belongs: awaited, in a thread, or in a worker process."""
+        assert isinstance(stats, StatsContext)
+        if inspect.iscoroutinefunction(node.invoke):
+            with stats:
+                return await node.invoke(context), stats
+        isolation = type(node).meta.isolation or self.bench.limits.isolation
+        if isolation is Isolation.PROCESS and self.bench.pool is not None:
+            return await self._in_process(node)
+        return await self._in_thread(node, context, stats), stats
+
+    async def _in_process(self, node: BaseInvocation) -> tuple[BaseInvocationOutput, Sampler]:
+        """Run a node in a worker process; a cancel kills the process (``Abandoned``)."""
+        assert self.bench.pool is not None
+        ids = Ids(self.state.queue_id, self.state.batch_id, self.state.session_id, node.id)
+
+        def report(fraction: float, message: str) -> None:
+            self.bench.report(Progress(*ids.as_tuple(), fraction, message))
+
+        answer: tuple[str | None, Exception | None, Sampler] | None = None
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_cancel_when_set, self.running.canceled, tg.cancel_scope)
+            answer = await self.bench.pool.run(node, ids, self.bench.artifacts, report)
+            tg.cancel_scope.cancel()
+        if answer is None:
+            raise Abandoned(f"node {node.id} killed in its process: its session was canceled")
+        outputs, error, measured = answer
+        if error is not None:
+            error.measured = measured  # type: ignore[attr-defined]
+            raise error
+        assert outputs is not None
+        output_type = self.bench.registry.get_output(node.meta.output.output_type)
+        assert output_type is not None
+        return output_type.model_validate_json(outputs), measured
 
     async def _in_thread(
         self, node: BaseInvocation, context: NodeContext, stats: StatsContext
@@ -335,7 +474,7 @@ class Attempt:
         A thread cannot be killed: an abandoned node keeps its limiter slot until its thread
         returns, and is recorded so shutdown can say so instead of hanging.
         """
-        slot = _Slot(self.bench.limiter)
+        slot = _Slot(self.bench.limiter, self.bench)
         await slot.take()
 
         def call() -> BaseInvocationOutput:
@@ -395,7 +534,7 @@ class Attempt:
         node: BaseInvocation,
         execution: GraphExecutionState,
         output: BaseInvocationOutput,
-        stats: StatsContext | None,
+        stats: Sampler | None,
         key: str | None,
         cached: bool = False,
     ) -> ev.InvocationCompleted:
@@ -412,12 +551,12 @@ class Attempt:
         node_id: str,
         execution: GraphExecutionState,
         error: Exception,
-        stats: StatsContext | None,
+        stats: Sampler | None,
     ) -> list[Event]:
         return [
             ev.InvocationFailed(
                 **self._node_fields(node_id, execution),
-                error_type=type(error).__name__,
+                error_type=_error_type(error),
                 error_message=bounds.storable_text(str(error)),
                 measurement=_measurement(stats),
                 error_traceback=bounds.storable_text(
@@ -428,7 +567,7 @@ class Attempt:
 
     def _fail_session(self, error: Exception, node_id: str) -> list[Event]:
         message = bounds.storable_text(str(error))
-        return decide(Fail(type(error).__name__, message, node_id), self.state)
+        return decide(Fail(_error_type(error), message, node_id), self.state)
 
     async def _cancel(self, pending: Sequence[Event]) -> None:
         state, _ = await session_state(self.store, self.state.queue_id, self.state.session_id)
@@ -443,7 +582,7 @@ class Attempt:
         expected: ExpectedVersion = self.version
         try:
             result = await self.store.append(
-                session_stream(self.state.session_id), events, expected
+                self._stream, tracing.carried(events, self.traceparent), expected
             )
         except ConcurrencyError as exc:
             raise Fenced(str(exc)) from exc
@@ -453,7 +592,7 @@ class Attempt:
         return True
 
 
-def _measurement(stats: StatsContext | None) -> NodeMeasurement:
+def _measurement(stats: Sampler | None) -> NodeMeasurement:
     """What was measured around a node (nothing for a cache hit: it did not run)."""
     return NodeMeasurement() if stats is None else NodeMeasurement(**stats.as_measurement())
 
@@ -463,3 +602,23 @@ def _timed_invoke(
 ) -> BaseInvocationOutput:
     with stats:
         return node.invoke(context)
+
+
+def _error_type(error: Exception) -> str:
+    """What a failure is called in the log: a timeout by its code, others by their class."""
+    return NodeTimeoutError.code if isinstance(error, NodeTimeoutError) else type(error).__name__
+
+
+def _readings(stats: Sampler | None) -> Sampler | None:
+    """The readings, or None where nothing was measured (the node never started)."""
+    return stats if stats is not None and hasattr(stats, "started_at") else None
+
+
+def _observe(node: BaseInvocation, stats: Sampler | None, status: str) -> None:
+    """A node's duration and VRAM peak, by its type (nothing for a node abandoned unmeasured)."""
+    if stats is None:
+        return
+    if stats.wall_seconds is not None:
+        instruments.NODE_DURATION.labels(node.node_type, status).observe(stats.wall_seconds)
+    if stats.vram_peak is not None:
+        instruments.NODE_VRAM_PEAK.labels(node.node_type).observe(stats.vram_peak)

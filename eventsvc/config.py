@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eventsvc.errors import EventsvcError
+from eventsvc.invocations.base import Isolation
 from eventsvc.invocations.registry import REGISTRY, InvocationRegistry
 
 ENV_PREFIX = "EVENTSVC_"
@@ -44,6 +45,17 @@ class Settings(BaseModel):
     cache_max_bytes: int = Field(
         1024 * 1024 * 1024, ge=1024, description="Bytes of cached outputs kept"
     )
+    node_isolation: Isolation = Field(
+        Isolation.THREAD, description="Where node bodies run unless their type says: thread|process"
+    )
+    node_processes: int = Field(2, ge=1, description="Worker processes for isolated nodes")
+    node_timeout_seconds: float | None = Field(
+        None, gt=0, description="Longest a node may run unless its type says (none: no limit)"
+    )
+    session_timeout_seconds: float | None = Field(
+        None, gt=0, description="Longest one attempt of a session may run (none: no limit)"
+    )
+    tracing: bool = Field(True, description="OpenTelemetry spans (no-ops without an SDK)")
     nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")
     nodes_deny: tuple[str, ...] = Field((), description="Never these node types")
 

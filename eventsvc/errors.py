@@ -7,6 +7,7 @@
     ├── MissingInputError            a node is about to run with a required input unset
     ├── NodeInputError               a value assigned to a node input failed validation
     ├── NodeError                    a node body failed with a message meant for the user
+    │   └── NodeTimeoutError         a node (or its session) ran past its time limit
     ├── IllegalTransitionError       a command the session's current state does not allow
     ├── NotFoundError                a queue, batch or session that does not exist
     ├── StoreError                   the log could not be opened, read or written
@@ -84,6 +85,14 @@ class NodeInputError(EventsvcError):
 
 class NodeError(EventsvcError):
     """Raised by a node body to fail its node with a message meant for the user."""
+
+
+class NodeTimeoutError(NodeError):
+    """Raised when a node, or the session it runs in, ran past its time limit; the node's
+    ``invocation.failed`` and the session's ``session.failed`` carry ``code`` as their
+    error type."""
+
+    code = "timeout"
 
 
 class NotFoundError(EventsvcError):

@@ -236,6 +236,8 @@ class EventMetadata(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=Tru
 
     correlation_id: str | None = None
     causation_id: str | None = None
+    # The W3C trace context of the span the event was written under (``eventsvc.tracing``).
+    traceparent: str | None = None
 
 
 NO_METADATA = EventMetadata()

@@ -30,7 +30,7 @@ import logging
 import os
 import secrets
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio
@@ -38,7 +38,7 @@ import anyio.abc
 from anyio.abc import TaskStatus
 
 from eventsvc import events as ev
-from eventsvc.attempt import Attempt, Fenced, Running, Workbench, session_state
+from eventsvc.attempt import Attempt, Fenced, NodeLimits, Running, Workbench, session_state
 from eventsvc.cache import InvocationCache
 from eventsvc.errors import (
     ConcurrencyError,
@@ -50,6 +50,7 @@ from eventsvc.events import RecordedEvent
 from eventsvc.ids import parse_session_id, session_stream
 from eventsvc.invocations.context import ArtifactStore
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.isolation import ProcessPool
 from eventsvc.leases import Leases
 from eventsvc.progress import Progress, ProgressHub
 from eventsvc.projections import ProjectionHost
@@ -88,6 +89,8 @@ class Collaborators:
     progress: ProgressHub
     lease_seconds: float
     max_resumes: int
+    limits: NodeLimits = field(default_factory=NodeLimits)
+    pool: ProcessPool | None = None  # for nodes isolated in worker processes
 
 
 class Executor:
@@ -112,6 +115,8 @@ class Executor:
             parts.artifacts,
             anyio.CapacityLimiter(threads),
             self.report,
+            parts.limits,
+            parts.pool,
         )
         self._work = anyio.Event()
         self._running: dict[str, Running] = {}
@@ -130,6 +135,11 @@ class Executor:
     def abandoned(self) -> dict[str, str]:
         """Nodes abandoned in their threads (session canceled, or shutdown): id -> session."""
         return self.bench.abandoned
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Abandoned node bodies whose threads still run."""
+        return self.bench.abandoned_threads
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """Follow the log, keep the leases, recover dead sessions and run the workers."""

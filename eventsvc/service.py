@@ -18,7 +18,8 @@ from typing import Any
 import anyio
 
 from eventsvc import events as ev
-from eventsvc.attempt import session_state
+from eventsvc import tracing
+from eventsvc.attempt import NodeLimits, session_state
 from eventsvc.batches import Batch, enqueued, substitute, validate_batch
 from eventsvc.cache import InvocationCache
 from eventsvc.clock import Clock
@@ -35,6 +36,7 @@ from eventsvc.executor import Collaborators, Executor
 from eventsvc.graph import parse_graph
 from eventsvc.ids import batch_stream, queue_stream, session_stream
 from eventsvc.invocations.registry import InvocationRegistry
+from eventsvc.isolation import ProcessPool
 from eventsvc.leases import Leases
 from eventsvc.progress import ProgressHub
 from eventsvc.projections.builtin import ProjectedStore, open_projected
@@ -78,6 +80,13 @@ class Service:
         self.stats = StatsView(store)
         self.leases = Leases(store)
         self.progress = ProgressHub()
+        tracing.enabled = settings.tracing
+        self.executors: list[Executor] = []  # what health and /metrics count threads of
+        # Started when a node first needs one, stopped when the service closes.
+        self.pool = ProcessPool(settings.node_processes)
+        self.limits = NodeLimits(
+            settings.node_isolation, settings.node_timeout_seconds, settings.session_timeout_seconds
+        )
         self.artifacts = store.artifact_store(settings.artifacts_dir)
         self.cache = InvocationCache(
             store,
@@ -127,6 +136,7 @@ class Service:
             finally:
                 with anyio.CancelScope(shield=True):
                     await service.cache.flush()  # the recency of the last hits
+                    await service.pool.aclose()
 
     def executor(
         self, *, queue_id: str = "default", workers: int = 1, threads: int = 4
@@ -142,8 +152,17 @@ class Service:
             progress=self.progress,
             lease_seconds=self.settings.lease_seconds,
             max_resumes=self.settings.max_resumes,
+            limits=self.limits,
+            pool=self.pool,
         )
-        return Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
+        executor = Executor(parts, queue_id=queue_id, workers=workers, threads=threads)
+        self.executors.append(executor)
+        return executor
+
+    @property
+    def abandoned_threads(self) -> int:
+        """Node bodies abandoned in their threads that still run, over this process."""
+        return sum(executor.abandoned_threads for executor in self.executors)
 
     async def checkpoints(self) -> dict[str, int]:
         """How far each projection has folded the log."""
@@ -187,8 +206,11 @@ class Service:
         await self._check_queue_room(queue_id, count)
         priority = await self.queue.prepend_priority(queue_id) if prepend else 0
         event = enqueued(batch, queue_id, priority)
+        span = tracing.start_span("enqueue", queue=queue_id, batch=batch.batch_id, sessions=count)
         try:
-            result = await self.store.append(batch_stream(batch.batch_id), [event], NO_STREAM)
+            with tracing.active(span):
+                events = tracing.carried([event], tracing.traceparent(span))
+                result = await self.store.append(batch_stream(batch.batch_id), events, NO_STREAM)
         except ConcurrencyError:
             raise IllegalTransitionError(batch.batch_id, "already enqueued", "enqueue") from None
         position = await self.wait_for(result.last_position)

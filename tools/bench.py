@@ -9,6 +9,7 @@
     python tools/bench.py replay [--json] [--events N] [--dir DIR]
     python tools/bench.py cache [--json] [--dir DIR]
     python tools/bench.py dashboard [--json] [--dir DIR]
+    python tools/bench.py operations [--json] [--dir DIR]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -34,18 +35,21 @@ from benches import (
     executor,
     executor_postgres,
     graph,
+    operations,
     replay,
     store,
     store_postgres,
 )
 from benches.common import print_table
 
+BENCHES = ["store", "graph", "enqueue", "executor", "replay", "cache", "dashboard", "operations"]
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "bench",
-        choices=["store", "graph", "enqueue", "executor", "replay", "cache", "dashboard"],
+        choices=BENCHES,
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
@@ -89,6 +93,9 @@ def main() -> None:
     elif args.bench == "cache":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(cache.bench_cache, Path(directory))
+    elif args.bench == "operations":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(operations.bench_operations, Path(directory))
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(replay.bench_replay, Path(directory), args.events)

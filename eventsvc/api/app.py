@@ -20,6 +20,8 @@ from eventsvc.api.browse import browse_routes
 from eventsvc.api.errors import CHANGES, WITH_BODY, documented
 from eventsvc.api.events import event_routes
 from eventsvc.api.loopback import LoopbackGuard
+from eventsvc.api.metrics import PATH as METRICS_PATH
+from eventsvc.api.metrics import metrics_routes
 from eventsvc.api.models import (
     BatchIds,
     CacheCleared,
@@ -79,20 +81,24 @@ def create_app(
     cors_origins: Sequence[str] = (),
     *,
     loopback_only: bool = False,
+    metrics_open_on_loopback: bool = False,
 ) -> FastAPI:
     """The app around an opened service; with ``token``, every API request must carry
     ``Authorization: Bearer <token>`` (the event stream also takes ``?token=``, as a browser's
     EventSource sends no headers). With ``loopback_only`` (``serve`` on a loopback address
     without a token) only loopback Host names are served and cross-site or non-JSON
     state-changing requests are refused (``loopback.py``). CORS is off unless origins are
-    given. (``None`` builds the app only to render its schema.)"""
+    given. With ``metrics_open_on_loopback``, ``/metrics`` needs no token from a loopback
+    client. (``None`` builds the app only to render its schema.)"""
     app = FastAPI(title="eventsvc", version=__version__)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     app.state.service = service
     errors.install(app)
     app.add_middleware(BodyLimit, limit=errors.MAX_BODY_BYTES)
     if token:
-        app.add_middleware(BearerToken, token=token)
+        app.add_middleware(
+            BearerToken, token=token, metrics_open_on_loopback=metrics_open_on_loopback
+        )
     if loopback_only:
         # Inside CORS, so that a configured origin can read why a request was refused.
         app.add_middleware(LoopbackGuard, allowed_origins=list(cors_origins))
@@ -108,6 +114,7 @@ def create_app(
     app.include_router(event_routes())
     app.include_router(browse_routes())
     app.include_router(web_routes())
+    app.include_router(metrics_routes())
     return app
 
 
@@ -275,6 +282,7 @@ def other_routes() -> APIRouter:
             stalled={s.name: Stall(position=s.position, reason=s.reason) for s in stalls},
             subscribers=service.store.subscribers,
             workers_alive=await service.leases.live_workers(service.settings.lease_seconds),
+            abandoned_threads=service.abandoned_threads,
         )
 
     return router
@@ -341,15 +349,27 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
     return replayed
 
 
-class BearerToken:
-    """Answer 401 to an API request without ``Authorization: Bearer <token>``."""
+LOOPBACK_CLIENTS = frozenset({"127.0.0.1", "::1"})
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+
+class BearerToken:
+    """Answer 401 to an API or ``/metrics`` request without ``Authorization: Bearer <token>``
+    (``/metrics`` from a loopback client passes when ``metrics_open_on_loopback``)."""
+
+    def __init__(self, app: ASGIApp, token: str, metrics_open_on_loopback: bool = False) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.metrics_open_on_loopback = metrics_open_on_loopback
+
+    def _guarded(self, scope: Scope) -> bool:
+        path: str = scope["path"]
+        if path == METRICS_PATH:
+            client = scope.get("client") or ("", 0)
+            return not (self.metrics_open_on_loopback and client[0] in LOOPBACK_CLIENTS)
+        return path.startswith("/api/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+        if scope["type"] == "http" and self._guarded(scope):
             given = dict(scope.get("headers", [])).get(b"authorization", b"")
             if scope["path"] == "/api/v1/events" and not given:
                 query = dict(parse_qsl(scope.get("query_string", b"").decode()))

@@ -76,6 +76,11 @@ class Health(BaseModel):
     stalled: dict[str, Stall] = Field(default_factory=dict)
     subscribers: int = Field(description="Live event subscriptions this process feeds")
     workers_alive: int = Field(description="Workers with a current lease, in every process")
+    abandoned_threads: int = Field(
+        0,
+        description="Node bodies this process abandoned in their threads (canceled or past "
+        "their time limit) that still run: a thread cannot be killed",
+    )
 
 
 class NodeType(BaseModel):

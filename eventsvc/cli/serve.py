@@ -56,6 +56,11 @@ def add(commands: Any) -> None:
         help="an origin browsers may call from, and make changes from without a token "
         "(repeatable; none by default)",
     )
+    serve_command.add_argument(
+        "--metrics-open-on-loopback",
+        action="store_true",
+        help="with a token, let loopback clients scrape /metrics without it",
+    )
     serve_command.set_defaults(run=serve)
 
 
@@ -65,7 +70,10 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The API and workers until SIGINT or SIGTERM, which end it with status 0."""
     settings = settings.model_copy(update={"workers": max(1, args.workers)})
+    from eventsvc import tracing
     from eventsvc.api import create_app, server
+
+    tracing.configure_from_env()  # the otel extra and OTEL_* variables: traces exported
 
     host, port, token = args.host, args.port, token_from(args, err)
     if host not in LOOPBACK and not token and not args.insecure:
@@ -82,7 +90,11 @@ async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: 
                 f"with {settings.workers} worker(s)\n"
             )
             yield create_app(
-                service, token=token, cors_origins=args.cors_origin, loopback_only=loopback_only
+                service,
+                token=token,
+                cors_origins=args.cors_origin,
+                loopback_only=loopback_only,
+                metrics_open_on_loopback=args.metrics_open_on_loopback,
             )
 
     await server.serve(opened, host, port)

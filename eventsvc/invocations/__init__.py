@@ -13,6 +13,7 @@ from eventsvc.invocations.base import (
     InputField,
     InvocationError,
     InvocationMeta,
+    Isolation,
     OutputField,
 )
 from eventsvc.invocations.context import ArtifactRef, ArtifactStore, InvocationContext
@@ -32,6 +33,7 @@ __all__ = [
     "InvocationError",
     "InvocationMeta",
     "InvocationRegistry",
+    "Isolation",
     "OutputField",
     "builtin_registry",
     "collections",

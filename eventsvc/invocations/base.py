@@ -47,6 +47,14 @@ class Classification(enum.StrEnum):
     INTERNAL = "internal"
 
 
+class Isolation(enum.StrEnum):
+    """Where a node body runs: a worker thread of the service, or a worker process (which a
+    runaway body cannot freeze the service from, and which can be killed)."""
+
+    THREAD = "thread"
+    PROCESS = "process"
+
+
 class InvocationError(Exception):
     """A node type was declared wrongly (raised at import, by the decorators)."""
 
@@ -158,6 +166,10 @@ class InvocationMeta:
     output: builtins.type[BaseInvocationOutput]
     # Whether equal inputs always give equal outputs (the invocation cache relies on it).
     deterministic: bool = True
+    # Where the body runs; None: the service's default (``Settings.node_isolation``).
+    isolation: Isolation | None = None
+    # The longest one call may run; None: the service's default (``node_timeout_seconds``).
+    timeout_seconds: float | None = None
 
 
 def _invocation_schema_extra(schema: dict[str, Any], cls: type[BaseModel]) -> None:

@@ -18,6 +18,7 @@ from eventsvc.invocations.base import (
     Classification,
     InvocationError,
     InvocationMeta,
+    Isolation,
 )
 from eventsvc.invocations.registry import REGISTRY
 
@@ -65,8 +66,13 @@ def invocation(
     version: str = "1.0.0",
     classification: Classification | str = Classification.STABLE,
     deterministic: bool = True,
+    isolation: Isolation | str | None = None,
+    timeout_seconds: float | None = None,
 ) -> Callable[[type[_I]], type[_I]]:
-    """Register a node type: version must be semver, the output is read from ``invoke``."""
+    """Register a node type: version must be semver, the output is read from ``invoke``.
+
+    ``isolation`` ("thread" or "process") and ``timeout_seconds`` override the service's
+    defaults for this type."""
 
     def wrap(cls: type[_I]) -> type[_I]:
         where = f"invocation {invocation_type!r} ({cls.__name__})"
@@ -82,6 +88,9 @@ def invocation(
             raise InvocationError(
                 f"{where}: classification {classification!r} is not one of {allowed}"
             ) from None
+        where_runs = _isolation(isolation, where)
+        if timeout_seconds is not None and not timeout_seconds > 0:
+            raise InvocationError(f"{where}: timeout_seconds {timeout_seconds!r} is not above 0")
         model = _with_type_literal(cls, invocation_type)
         model.meta = InvocationMeta(
             type=invocation_type,
@@ -92,11 +101,23 @@ def invocation(
             classification=kind,
             output=_output_class(cls, where),
             deterministic=deterministic,
+            isolation=where_runs,
+            timeout_seconds=timeout_seconds,
         )
         REGISTRY.register_invocation(model)
         return model
 
     return wrap
+
+
+def _isolation(isolation: Isolation | str | None, where: str) -> Isolation | None:
+    if isolation is None:
+        return None
+    try:
+        return Isolation(isolation)
+    except ValueError:
+        allowed = ", ".join(i.value for i in Isolation)
+        raise InvocationError(f"{where}: isolation {isolation!r} is not one of {allowed}") from None
 
 
 def _output_class(cls: type[BaseInvocation], where: str) -> type[BaseInvocationOutput]:

@@ -38,6 +38,7 @@ import logging
 import os
 import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ from urllib.parse import parse_qsl
 import aiosqlite
 import anyio
 
+from eventsvc import instruments
 from eventsvc.artifacts import FileArtifactStore
 from eventsvc.chain import GENESIS, StoredRow, chain_hash
 from eventsvc.clock import Clock
@@ -334,11 +336,13 @@ class SqliteEventStore:
             raise StoreError(f"store {self._path!r} is closed")
         if not events:
             raise ValueError("append needs at least one event")
+        started = time.perf_counter()
         request = _Append(stream, expected_version, self._prepare(stream, events))
         await self._group.submit(request)
         if request.error is not None:
             raise request.error
         assert request.result is not None
+        instruments.appended(events, time.perf_counter() - started)
         return request.result
 
     async def read_stream(

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import anyio
 
+from eventsvc import instruments
 from eventsvc.errors import StoreError, SubscriberLaggedError
 from eventsvc.events import RecordedEvent
 
@@ -281,6 +282,7 @@ class Subscription:
             self._went_live.set()
             while True:
                 if fanout.lagged(cursor):
+                    instruments.SUBSCRIBERS_DROPPED.inc()
                     raise SubscriberLaggedError(seen, fanout.capacity)
                 runs, broken = fanout.read(cursor)
                 if not runs:

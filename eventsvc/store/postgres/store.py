@@ -42,6 +42,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -53,6 +54,7 @@ import anyio
 import anyio.abc
 import asyncpg  # type: ignore[import-untyped]
 
+from eventsvc import instruments
 from eventsvc.chain import StoredRow
 from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import ConcurrencyError, NotFoundError, StoreError
@@ -400,6 +402,7 @@ class PostgresEventStore:
             raise StoreError(f"store {self._url!r} is closed")
         if not events:
             raise ValueError("append needs at least one event")
+        started = time.perf_counter()
         request = _Append(
             stream, expected_version, prepare(stream, events, self._options.max_event_bytes)
         )
@@ -409,7 +412,13 @@ class PostgresEventStore:
             # Waiting for the seal too: a canceled caller's append is still read back at once.
             outcome = await self._outcome(request)
         assert outcome is not None
+        instruments.appended(events, time.perf_counter() - started)
         return outcome
+
+    async def unsealed_rows(self) -> int:
+        """The sealing lag: committed rows that wait for a position."""
+        [(waiting,)] = await self._db.fetch("SELECT count(*) FROM events WHERE position IS NULL")
+        return int(waiting)
 
     async def read_stream(
         self, stream: str, from_version: int = 0, limit: int | None = None
