@@ -438,6 +438,9 @@ class Attempt:
             with stats:
                 return await node.invoke(context), stats
         isolation = type(node).meta.isolation or self.bench.limits.isolation
+        if isolation is Isolation.INLINE:
+            with stats:
+                return node.invoke(context), stats
         if isolation is Isolation.PROCESS and self.bench.pool is not None:
             return await self._in_process(node)
         return await self._in_thread(node, context, stats), stats

@@ -48,6 +48,14 @@ class GateInvocation(BaseInvocation):
         return IntegerOutput(value=self.value)
 
 
+@invocation("test_where", title="Where", category="tests", isolation="inline")
+class WhereInvocation(BaseInvocation):
+    """Which thread its body ran on, as an integer."""
+
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        return IntegerOutput(value=threading.get_ident())
+
+
 @invocation("test_boom", title="Boom", category="tests")
 class BoomInvocation(BaseInvocation):
     def invoke(self, context: InvocationContext) -> IntegerOutput:
@@ -447,6 +455,22 @@ async def test_async_node_bodies_are_awaited(service: Service) -> None:
     await settle(service, ["as"])
     assert (await outputs(service, "as.0"))["y"]["value"] == 5
     assert (await outputs(service, "as.1"))["x"]["value"] == 6
+
+
+async def test_inline_node_bodies_run_on_the_event_loop_and_are_measured(
+    service: Service,
+) -> None:
+    g = graph({"w": {"type": "test_where"}, "y": {"type": "add", "b": 1}}, [])
+    await service.enqueue_batch("default", Batch(batch_id="in", graph=g))
+    await settle(service, ["in"])
+    assert (await outputs(service, "in.0"))["w"]["value"] == threading.get_ident()
+    completed = [
+        e.data
+        for e in await service.store.read_stream(session_stream("in.0"))
+        if isinstance(e.data, ev.InvocationCompleted)
+    ]
+    assert {c.node_id for c in completed} == {"w", "y"}
+    assert all(c.measurement.wall_seconds is not None for c in completed)
 
 
 async def test_canceling_a_batch_mid_way_keeps_what_finished(service: Service) -> None:

@@ -48,11 +48,19 @@ class Classification(enum.StrEnum):
 
 
 class Isolation(enum.StrEnum):
-    """Where a node body runs: a worker thread of the service, or a worker process (which a
-    runaway body cannot freeze the service from, and which can be killed)."""
+    """Where a node body runs: a worker thread of the service, a worker process (which a
+    runaway body cannot freeze the service from, and which can be killed), or inline on the
+    event loop itself, for bodies that never block and return at once (arithmetic, constants):
+    for them the hop to a thread and back costs more than the body. An inline body cannot be
+    preempted, so its time limit is checked only once it returns."""
 
     THREAD = "thread"
     PROCESS = "process"
+    INLINE = "inline"
+
+
+# What the built-in arithmetic and constant nodes declare.
+INLINE = Isolation.INLINE
 
 
 class InvocationError(Exception):

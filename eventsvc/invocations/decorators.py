@@ -71,7 +71,7 @@ def invocation(
 ) -> Callable[[type[_I]], type[_I]]:
     """Register a node type: version must be semver, the output is read from ``invoke``.
 
-    ``isolation`` ("thread" or "process") and ``timeout_seconds`` override the service's
+    ``isolation`` ("thread", "process" or "inline") and ``timeout_seconds`` override the service's
     defaults for this type."""
 
     def wrap(cls: type[_I]) -> type[_I]:

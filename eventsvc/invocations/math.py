@@ -6,6 +6,7 @@ import hashlib
 
 from eventsvc.errors import NodeError
 from eventsvc.invocations.base import (
+    INLINE,
     BaseInvocation,
     InputField,
 )
@@ -16,7 +17,7 @@ from eventsvc.invocations.primitives import IntegerOutput
 _TAGS = ("math",)
 
 
-@invocation("add", title="Add Integers", tags=_TAGS, category="math")
+@invocation("add", title="Add Integers", tags=_TAGS, category="math", isolation=INLINE)
 class AddInvocation(BaseInvocation):
     """a + b"""
 
@@ -27,7 +28,7 @@ class AddInvocation(BaseInvocation):
         return IntegerOutput(value=self.a + self.b)
 
 
-@invocation("subtract", title="Subtract Integers", tags=_TAGS, category="math")
+@invocation("subtract", title="Subtract Integers", tags=_TAGS, category="math", isolation=INLINE)
 class SubtractInvocation(BaseInvocation):
     """a - b"""
 
@@ -38,7 +39,7 @@ class SubtractInvocation(BaseInvocation):
         return IntegerOutput(value=self.a - self.b)
 
 
-@invocation("multiply", title="Multiply Integers", tags=_TAGS, category="math")
+@invocation("multiply", title="Multiply Integers", tags=_TAGS, category="math", isolation=INLINE)
 class MultiplyInvocation(BaseInvocation):
     """a * b"""
 
@@ -49,7 +50,7 @@ class MultiplyInvocation(BaseInvocation):
         return IntegerOutput(value=self.a * self.b)
 
 
-@invocation("divide", title="Divide Integers", tags=_TAGS, category="math")
+@invocation("divide", title="Divide Integers", tags=_TAGS, category="math", isolation=INLINE)
 class DivideInvocation(BaseInvocation):
     """a / b, truncated toward zero."""
 
@@ -62,7 +63,13 @@ class DivideInvocation(BaseInvocation):
         return IntegerOutput(value=int(self.a / self.b))
 
 
-@invocation("random_int", title="Random Integer", tags=(*_TAGS, "random"), category="math")
+@invocation(
+    "random_int",
+    title="Random Integer",
+    tags=(*_TAGS, "random"),
+    category="math",
+    isolation=INLINE,
+)
 class RandomIntInvocation(BaseInvocation):
     """An integer in [low, high) drawn from ``seed``: the same seed always gives the same value."""
 

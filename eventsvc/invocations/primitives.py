@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from eventsvc.invocations.base import (
+    INLINE,
     BaseInvocation,
     BaseInvocationOutput,
     InputField,
@@ -57,7 +58,13 @@ class BooleanCollectionOutput(BaseInvocationOutput):
 # --- single values ------------------------------------------------------------------------
 
 
-@invocation("integer", title="Integer", tags=("primitives", "integer"), category="primitives")
+@invocation(
+    "integer",
+    title="Integer",
+    tags=("primitives", "integer"),
+    category="primitives",
+    isolation=INLINE,
+)
 class IntegerInvocation(BaseInvocation):
     """An integer value."""
 
@@ -67,7 +74,13 @@ class IntegerInvocation(BaseInvocation):
         return IntegerOutput(value=self.value)
 
 
-@invocation("float", title="Float", tags=("primitives", "float"), category="primitives")
+@invocation(
+    "float",
+    title="Float",
+    tags=("primitives", "float"),
+    category="primitives",
+    isolation=INLINE,
+)
 class FloatInvocation(BaseInvocation):
     """A float value."""
 
@@ -77,7 +90,13 @@ class FloatInvocation(BaseInvocation):
         return FloatOutput(value=self.value)
 
 
-@invocation("string", title="String", tags=("primitives", "string"), category="primitives")
+@invocation(
+    "string",
+    title="String",
+    tags=("primitives", "string"),
+    category="primitives",
+    isolation=INLINE,
+)
 class StringInvocation(BaseInvocation):
     """A string value."""
 
@@ -87,7 +106,13 @@ class StringInvocation(BaseInvocation):
         return StringOutput(value=self.value)
 
 
-@invocation("boolean", title="Boolean", tags=("primitives", "boolean"), category="primitives")
+@invocation(
+    "boolean",
+    title="Boolean",
+    tags=("primitives", "boolean"),
+    category="primitives",
+    isolation=INLINE,
+)
 class BooleanInvocation(BaseInvocation):
     """A boolean value."""
 
@@ -105,6 +130,7 @@ class BooleanInvocation(BaseInvocation):
     title="Integer Collection",
     tags=("primitives", "collection"),
     category="primitives",
+    isolation=INLINE,
 )
 class IntegerCollectionInvocation(BaseInvocation):
     """A list of integers."""
@@ -120,6 +146,7 @@ class IntegerCollectionInvocation(BaseInvocation):
     title="Float Collection",
     tags=("primitives", "collection"),
     category="primitives",
+    isolation=INLINE,
 )
 class FloatCollectionInvocation(BaseInvocation):
     """A list of floats."""
@@ -135,6 +162,7 @@ class FloatCollectionInvocation(BaseInvocation):
     title="String Collection",
     tags=("primitives", "collection"),
     category="primitives",
+    isolation=INLINE,
 )
 class StringCollectionInvocation(BaseInvocation):
     """A list of strings."""
@@ -150,6 +178,7 @@ class StringCollectionInvocation(BaseInvocation):
     title="Boolean Collection",
     tags=("primitives", "collection"),
     category="primitives",
+    isolation=INLINE,
 )
 class BooleanCollectionInvocation(BaseInvocation):
     """A list of booleans."""
