@@ -29,3 +29,16 @@ def test_an_unknown_node_type_in_a_list_is_named() -> None:
 def test_a_malformed_value_names_its_variable() -> None:
     with pytest.raises(ConfigError, match="EVENTSVC_MAX_EVENT_BYTES"):
         Settings.from_env({"EVENTSVC_MAX_EVENT_BYTES": "lots"})
+
+
+def test_isolation_limits_and_tracing_come_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {"EVENTSVC_NODE_ISOLATION": "process", "EVENTSVC_NODE_PROCESSES": "3",
+         "EVENTSVC_NODE_TIMEOUT_SECONDS": "2.5", "EVENTSVC_SESSION_TIMEOUT_SECONDS": "60",
+         "EVENTSVC_TRACING": "false"}
+    )  # fmt: skip
+    assert settings.node_isolation == "process"
+    assert (settings.node_processes, settings.node_timeout_seconds) == (3, 2.5)
+    assert (settings.session_timeout_seconds, settings.tracing) == (60, False)
+    with pytest.raises(ConfigError, match="EVENTSVC_NODE_TIMEOUT_SECONDS"):
+        Settings.from_env({"EVENTSVC_NODE_TIMEOUT_SECONDS": "0"})

@@ -113,3 +113,20 @@ async def test_a_resumed_session_continues_the_trace_in_its_events(
     assert session.attributes is not None
     assert session.attributes["resumed"] is True
     assert TRACE_ID in (records[-1].metadata.traceparent or "")
+
+
+def test_otel_variables_install_the_sdk_only_when_they_ask_for_an_exporter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    installed: list[object] = []
+    monkeypatch.setattr(tracing.trace, "set_tracer_provider", installed.append)
+    assert not tracing.configure_from_env({})
+    assert not tracing.configure_from_env({"OTEL_TRACES_EXPORTER": "none"})
+    assert not tracing.configure_from_env(
+        {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}
+    )
+    assert installed == []
+    assert tracing.configure_from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"})
+    [provider] = installed
+    assert isinstance(provider, TracerProvider)
+    provider.shutdown()

@@ -13,6 +13,7 @@ from eventsvc.invocations import (
     Input,
     InputField,
     InvocationError,
+    Isolation,
     OutputField,
     builtin_registry,
     invocation,
@@ -179,3 +180,13 @@ def test_unknown_types_name_the_closest_known_ones() -> None:
     [problem] = problems
     assert (problem.code, problem.node_id, problem.field) == ("unknown_node_type", "n1", "type")
     assert "'multiply'" in problem.message
+
+
+def test_isolation_and_time_limit_are_declared_and_checked() -> None:
+    declared = invocation("test_declared", isolation="process", timeout_seconds=2.5)(Undecorated)
+    assert (declared.meta.isolation, declared.meta.timeout_seconds) == (Isolation.PROCESS, 2.5)
+    assert (AddInvocation.meta.isolation, AddInvocation.meta.timeout_seconds) == (None, None)
+    with pytest.raises(InvocationError, match="isolation 'fork' is not one of thread, process"):
+        invocation("test_isolation", isolation="fork")(Undecorated)
+    with pytest.raises(InvocationError, match="timeout_seconds 0 is not above 0"):
+        invocation("test_timeout", timeout_seconds=0)(Undecorated)
