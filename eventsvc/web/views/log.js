@@ -7,13 +7,17 @@ import { h, message, when } from "/web/dom.js";
 
 export const ROWS = 200;
 const BACKLOG = 100;  // events shown from before the page opened
+const PER_FRAME = 25;  // short frames: a faster log passes rows rather than stall the tab
 
 export function mount(root, context) {
   const jump = Number(context.args[0]) || null;
   let start = jump ? jump - 1 : Math.max(0, context.head - BACKLOG);
   let feed = null, paused = false, missed = 0, frame = 0;
   let pending = [];
-  const rows = h("tbody", { id: "log-rows" });
+  const rows = h("tbody", { id: "log-rows", onclick: (event) => {
+    const button = event.target.closest("button");
+    if (button) open(Number(button.closest("tr").dataset.position));
+  } });
   const detail = h("section", { id: "event-detail", "aria-label": "The chosen event", tabindex: "-1" });
   const state = h("p", { id: "log-state", role: "status" });
   const input = (id, label, placeholder) => [h("label", { for: id }, label), h("input", { id, placeholder, size: 14 })];
@@ -35,32 +39,39 @@ export function mount(root, context) {
 
   function schedule() { if (!frame && !paused) frame = requestAnimationFrame(draw); }
 
+  // A few rows a frame, oldest first, so that no frame is a long task however bursty the
+  // stream; what would scroll out before it is drawn is never drawn at all.
   function draw() {
     frame = 0;
-    const batch = pending.length > ROWS ? pending.slice(-ROWS) : pending;
-    pending = [];
+    if (pending.length > ROWS) {
+      // Behind by more than the table holds: go on from the newest, and say what was passed.
+      const passed = pending.length - ROWS;
+      pending = pending.slice(-ROWS);
+      rows.prepend(h("tr", { class: "passed" }, h("td", { colspan: "5" }, `… ${passed} events passed faster than they could be drawn`)));
+    }
+    const batch = pending.splice(0, PER_FRAME);
     const fragment = document.createDocumentFragment();
     for (let i = batch.length - 1; i >= 0; i -= 1) fragment.append(row(batch[i]));
     rows.prepend(fragment);
     while (rows.childElementCount > ROWS) rows.lastElementChild.remove();
+    if (pending.length) schedule();
   }
 
+  // Rows are clones of one template, filled with text: the cheapest row the DOM can make.
+  const template = document.createElement("tr");
+  template.innerHTML = "<td><button type=\"button\"></button></td><td></td><td></td><td></td><td></td>";
+
   function row([position, tag, data]) {
-    const tr = document.createElement("tr");
+    const tr = template.cloneNode(true);
     tr.dataset.position = String(position);
-    const button = document.createElement("button");
-    button.type = "button";
+    const cells = tr.children;
+    const button = cells[0].firstChild;
     button.textContent = String(position);
     button.setAttribute("aria-label", `Open event ${position}`);
-    button.addEventListener("click", () => open(position));
-    const first = document.createElement("td");
-    first.append(button);
-    tr.append(first);
-    for (const text of [tag, data.queue_id || "", data.batch_id || "", data.session_id || data.node_id || ""]) {
-      const td = document.createElement("td");
-      td.textContent = text;
-      tr.append(td);
-    }
+    cells[1].textContent = tag;
+    cells[2].textContent = data.queue_id || "";
+    cells[3].textContent = data.batch_id || "";
+    cells[4].textContent = data.session_id || data.node_id || "";
     return tr;
   }
 
@@ -95,8 +106,8 @@ export function mount(root, context) {
 
   root.replaceChildren(h("h2", {}, "Log"), filters, jumpForm, state,
     h("div", { class: "log-layout" },
-      h("table", { class: "log" }, h("caption", {}, `The newest ${ROWS} events, newest first`),
-        h("thead", {}, h("tr", {}, ["Position", "Tag", "Queue", "Batch", "Session"].map((c) => h("th", { scope: "col" }, c)))), rows),
+      h("div", { class: "log-scroll" }, h("table", { class: "log" }, h("caption", {}, `The newest ${ROWS} events, newest first`),
+        h("thead", {}, h("tr", {}, ["Position", "Tag", "Queue", "Batch", "Session"].map((c) => h("th", { scope: "col" }, c)))), rows)),
       detail));
   restart();
   if (jump) open(jump);
