@@ -138,6 +138,39 @@ async def floor_read_eps(path: str, total: int, page: int) -> float:
     return total / elapsed
 
 
+async def floor_rebuild_sql_eps(path: str, total: int, page: int, tables: list[str]) -> float:
+    """The SQL any rebuild of ``tables`` must do, with no fold at all: read every row of the
+    log in pages (as ``floor_read_eps``), then write the tables' final rows, as they stand
+    after a real rebuild, into empty copies in one transaction. A fold's own work (decoding,
+    the read models' logic, the updates between a row's first and final state) comes on top."""
+    async with aiosqlite.connect(path) as conn:
+        final = {t: list(await conn.execute_fetchall(f"SELECT * FROM {t}")) for t in tables}
+        for table in tables:
+            await conn.execute(f"CREATE TABLE floor_{table} AS SELECT * FROM {table} WHERE 0")
+        await conn.commit()
+        started = time.perf_counter()
+        after, seen = 0, 0
+        while rows := list(
+            await conn.execute_fetchall(
+                "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
+                "data, metadata, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, page),
+            )
+        ):
+            after, seen = rows[-1][0], seen + len(rows)
+        for table, rows in final.items():
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                await conn.executemany(f"INSERT INTO floor_{table} VALUES ({marks})", rows)
+        await conn.commit()
+        elapsed = time.perf_counter() - started
+        for table in tables:
+            await conn.execute(f"DROP TABLE floor_{table}")
+        await conn.commit()
+    assert seen == total
+    return total / elapsed
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]

@@ -1,13 +1,17 @@
 """``replay``: rebuilding the queue and stats projections from a log of realistic traffic, and
-auditing it, beside reading the same rows through the raw driver."""
+auditing it, beside reading the same rows through the raw driver.
+
+``rebuild_eps`` is beside the raw read; ``rebuild_vs_sql_floor`` beside the SQL any rebuild
+must do (the raw read plus writing the projections' final rows, with no fold): what the fold's
+own Python costs. ``audit_100k_s`` is beside the time of the raw read."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from benches.common import Figure, floor_read_eps, timed
+from benches.common import Figure, floor_read_eps, floor_rebuild_sql_eps, timed
 from eventsvc.audit import audit
-from eventsvc.projections.builtin import open_projected
+from eventsvc.projections.builtin import builtin_projections, open_projected
 from eventsvc.store import StoreOptions, open_store
 from eventsvc.store.sqlite import SqliteEventStore
 from eventsvc.testing import append_traffic
@@ -21,13 +25,16 @@ async def bench_replay(directory: Path, total: int) -> list[Figure]:
         total = await append_traffic(store, total)
         rebuild_s = min([await timed(lambda: store.rebuild("queue", "stats")) for _ in range(3)])
     floor_eps = max([await floor_read_eps(str(path), total, 5000) for _ in range(3)])
+    tables = [table for projection in builtin_projections() for table in projection.tables]
+    sql_eps = max([await floor_rebuild_sql_eps(str(path), total, 5000, tables) for _ in range(3)])
     async with open_store(f"sqlite://{path}", read_only=True) as store:
         assert isinstance(store, SqliteEventStore)
         report = await audit(store)
         assert report.clean, report.findings[:5]
         audit_s = min([await timed(lambda: audit(store)) for _ in range(3)])
     return [
-        Figure("rebuild_eps", total / rebuild_s, "events/s", floor_eps, ">= 150,000 events/s"),
-        Figure("audit_100k_s", audit_s * 100_000 / total, "s", total / floor_eps, "<= 2 s"),
+        Figure("rebuild_eps", total / rebuild_s, "events/s", floor_eps, ">= 0.5"),
+        Figure("rebuild_vs_sql_floor", total / rebuild_s, "events/s", sql_eps),
+        Figure("audit_100k_s", audit_s * 100_000 / total, "s", total / floor_eps, "<= 4x"),
         Figure("log_events", total, "events", None),
     ]
