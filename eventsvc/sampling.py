@@ -14,6 +14,7 @@ checked on an accelerator machine by itself.
 from __future__ import annotations
 
 import abc
+import os
 import sys
 import threading
 import time
@@ -24,6 +25,35 @@ from typing import Any
 import psutil
 
 _process = psutil.Process()
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0
+
+
+class _ResidentSize:
+    """The process's resident set size, read twice per node: from ``/proc/self/statm`` kept
+    open and read in place where Linux has it (psutil opens, reads and parses the file on each
+    call, which cost more than a small node's whole body), else from psutil. Reopened when the
+    process is no longer the one that opened it (a forked child)."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._fd: int | None = None
+
+    def __call__(self) -> int:
+        if self._pid != os.getpid():
+            self._open()
+        if self._fd is None:
+            return int(_process.memory_info().rss)
+        return int(os.pread(self._fd, 128, 0).split()[1]) * _PAGE_SIZE
+
+    def _open(self) -> None:
+        self._pid = os.getpid()
+        try:
+            self._fd = os.open("/proc/self/statm", os.O_RDONLY) if _PAGE_SIZE else None
+        except OSError:
+            self._fd = None
+
+
+resident_size = _ResidentSize()
 # A broken driver, or torch still being imported by another thread (a partially initialised
 # module has no ``cuda`` yet): no reading, never a node failure.
 _NO_READING = (RuntimeError, AttributeError)
@@ -83,7 +113,7 @@ class StatsContext(Sampler):
                 self._vram_before = self._cuda.memory_allocated()
             except _NO_READING:
                 self._cuda = None
-        self.rss_before = _process.memory_info().rss
+        self.rss_before = resident_size()
         self.start_time = time.time()
         self.started_at = datetime.fromtimestamp(self.start_time, UTC)
         self._started = time.perf_counter()
@@ -97,7 +127,7 @@ class StatsContext(Sampler):
     ) -> None:
         self.wall_seconds = time.perf_counter() - self._started
         self.ended_at = datetime.now(UTC)
-        self.rss_after = _process.memory_info().rss
+        self.rss_after = resident_size()
         if self._cuda is not None and self._vram_before is not None:
             try:
                 self._cuda.synchronize()
@@ -125,7 +155,7 @@ def update_mem_stats() -> dict[str, int | None]:
     """Memory in use now (sampled at the end of a session): RSS, and VRAM when readable."""
     cuda = _cuda()
     return {
-        "rss": _process.memory_info().rss,
+        "rss": resident_size(),
         "vram": None if cuda is None else cuda.memory_allocated(),
     }
 

@@ -4,10 +4,11 @@ import sys
 import threading
 from datetime import UTC
 
+import psutil
 import pytest
 
 from eventsvc.events import NodeMeasurement
-from eventsvc.sampling import StatsContext, update_mem_stats
+from eventsvc.sampling import StatsContext, resident_size, update_mem_stats
 
 
 def test_a_context_measures_time_and_process_memory() -> None:
@@ -23,6 +24,14 @@ def test_a_context_measures_time_and_process_memory() -> None:
     assert stats.rss_after > 0
     assert abs(stats.start_time - stats.started_at.timestamp()) < 1e-3
     assert len(buffer) == 20 * 2**20
+
+
+def test_the_resident_size_is_the_one_psutil_reads() -> None:
+    before = psutil.Process().memory_info().rss
+    reading = resident_size()
+    after = psutil.Process().memory_info().rss
+    # Other threads of the test process may allocate between the three readings.
+    assert min(before, after) - 2**20 <= reading <= max(before, after) + 2**20
 
 
 def test_without_a_cuda_device_there_is_no_accelerator_reading() -> None:
