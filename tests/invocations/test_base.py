@@ -22,6 +22,7 @@ from eventsvc.invocations import (
 from eventsvc.invocations.context import InvocationContext
 from eventsvc.invocations.math import AddInvocation
 from eventsvc.invocations.primitives import IntegerOutput
+from eventsvc.invocations.strings import StringReplaceInvocation
 
 
 @invocation_output("test_pair_output")
@@ -185,8 +186,15 @@ def test_unknown_types_name_the_closest_known_ones() -> None:
 def test_isolation_and_time_limit_are_declared_and_checked() -> None:
     declared = invocation("test_declared", isolation="process", timeout_seconds=2.5)(Undecorated)
     assert (declared.meta.isolation, declared.meta.timeout_seconds) == (Isolation.PROCESS, 2.5)
-    assert (AddInvocation.meta.isolation, AddInvocation.meta.timeout_seconds) == (None, None)
-    with pytest.raises(InvocationError, match="isolation 'fork' is not one of thread, process"):
+    # Built-in arithmetic runs inline; a string replace may be a catastrophic regex, so it
+    # takes the service's default.
+    assert (AddInvocation.meta.isolation, AddInvocation.meta.timeout_seconds) == (
+        Isolation.INLINE,
+        None,
+    )
+    assert StringReplaceInvocation.meta.isolation is None
+    match = "isolation 'fork' is not one of thread, process, inline"
+    with pytest.raises(InvocationError, match=match):
         invocation("test_isolation", isolation="fork")(Undecorated)
     with pytest.raises(InvocationError, match="timeout_seconds 0 is not above 0"):
         invocation("test_timeout", timeout_seconds=0)(Undecorated)
