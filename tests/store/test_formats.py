@@ -18,6 +18,7 @@ import pytest
 from eventsvc.audit import audit
 from eventsvc.events import CODEC
 from eventsvc.projections.builtin import ProjectedStore, open_projected
+from eventsvc.store import migrations
 from tests.backends import PostgresBackend, blocking
 
 FORMATS = Path(__file__).parent.parent / "data" / "formats"
@@ -55,8 +56,10 @@ async def test_the_sqlite_store_of_version_1_opens_and_reads_back(tmp_path: Path
     async with open_projected(f"sqlite://{path}") as store:
         count = await read_everything(store)
         batches = await store.query("SELECT count(*) FROM queue_batches")
+        version = await store.query("SELECT version FROM eventsvc_schema")
     assert count > 100
     assert batches[0][0] == 2
+    assert version == [(migrations.current(),)]
 
 
 def load_dump(backend: PostgresBackend) -> None:
@@ -84,4 +87,6 @@ async def test_the_postgres_store_of_version_1_opens_and_reads_back(
     async with open_projected(postgres_backend.url) as store:
         await store.wait_for_projections(await store.head())
         count = await read_everything(store)
+        version = await store.query("SELECT version FROM eventsvc_schema")
     assert count > 100
+    assert version == [(migrations.current(),)]
