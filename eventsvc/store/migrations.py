@@ -63,6 +63,14 @@ STEPS: tuple[Step, ...] = (
             "applied_at BIGINT NOT NULL)",
         ),
     ),
+    Step(
+        3,
+        "when each artifact was last stored, for artifact retention",
+        # SQLite stores keep artifacts as files: their modification time says it.
+        postgres=(
+            "ALTER TABLE artifacts ADD COLUMN stored_at DOUBLE PRECISION NOT NULL DEFAULT 0",
+        ),
+    ),
 )
 RECORD = f"INSERT INTO {HISTORY} (version, description, applied_at) VALUES (?, ?, ?)"
 """What each applied step writes (``?`` placeholders; ``applied_at`` in UTC microseconds)."""
