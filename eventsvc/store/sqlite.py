@@ -72,6 +72,7 @@ from eventsvc.projections.runner import (
     rebuild_in,
     save_checkpoint,
 )
+from eventsvc.store import migrations
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.protocols import (
     ANY,
@@ -103,7 +104,6 @@ log = logging.getLogger("eventsvc.store")
 _K = TypeVar("_K")
 _V = TypeVar("_V")
 
-SCHEMA_VERSION = 1
 SCHEMA_SQL = """
 CREATE TABLE eventsvc_schema (version INTEGER NOT NULL);
 CREATE TABLE events (
@@ -269,22 +269,31 @@ class SqliteEventStore:
                 )
             }
             if not tables and self._writer is not None:
+                # Created at the base version, then migrated like any older store.
                 await self._writer.executescript(
                     f"BEGIN IMMEDIATE; {SCHEMA_SQL} "
-                    f"INSERT INTO eventsvc_schema VALUES ({SCHEMA_VERSION}); COMMIT;"
+                    f"INSERT INTO eventsvc_schema VALUES ({migrations.BASE_VERSION}); COMMIT;"
                 )
-                return
-            if "eventsvc_schema" not in tables:
+                rows: list[Any] = [(migrations.BASE_VERSION,)]
+            elif "eventsvc_schema" not in tables:
                 raise StoreError(f"{self._path!r} is not an eventsvc store (no eventsvc_schema)")
-            rows = list(await self._reader.execute_fetchall("SELECT version FROM eventsvc_schema"))
+            else:
+                rows = list(
+                    await self._reader.execute_fetchall("SELECT version FROM eventsvc_schema")
+                )
         except sqlite3.Error as exc:
             raise StoreError(f"{self._path!r} is not a readable SQLite database: {exc}") from exc
         version = rows[0][0] if rows else None
-        if version != SCHEMA_VERSION:
-            raise StoreError(
-                f"{self._path!r} has store schema version {version!r}; this eventsvc reads "
-                f"version {SCHEMA_VERSION} (a newer eventsvc wrote it?)"
-            )
+        steps = migrations.pending(version, repr(self._path))
+        if not steps:
+            return
+        if self._writer is None:
+            assert version is not None  # pending refuses a store recording none
+            raise migrations.read_only_refusal(repr(self._path), version)
+        now = self._clock.now_us()
+        with self._translated("migrating the store"):
+            await _on_connection_thread(self._writer, lambda raw: _migrate(raw, steps, now))
+        log.info("migrated %r to store schema version %d", self._path, steps[-1].version)
 
     async def _load_head(self) -> None:
         rows = list(
@@ -826,6 +835,16 @@ class SqliteEventStore:
             if await self._change_mark() != mark:
                 return
             await anyio.sleep(self._options.poll_interval)
+
+
+def _migrate(raw: sqlite3.Connection, steps: Sequence[migrations.Step], now_us: int) -> None:
+    """Every step and the new version in one transaction (the writer lock is held)."""
+    with _transaction(raw):
+        for step in steps:
+            for statement in step.statements("sqlite"):
+                raw.execute(statement)
+            raw.execute(migrations.RECORD, (step.version, step.description, now_us))
+        raw.execute(migrations.SET_VERSION, (steps[-1].version,))
 
 
 class _BoundedCache(dict[_K, _V]):

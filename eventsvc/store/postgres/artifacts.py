@@ -16,7 +16,7 @@ from typing import Any
 import anyio.from_thread
 
 from eventsvc.errors import StoreError
-from eventsvc.store.postgres.common import Database
+from eventsvc.store.postgres.common import DB_NOW, Database
 
 
 class PostgresArtifactStore:
@@ -27,14 +27,33 @@ class PostgresArtifactStore:
 
     def put(self, data: bytes, media_type: str) -> str:
         sha = hashlib.sha256(data).hexdigest()
+        # Stored again: young again (retention judges an artifact by its latest put).
         self._run(
-            "INSERT INTO artifacts (sha256, media_type, data) VALUES ($1, $2, $3) "
-            "ON CONFLICT (sha256) DO NOTHING",
+            f"INSERT INTO artifacts (sha256, media_type, data, stored_at) "
+            f"VALUES ($1, $2, $3, {DB_NOW}) "
+            "ON CONFLICT (sha256) DO UPDATE SET stored_at = excluded.stored_at",
             sha,
             media_type,
             data,
         )
         return sha
+
+    def stored_before(self, grace: float) -> list[str]:
+        """The artifacts last stored more than ``grace`` seconds ago (by the database's clock)."""
+        rows = self._run(
+            f"SELECT sha256 FROM artifacts WHERE stored_at < {DB_NOW} - $1 ORDER BY sha256", grace
+        )
+        return [str(row[0]) for row in rows]
+
+    def remove_if_older(self, sha256: str, grace: float) -> bool:
+        """Remove the artifact if it was last stored more than ``grace`` seconds ago, in one
+        statement: a concurrent put's upsert either comes first (and keeps it) or after."""
+        rows = self._run(
+            f"DELETE FROM artifacts WHERE sha256 = $1 AND stored_at < {DB_NOW} - $2 RETURNING 1",
+            sha256,
+            grace,
+        )
+        return bool(rows)
 
     def get(self, sha256: str) -> bytes:
         return bytes(self._row(sha256)[1])

@@ -60,6 +60,7 @@ from eventsvc.clock import Clock, SystemClock
 from eventsvc.errors import ConcurrencyError, NotFoundError, StoreError
 from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.projections import FoldError, Projection, ProjectionStall
+from eventsvc.store import migrations
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.postgres.artifacts import PostgresArtifactStore
 from eventsvc.store.postgres.common import (
@@ -104,7 +105,6 @@ _T = TypeVar("_T")
 
 __all__ = ["DB_NOW", "PostgresEventStore", "PostgresSnapshot"]
 
-SCHEMA_VERSION = 1
 SCHEMA_SQL = """
 CREATE TABLE eventsvc_schema (version BIGINT NOT NULL);
 CREATE TABLE events (
@@ -204,6 +204,7 @@ class PostgresEventStore:
         self._url = redact(url)
         self._read_only = read_only
         self._options = options
+        self._clock = clock
         self._writer: Any = None
         self._closed = False
         # The background tasks' own scopes, so closing never cancels the caller's block.
@@ -316,14 +317,31 @@ class PostgresEventStore:
                     schema = self._db.schema
                     raise StoreError(f"schema {schema!r} at {self._db.where} holds no store")
                 await conn.execute(SCHEMA_SQL)
-                await conn.execute(f"INSERT INTO eventsvc_schema VALUES ({SCHEMA_VERSION})")
+                await conn.execute(
+                    f"INSERT INTO eventsvc_schema VALUES ({migrations.BASE_VERSION})"
+                )
                 await conn.execute("INSERT INTO leases VALUES ('sealer', 0, '', NULL, '-infinity')")
+            # Under the advisory lock: one process migrates, the others then find it done.
+            await self._migrate(conn)
+
+    async def _migrate(self, conn: Any) -> None:
+        """Apply the steps the schema lacks; refuse a schema of another version than this
+        code's (newer, or older in a read-only process), naming both."""
+        where = f"schema {self._db.schema!r} at {self._db.where}"
         version = await conn.fetchval("SELECT max(version) FROM eventsvc_schema")
-        if version != SCHEMA_VERSION:
-            raise StoreError(
-                f"schema {self._db.schema!r} has store schema version {version!r}; this eventsvc "
-                f"reads version {SCHEMA_VERSION} (a newer eventsvc wrote it?)"
-            )
+        steps = migrations.pending(version, where)
+        if not steps:
+            return
+        if self._read_only:
+            raise migrations.read_only_refusal(where, version)
+        now = self._clock.now_us()
+        for step in steps:
+            for statement in step.statements("postgres"):
+                await conn.execute(statement)
+            record = dollar_placeholders(migrations.RECORD)
+            await conn.execute(record, step.version, step.description, now)
+        await conn.execute(dollar_placeholders(migrations.SET_VERSION), steps[-1].version)
+        log.info("migrated %s to store schema version %d", where, steps[-1].version)
 
     async def aclose(self) -> None:
         if self._closed:
