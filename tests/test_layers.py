@@ -15,7 +15,7 @@ LAYERS = {
     "execution": 0, "batches": 0, "sessions": 0, "stats": 0, "views": 0,
     # L1 adapters: disk, network, OS, clocks, process memory, and the SQL folded beside the log
     "clock": 1, "config": 1, "store": 1, "projections": 1, "cache": 1, "leases": 1,
-    "artifacts": 1, "sampling": 1,
+    "artifacts": 1, "sampling": 1, "webhooks": 1,
     # L2 orchestration
     "service": 2, "executor": 2, "attempt": 2, "progress": 2, "audit": 2, "replay": 2,
     # L3 edges, and the fakes for tests that nothing else imports
