@@ -34,6 +34,7 @@ from eventsvc.api.models import (
     State,
 )
 from eventsvc.api.params import BatchFilter, BatchId, QueueId, SessionCursor, SessionId
+from eventsvc.api.webhooks import webhook_routes
 from eventsvc.errors import NotFoundError
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
@@ -104,6 +105,7 @@ def create_app(
     app.include_router(queue_routes())
     app.include_router(other_routes())
     app.include_router(event_routes())
+    app.include_router(webhook_routes())
     return app
 
 
