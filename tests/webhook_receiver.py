@@ -18,6 +18,7 @@ import anyio.abc
 class Request:
     headers: dict[str, str]
     body: bytes
+    connection: int = 0
 
     @property
     def json(self) -> Any:
@@ -37,6 +38,7 @@ class Receiver:
         self.requests: list[Request] = []
         self.accepted: list[Request] = []  # those answered 2xx
         self.url = ""
+        self.connections = 0
         self._changed = anyio.Event()
 
     async def wait_for(self, accepted: int) -> None:
@@ -44,12 +46,18 @@ class Receiver:
         await self.wait_until(lambda: len(self.accepted) >= accepted)
 
     async def wait_until(self, holds: Callable[[], bool]) -> None:
-        """Until ``holds()``, looked at after each request."""
+        """Until ``holds()``, looked at as each request arrives and as it is answered."""
         while not holds():
             await self._changed.wait()
 
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
     async def serve(self, stream: anyio.abc.ByteStream) -> None:
         buffer = b""
+        self.connections += 1
+        connection = self.connections
         async with stream:
             while True:
                 while b"\r\n\r\n" not in buffer:
@@ -65,15 +73,18 @@ class Receiver:
                 while len(buffer) < length:
                     buffer += await stream.receive()
                 body, buffer = buffer[:length], buffer[length:]
-                request = Request(headers, body)
+                request = Request(headers, body, connection)
                 index = len(self.requests)
                 self.requests.append(request)
+                self._notify()
                 status = await self.answer(index, request)
                 if 200 <= status < 300:
                     self.accepted.append(request)
-                self._changed.set()
-                self._changed = anyio.Event()
-                await stream.send(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
+                self._notify()
+                try:
+                    await stream.send(f"HTTP/1.1 {status} X\r\ncontent-length: 0\r\n\r\n".encode())
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return  # the sender went away meanwhile
 
 
 @asynccontextmanager
