@@ -9,6 +9,8 @@
     eventsvc audit [--json] [--anchor POS:HASH]
     eventsvc replay --projection NAME | --all [--url URL] | --to-position N [--json]
     eventsvc cache [--clear | --enable | --disable] [--url URL] [--json]
+    eventsvc webhooks add URL [--filter tag=session.*] [--secret-file PATH]
+    eventsvc webhooks list | remove ID | retry ID
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -32,7 +34,7 @@ from typing import TextIO
 import anyio
 
 from eventsvc import schemas
-from eventsvc.cli import log, run, serve, state
+from eventsvc.cli import log, run, serve, state, webhooks
 from eventsvc.cli.common import InputError, settings_from
 from eventsvc.errors import EventsvcError
 
@@ -42,7 +44,7 @@ __all__ = ["InputError", "main", "parser"]
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
-    for concern in (serve, run, state, log):
+    for concern in (serve, run, state, log, webhooks):
         concern.add(commands)
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")
