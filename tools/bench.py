@@ -35,6 +35,7 @@ from benches import (
     replay,
     store,
     store_postgres,
+    webhooks,
 )
 from benches.common import print_table
 
@@ -42,7 +43,8 @@ from benches.common import print_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "bench", choices=["store", "graph", "enqueue", "executor", "replay", "cache"]
+        "bench",
+        choices=["store", "graph", "enqueue", "executor", "replay", "cache", "webhooks"],
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--events", type=int, default=100_000, help="events in the batched run")
@@ -86,6 +88,9 @@ def main() -> None:
     elif args.bench == "cache":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(cache.bench_cache, Path(directory))
+    elif args.bench == "webhooks":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(webhooks.bench_webhooks, Path(directory))
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(replay.bench_replay, Path(directory), args.events)
