@@ -40,12 +40,14 @@ from eventsvc.api.models import (
     RebuiltProjection,
     State,
 )
+from eventsvc.api.webhooks import AddWebhook, WebhookList
 from eventsvc.batches import Batch
 from eventsvc.events import CODEC, Event
 from eventsvc.progress import Progress
 from eventsvc.projections.browse import ArtifactPage, BatchPage
 from eventsvc.stats import StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
+from eventsvc.webhooks import Webhook, WebhookFilter
 
 _M = TypeVar("_M")
 
@@ -358,6 +360,41 @@ class AsyncClient:
     async def stats_as_of(self, position: int) -> PastStats:
         return await self._call(PastStats, "GET", f"/as_of/{position}/stats")
 
+    # --- webhooks ---------------------------------------------------------------------
+
+    async def add_webhook(
+        self,
+        url: str,
+        secret: str,
+        filter: WebhookFilter | None = None,
+        *,
+        batch_size: int = 1,
+        after: int | None = None,
+    ) -> Webhook:
+        """Register a webhook; ``secret`` goes to the server once and never comes back."""
+        body = AddWebhook(
+            url=url,
+            secret=secret,
+            filter=filter or WebhookFilter(),
+            batch_size=batch_size,
+            after=after,
+        )
+        return await self._call(Webhook, "POST", "/webhooks", body.model_dump(mode="json"))
+
+    async def webhooks(self) -> list[Webhook]:
+        return (await self._call(WebhookList, "GET", "/webhooks")).webhooks
+
+    async def webhook(self, webhook_id: str) -> Webhook:
+        return await self._call(Webhook, "GET", f"/webhooks/{webhook_id}")
+
+    async def remove_webhook(self, webhook_id: str) -> None:
+        response = await self._http.delete(f"/api/v1/webhooks/{webhook_id}")
+        if response.status_code >= 400:
+            raise error_of(response)
+
+    async def retry_webhook(self, webhook_id: str) -> Webhook:
+        return await self._call(Webhook, "POST", f"/webhooks/{webhook_id}/retry")
+
     async def _call(
         self,
         model: type[_M],
@@ -509,6 +546,22 @@ class Client:
 
     def rebuild_projection(self, name: str) -> RebuiltProjection:
         return self._portal.call(self._client.rebuild_projection, name)
+
+    def add_webhook(self, url: str, secret: str, filter: WebhookFilter | None = None,
+                    **options: Any) -> Webhook:  # fmt: skip
+        return self._portal.call(lambda: self._client.add_webhook(url, secret, filter, **options))
+
+    def webhooks(self) -> list[Webhook]:
+        return self._portal.call(self._client.webhooks)
+
+    def webhook(self, webhook_id: str) -> Webhook:
+        return self._portal.call(self._client.webhook, webhook_id)
+
+    def remove_webhook(self, webhook_id: str) -> None:
+        self._portal.call(self._client.remove_webhook, webhook_id)
+
+    def retry_webhook(self, webhook_id: str) -> Webhook:
+        return self._portal.call(self._client.retry_webhook, webhook_id)
 
     def health(self) -> Health:
         return self._portal.call(self._client.health)

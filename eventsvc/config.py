@@ -58,6 +58,19 @@ class Settings(BaseModel):
     tracing: bool = Field(True, description="OpenTelemetry spans (no-ops without an SDK)")
     nodes_allow: tuple[str, ...] | None = Field(None, description="Only these node types")
     nodes_deny: tuple[str, ...] = Field((), description="Never these node types")
+    webhooks_allow: tuple[str, ...] = Field(
+        ("*",),
+        description="Hosts (patterns such as *.example.com) and networks (CIDR) webhooks may "
+        "post to; a private or loopback address must lie in a listed network",
+    )
+    webhook_max_failures: int = Field(10, ge=1, description="Failures in a row: failing")
+    webhook_retry_seconds: float = Field(
+        1.0, ge=0, description="The first retry's delay; it doubles (with jitter) on each"
+    )
+    webhook_timeout: float = Field(10.0, gt=0, description="Seconds a receiver has to answer")
+    webhook_lease_seconds: float = Field(
+        10.0, gt=0, description="A process silent this long loses the webhooks it delivers"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -67,7 +80,7 @@ class Settings(BaseModel):
             raw = environ.get(ENV_PREFIX + name.upper())
             if raw is None:
                 continue
-            is_list = name.startswith("nodes_")
+            is_list = name.startswith("nodes_") or name == "webhooks_allow"
             values[name] = tuple(p.strip() for p in raw.split(",") if p.strip()) if is_list else raw
         try:
             return cls.model_validate(values)

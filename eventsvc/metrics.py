@@ -126,9 +126,22 @@ async def cache(service: Service) -> Iterable[Metric]:
     ]
 
 
-# Read at every scrape, in this order. A durable subscriber (a webhook) adds its gauges here:
-# one more source reading its checkpoint against the head.
-GAUGES: tuple[Source, ...] = (sessions, log, sealing, workers, cache)
+async def webhooks(service: Service) -> Iterable[Metric]:
+    counts = await service.webhooks.registry.counts()
+    by_state = GaugeMetricFamily(
+        "eventsvc_webhooks", "Webhooks the store keeps, by state", labels=["state"]
+    )
+    by_state.add_metric(["active"], counts.active)
+    by_state.add_metric(["failing"], counts.failing)
+    delivered = GaugeMetricFamily(
+        "eventsvc_webhook_deliveries", "Events delivered to webhooks, in every process",
+        value=counts.delivered,
+    )  # fmt: skip
+    return [by_state, delivered]
+
+
+# Read at every scrape, in this order.
+GAUGES: tuple[Source, ...] = (sessions, log, sealing, workers, cache, webhooks)
 
 
 class _Snapshot(Collector):

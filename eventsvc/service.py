@@ -46,6 +46,14 @@ from eventsvc.projections.stats import StatsView
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions
 from eventsvc.views import BatchStatus, EnqueueResult, NodeFailure, SessionDetail, SessionView
+from eventsvc.webhooks import (
+    AllowList,
+    DeliveryOptions,
+    Dispatcher,
+    WebhookRegistry,
+    Webhooks,
+    exponential_backoff,
+)
 
 TERMINAL_STATES = frozenset({"completed", "failed", "canceled"})
 
@@ -95,6 +103,7 @@ class Service:
             max_bytes=settings.cache_max_bytes,
             clock=clock,
         )
+        self.webhooks = _webhooks(store, settings, clock)
 
     @classmethod
     @asynccontextmanager
@@ -126,6 +135,8 @@ class Service:
                         queue_id=settings.queue_id, workers=settings.workers
                     )
                     await tg.start(executor.run)
+                    if service.webhooks.dispatcher is not None:
+                        await tg.start(service.webhooks.dispatcher.run)
                     try:
                         yield service
                     except BaseException as exc:  # re-raised below, not wrapped in a group
@@ -334,3 +345,16 @@ class Service:
     async def _queue_event(self, event: ev.QueuePaused | ev.QueueResumed | ev.QueuePruned) -> int:
         result = await self.store.append(queue_stream(event.queue_id), [event])
         return await self.wait_for(result.last_position)
+
+
+def _webhooks(store: ProjectedStore, settings: Settings, clock: Clock | None) -> Webhooks:
+    """The webhook commands, and the dispatcher that delivers them when workers run."""
+    registry = WebhookRegistry(store, settings.webhook_lease_seconds)
+    allow = AllowList(settings.webhooks_allow)
+    options = DeliveryOptions(
+        allow=allow,
+        max_failures=settings.webhook_max_failures,
+        timeout=settings.webhook_timeout,
+        backoff=exponential_backoff(settings.webhook_retry_seconds),
+    )
+    return Webhooks(store, registry, allow, Dispatcher(store, registry, options, clock=clock))

@@ -16,7 +16,7 @@ LAYERS = {
     # L1 adapters: disk, network, OS, clocks, process memory, and the SQL folded beside the log
     "clock": 1, "config": 1, "store": 1, "projections": 1, "cache": 1, "leases": 1,
     "artifacts": 1, "sampling": 1, "instruments": 1, "tracing": 1, "isolation": 1,
-    "artifact_retention": 1,
+    "artifact_retention": 1, "webhooks": 1,
     # L2 orchestration
     "service": 2, "executor": 2, "attempt": 2, "progress": 2, "audit": 2, "replay": 2,
     "audit_jobs": 2, "metrics": 2,

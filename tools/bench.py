@@ -39,10 +39,14 @@ from benches import (
     replay,
     store,
     store_postgres,
+    webhooks,
 )
 from benches.common import print_table
 
-BENCHES = ["store", "graph", "enqueue", "executor", "replay", "cache", "dashboard", "operations"]
+BENCHES = [
+    "store", "graph", "enqueue", "executor", "replay", "cache", "dashboard", "operations",
+    "webhooks",
+]  # fmt: skip
 
 
 def main() -> None:
@@ -96,6 +100,9 @@ def main() -> None:
     elif args.bench == "operations":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(operations.bench_operations, Path(directory))
+    elif args.bench == "webhooks":
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(webhooks.bench_webhooks, Path(directory))
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(replay.bench_replay, Path(directory), args.events)

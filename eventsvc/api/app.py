@@ -38,6 +38,7 @@ from eventsvc.api.models import (
 )
 from eventsvc.api.params import BatchFilter, BatchId, QueueId, SessionCursor, SessionId
 from eventsvc.api.web import web_routes
+from eventsvc.api.webhooks import webhook_routes
 from eventsvc.errors import NotFoundError
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
@@ -115,6 +116,7 @@ def create_app(
     app.include_router(browse_routes())
     app.include_router(web_routes())
     app.include_router(metrics_routes())
+    app.include_router(webhook_routes())
     return app
 
 

@@ -11,6 +11,8 @@
     eventsvc cache [--clear | --enable | --disable] [--url URL] [--json]
     eventsvc migrate [--check] [--json]
     eventsvc artifacts clean [--grace SECONDS] [--json]
+    eventsvc webhooks add URL [--filter tag=session.*] [--secret-file PATH]
+    eventsvc webhooks list | remove ID | retry ID
     eventsvc schema [--check]
 
 Commands that open a store take ``--db PATH`` or ``--store URL``; the default is
@@ -34,7 +36,7 @@ from typing import TextIO
 import anyio
 
 from eventsvc import schemas
-from eventsvc.cli import artifacts, log, migrate, run, serve, state
+from eventsvc.cli import artifacts, log, migrate, run, serve, state, webhooks
 from eventsvc.cli.common import InputError, settings_from
 from eventsvc.errors import EventsvcError
 
@@ -44,7 +46,7 @@ __all__ = ["InputError", "main", "parser"]
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
-    for concern in (serve, run, state, log, migrate, artifacts):
+    for concern in (serve, run, state, log, migrate, artifacts, webhooks):
         concern.add(commands)
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")

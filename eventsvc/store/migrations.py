@@ -47,6 +47,17 @@ class Step:
         return self.sqlite if backend == "sqlite" else self.postgres
 
 
+# The same statements on both backends (eventsvc.webhooks.registry reads and writes them).
+_WEBHOOKS = (
+    "CREATE TABLE webhooks (webhook_id TEXT PRIMARY KEY, url TEXT NOT NULL, "
+    "secret TEXT NOT NULL, filter TEXT NOT NULL, batch_size INTEGER NOT NULL, "
+    "state TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, last_error TEXT, "
+    "delivered BIGINT NOT NULL DEFAULT 0, created_at DOUBLE PRECISION NOT NULL)",
+    "CREATE TABLE webhook_checkpoints (webhook_id TEXT PRIMARY KEY, "
+    "position BIGINT NOT NULL, holder TEXT, epoch BIGINT NOT NULL DEFAULT 0, "
+    "expires_at DOUBLE PRECISION NOT NULL DEFAULT 0)",
+)
+
 HISTORY = "eventsvc_migrations"
 """Step 2 makes this table; every step from 2 on records itself in it as it is applied."""
 
@@ -70,6 +81,12 @@ STEPS: tuple[Step, ...] = (
         postgres=(
             "ALTER TABLE artifacts ADD COLUMN stored_at DOUBLE PRECISION NOT NULL DEFAULT 0",
         ),
+    ),
+    Step(
+        4,
+        "webhooks, and each one's checkpoint and delivery lease",
+        sqlite=_WEBHOOKS,
+        postgres=_WEBHOOKS,
     ),
 )
 RECORD = f"INSERT INTO {HISTORY} (version, description, applied_at) VALUES (?, ?, ?)"

@@ -22,13 +22,19 @@ from eventsvc.service import Service
 
 # A graph's validity goes beyond what JSON Schema says (a node's key is its id, edges join
 # existing fields of compatible types, the graph has no cycle, data names real inputs): a
-# schema-valid enqueue may be answered 422 naming the problem. Every other operation must
+# schema-valid enqueue may be answered 422 naming the problem; so may a webhook whose URL,
+# destination or secret is not one a webhook can have. Every other operation must
 # accept every request its schema allows.
 CONFIG = SchemathesisConfig.from_str(
     """
 [[operations]]
 include-path = "/api/v1/queue/{queue_id}/enqueue_batch"
 checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "409", "422"]
+
+[[operations]]
+include-path = "/api/v1/webhooks"
+include-method = "POST"
+checks.positive_data_acceptance.expected-statuses = ["2xx", "404", "422"]
 """
 )
 SCHEMA = schemathesis.openapi.from_dict(

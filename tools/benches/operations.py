@@ -8,8 +8,10 @@
 - ``nodes_per_s_process_pool``: the same with every node body in a worker process (the pool
   warmed up first), beside the thread mode in the same run as its floor.
 
-Each figure is one function of ``FIGURES``, run in a directory of its own; a durable
-subscriber's figure (``webhook_deliveries_per_s``) is one more function there.
+- ``webhook_deliveries_per_s``: deliveries to a loopback receiver, beside a bare httpx POST
+  loop to the same receiver (``benches/webhooks.py``, also run alone as ``webhooks``).
+
+Each figure is one function of ``FIGURES``, run in a directory of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import httpx
 
 from benches.common import Figure, chain_graph
 from benches.executor import run_until_done
+from benches.webhooks import bench_webhooks
 from eventsvc import events as ev
 from eventsvc.api import create_app
 from eventsvc.batches import Batch, BatchDatum
@@ -119,7 +122,14 @@ async def process_pool(directory: Path) -> Figure:
     return Figure("nodes_per_s_process_pool", pool, "nodes/s", threads, ">= 0.5 (vs threads)")
 
 
-FIGURES: tuple[Callable[[Path], Awaitable[Figure]], ...] = (metrics_scrape, traced, process_pool)
+async def webhook_deliveries(directory: Path) -> Figure:
+    [figure] = await bench_webhooks(directory)
+    return figure
+
+
+FIGURES: tuple[Callable[[Path], Awaitable[Figure]], ...] = (
+    metrics_scrape, traced, process_pool, webhook_deliveries,
+)  # fmt: skip
 
 
 async def bench_operations(directory: Path) -> list[Figure]:
