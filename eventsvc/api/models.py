@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+)
 
 from eventsvc.batches import Batch
 from eventsvc.bounds import MAX_SAFE_INT
@@ -16,21 +24,35 @@ BatchIdItem = Annotated[str, StringConstraints(pattern=BATCH_ID_PATTERN)]
 SessionIdItem = Annotated[str, StringConstraints(pattern=SESSION_ID_PATTERN)]
 
 
+# A command's body holds only the fields it documents: an extra one is a 422 naming it, and
+# the schema says so (additionalProperties: false), so a client generator and the server agree.
+_ONLY_DOCUMENTED = ConfigDict(extra="forbid")
+
+
 class EnqueueBatchBody(BaseModel):
     batch: Batch
     prepend: StrictBool = Field(False, description="Run ahead of every batch waiting now")
 
 
 class BatchIds(BaseModel):
+    model_config = _ONLY_DOCUMENTED
     batch_ids: list[BatchIdItem] = Field(min_length=1, max_length=10_000)
 
 
 class SessionIds(BaseModel):
+    model_config = _ONLY_DOCUMENTED
     session_ids: list[SessionIdItem] = Field(min_length=1, max_length=10_000)
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer, so the API does too (any other float stays one,
+    and is refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class Priority(BaseModel):
-    priority: StrictInt = Field(
+    model_config = _ONLY_DOCUMENTED
+    priority: Annotated[StrictInt, BeforeValidator(_integral)] = Field(
         ge=-MAX_SAFE_INT, le=MAX_SAFE_INT, description="Higher runs first (an I-JSON integer)"
     )
 

@@ -510,6 +510,18 @@ async def test_a_priority_no_backend_can_store_is_422_while_a_batch_runs(
     ) == 0
 
 
+async def test_a_priority_written_as_an_integral_float_counts_and_extra_fields_are_422(
+    client: httpx.AsyncClient,
+) -> None:
+    await client.post(f"{Q}/enqueue_batch", json=batch("b1", [1]))
+    assert (await client.put(f"{Q}/b/b1/priority", json={"priority": 4.0})).status_code == 200
+    assert (await client.get(f"{Q}/b/b1/status")).json()["priority"] == 4
+    for body in ({"priority": 4.5}, {"priority": 1, "extra": 2}):
+        response = await client.put(f"{Q}/b/b1/priority", json=body)
+        assert (response.status_code, response.json()["code"]) == (422, "invalid_request")
+    assert response.json()["details"][0]["field"] == "extra"
+
+
 async def test_a_chunked_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"batch": "'
