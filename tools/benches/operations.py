@@ -3,7 +3,8 @@
 - ``metrics_scrape_ms``: the best of a few ``/metrics`` scrapes (through the app, in process)
   with a million sessions queued and 100,000 events in the log; its floor is one trivial
   query through the same driver.
-- ``nodes_per_s_traced``: one worker's nodes per second with spans on and no SDK installed,
+- ``nodes_per_s_traced``: one worker's nodes per second (chains of ``string_replace``, which
+  run where the service's isolation says) with spans on and no SDK installed,
   beside the same run with spans off as its floor.
 - ``nodes_per_s_process_pool``: the same with every node body in a worker process (the pool
   warmed up first), beside the thread mode in the same run as its floor.
@@ -23,13 +24,14 @@ from typing import Any
 
 import httpx
 
-from benches.common import Figure, chain_graph
+from benches.common import Figure, chain_graph, edge
 from benches.executor import run_until_done
 from benches.webhooks import bench_webhooks
 from eventsvc import events as ev
 from eventsvc.api import create_app
 from eventsvc.batches import Batch, BatchDatum
 from eventsvc.config import Settings
+from eventsvc.graph import parse_graph
 from eventsvc.service import Service
 
 QUEUED_SESSIONS = 1_000_000
@@ -78,14 +80,26 @@ async def fill_log(service: Service, count: int, per_append: int = 500) -> None:
         await service.store.append("queue-filler", events[: min(per_append, count - start)])
 
 
+def replace_chain(length: int) -> Any:
+    """Chains of ``string_replace`` nodes, which take the service's isolation (the arithmetic
+    nodes run inline whatever it says); never from the cache, as each node's output is its
+    input."""
+    nodes = {
+        f"n{i}": {"type": "string_replace", "id": f"n{i}", "search": "x", "use_cache": False}
+        for i in range(length)
+    }
+    edges = [edge(f"n{i - 1}.value", f"n{i}.string") for i in range(1, length)]
+    return parse_graph({"nodes": nodes, "edges": edges})
+
+
 async def nodes_per_s(directory: Path, name: str, **settings: Any) -> float:
-    """One worker's nodes per second over chains of ``add`` nodes."""
+    """One worker's nodes per second over chains of ``string_replace`` nodes."""
     async with Service.open(settings_in(directory / name, **settings)) as service:
         if settings.get("node_isolation") == "process":
             await warm_up(service)
-        starts = [s * 1_000_000 for s in range(CHAIN_SESSIONS)]  # no cache hits
-        inputs = [[BatchDatum(node_path="n0", field_name="a", items=starts)]]
-        batch = Batch(batch_id="chain", graph=chain_graph(CHAIN_LENGTH), data=inputs)
+        strings = [f"session {s}" for s in range(CHAIN_SESSIONS)]
+        inputs = [[BatchDatum(node_path="n0", field_name="string", items=strings)]]
+        batch = Batch(batch_id="chain", graph=replace_chain(CHAIN_LENGTH), data=inputs)
         await service.enqueue_batch("default", batch)
         elapsed = await run_until_done(service, "chain", CHAIN_SESSIONS)
     return CHAIN_SESSIONS * CHAIN_LENGTH / elapsed
@@ -93,7 +107,7 @@ async def nodes_per_s(directory: Path, name: str, **settings: Any) -> float:
 
 async def warm_up(service: Service) -> None:
     """Start the worker process (spawning it is not what the figure measures)."""
-    batch = Batch(batch_id="warm", graph=chain_graph(2))
+    batch = Batch(batch_id="warm", graph=replace_chain(2))
     await service.enqueue_batch("default", batch)
     await run_until_done(service, "warm", 1)
 
