@@ -81,7 +81,7 @@ async def bench_executor(directory: Path) -> tuple[list[Figure], str]:
         commits = service.store.commits
         elapsed = await run_until_done(service, "chain", sessions)
         nodes = sessions * length
-        figures.append(Figure("nodes_per_s", nodes / elapsed, "nodes/s", floor, ">= 0.4"))
+        figures.append(Figure("nodes_per_s", nodes / elapsed, "nodes/s", floor, ">= 0.6"))
         figures.append(
             Figure("commits_per_node", (service.store.commits - commits) / nodes, "commits", None)
         )
