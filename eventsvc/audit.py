@@ -17,7 +17,14 @@ store (the log, the projections and their checkpoints as of one commit). The che
    ``bounds``: holds only values every backend's projections can store (``eventsvc.bounds``);
 5. ``projection``: every projection equals a fresh rebuild up to its checkpoint, folded into a
    temporary store by the same code; differing rows are named by table and key, and an event
-   the fold cannot take is named by its position (that projection is then not compared).
+   the fold cannot take is named by its position (that projection is then not compared);
+6. ``archive``, once the log was archived (``eventsvc.archive``): the live log's chain starts
+   at the last marker's hash instead of the genesis, each stream's versions go on from what
+   was archived, the rebuild starts from the projections' snapshots, and the markers follow
+   each other. ``--archive FILE`` verifies archive files too: each is the file its marker
+   names (sha256), and its rows chain from the archive before it (or the genesis) to the
+   marker's hash; an anchor below the horizon is checked in its file, and without that file
+   audit says which file holds it.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import msgspec
 
-from eventsvc import bounds
+from eventsvc import archive_files, bounds, replay
 from eventsvc import events as ev
 from eventsvc.chain import GENESIS, StoredRow, verify_chain
 from eventsvc.errors import EventDecodeError, StoreError, locate
@@ -38,6 +47,7 @@ from eventsvc.projections import FoldError
 from eventsvc.projections.runner import checkpoints, schema_digest, schema_digests
 from eventsvc.projections.scratch import ScratchProjections
 from eventsvc.sessions import FOLLOWS, SessionState, batch_cancel_applies, evolve
+from eventsvc.store import archives
 from eventsvc.store.protocols import Snapshot, Snapshots
 
 PAGE = 5000
@@ -66,6 +76,8 @@ class AuditReport:
     findings: list[Finding] = field(default_factory=list)
     events: int = 0
     anchor: str = f"0:{GENESIS.hex()}"
+    # Events of archive files checked (``--archive``).
+    archived_events: int = 0
 
     @property
     def clean(self) -> bool:
@@ -79,16 +91,30 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(position), digest.lower()
 
 
-async def audit(store: Snapshots, anchor: tuple[int, str] | None = None) -> AuditReport:
+async def audit(
+    store: Snapshots,
+    anchor: tuple[int, str] | None = None,
+    archive_files: Sequence[Path] = (),
+) -> AuditReport:
     report = AuditReport()
     async with store.snapshot() as snapshot:
-        log = _LogChecks(report, anchor)
+        state = await archives.state_of(snapshot, whole=False)
+        found = state.markers
+        snapshots = {
+            str(name): str(text)
+            for name, text in await snapshot.query("SELECT name, state FROM projection_snapshots")
+        }
+        log = _LogChecks(report, anchor, found, dict(state.streams))
         lifecycle = _LifecycleChecks(report)
         rebuild = _RebuildChecks(
-            report, snapshot, await checkpoints(snapshot), await schema_digests(snapshot)
+            report,
+            snapshot,
+            await checkpoints(snapshot),
+            await schema_digests(snapshot),
+            snapshots,
         )
         try:
-            after = 0
+            after = log.after
             while rows := await snapshot.read_rows(after=after, limit=PAGE):
                 records = log.check(rows)
                 lifecycle.check(records)
@@ -98,18 +124,119 @@ async def audit(store: Snapshots, anchor: tuple[int, str] | None = None) -> Audi
             await rebuild.finish(log.after)
         finally:
             rebuild.close()
+    _check_markers(report, found, log.archived_events)
+    for path in archive_files:
+        await anyio.to_thread.run_sync(_check_file, report, path, found, anchor)
+    if anchor is not None and anchor[0] <= archives.first_live(found) - 1:
+        given = {Path(p).name for p in archive_files}
+        files = archives.files_holding(found, anchor[0], anchor[0])
+        if not given & set(files):
+            reason = (
+                f"the anchor's position is archived in {', '.join(files)}: give it with "
+                "--archive to verify the anchor"
+            )
+            report.findings.append(Finding("anchor", anchor[0], None, reason))
     return report
+
+
+def _check_markers(
+    report: AuditReport, found: Sequence[archives.Marker], events: dict[int, ev.LogArchived]
+) -> None:
+    """Markers follow each other, and a live ``log.archived`` says what its marker says."""
+    expected = 1
+    for marker in found:
+        if marker.first_position != expected:
+            reason = (
+                f"the archive {marker.file} starts at position {marker.first_position}, "
+                f"expected {expected}"
+            )
+            report.findings.append(Finding("archive", marker.first_position, None, reason))
+        expected = marker.last_position + 1
+        event = events.get(marker.event_position)
+        if event is not None and (
+            event.first_position, event.last_position, event.last_hash, event.file, event.sha256
+        ) != (
+            marker.first_position, marker.last_position, marker.last_hash.hex(), marker.file,
+            marker.sha256,
+        ):  # fmt: skip
+            reason = f"this log.archived event differs from the marker of {marker.file}"
+            report.findings.append(Finding("archive", marker.event_position, None, reason))
+
+
+def _check_file(
+    report: AuditReport,
+    path: Path,
+    found: Sequence[archives.Marker],
+    anchor: tuple[int, str] | None,
+) -> None:
+    """Check 6 on one archive file (in a worker thread: it is hashing and reading)."""
+    index = next((i for i, m in enumerate(found) if m.file == path.name), None)
+
+    def finding(position: int, reason: str, stream: str | None = None) -> None:
+        report.findings.append(Finding("archive", position, stream, f"{path}: {reason}"))
+
+    if index is None:
+        known = ", ".join(m.file for m in found) or "none"
+        finding(0, f"this log records no archive file of that name (its archives: {known})")
+        return
+    marker = found[index]
+    try:
+        digest = archive_files.sha256_of(path)
+    except OSError as exc:
+        finding(marker.first_position, f"cannot be read: {exc.strerror}")
+        return
+    if digest != marker.sha256:
+        finding(
+            marker.first_position,
+            f"its sha256 is {digest}, but the marker records {marker.sha256}: the file was changed",
+        )
+    previous = found[index - 1].last_hash if index else GENESIS
+    after, events = marker.first_position - 1, 0
+    try:
+        for page in replay.parse_export(archive_files.read_lines(path), source=str(path)):
+            if broken := verify_chain(page, previous, after):
+                row = next((r for r in page if r.position == broken.position), None)
+                finding(broken.position, broken.reason, row.stream if row else None)
+                return
+            for row in page:
+                if anchor is not None and row.position == anchor[0] and row.hash.hex() != anchor[1]:
+                    reason = "the chain no longer passes through the anchor's hash"
+                    report.findings.append(Finding("anchor", row.position, row.stream, reason))
+            if page:
+                previous, after = page[-1].hash, page[-1].position
+                events += len(page)
+    except (StoreError, OSError, EOFError) as exc:
+        finding(after + 1, f"cannot be read as an archive file past position {after}: {exc}")
+        return
+    if after != marker.last_position or previous != marker.last_hash:
+        finding(
+            after,
+            f"ends at position {after}, but its marker ends at {marker.last_position} with "
+            "the hash the live log chains to",
+        )
+    report.archived_events += events
 
 
 class _LogChecks:
     """Checks 1, 2 and 4, page by page."""
 
-    def __init__(self, report: AuditReport, anchor: tuple[int, str] | None) -> None:
+    def __init__(
+        self,
+        report: AuditReport,
+        anchor: tuple[int, str] | None,
+        found: Sequence[archives.Marker] = (),
+        versions: dict[str, int] | None = None,
+    ) -> None:
         self.report = report
         self.anchor = anchor
         self.anchor_seen = False
         self.previous, self.after, self.chain_broken = GENESIS, 0, False
-        self.versions: dict[str, int] = {}
+        if found:  # the live log chains to the last archive's marker
+            self.previous, self.after = found[-1].last_hash, found[-1].last_position
+            if anchor is not None and anchor[0] <= self.after:
+                self.anchor = None  # checked in its archive file, or said to be there
+        self.versions: dict[str, int] = dict(versions or {})
+        self.archived_events: dict[int, ev.LogArchived] = {}
 
     def check(self, rows: Sequence[StoredRow]) -> list[ev.RecordedEvent]:
         findings = self.report.findings
@@ -132,6 +259,9 @@ class _LogChecks:
         self.previous, self.after = rows[-1].hash, rows[-1].position
         records = self._decoded(rows)
         self._check_bounds(rows, records)
+        for record in records:
+            if isinstance(record.data, ev.LogArchived):
+                self.archived_events[record.position] = record.data
         return records
 
     def _check_bounds(self, rows: Sequence[StoredRow], records: list[ev.RecordedEvent]) -> None:
@@ -276,10 +406,11 @@ class _RebuildChecks:
         snapshot: Snapshot,
         checkpoints: dict[str, int],
         digests: dict[str, str],
+        snapshots: dict[str, str] | None = None,
     ) -> None:
         self.report = report
         self.snapshot = snapshot
-        self.scratch = ScratchProjections(list(checkpoints))
+        self.scratch = ScratchProjections(list(checkpoints), snapshots)
         self.pending = list(self.scratch.projections)
         self.checkpoints = checkpoints
         self.digests = digests  # the schema each projection's tables were made from

@@ -17,7 +17,9 @@
     │   ├── ImportRejectedError      exported rows cannot continue this log; names the first
     │   ├── EventDecodeError         a stored event cannot be decoded
     │   ├── SubscriberLaggedError    a live subscriber fell too far behind and was closed
-    │   └── ProjectionStalledError   a projection cannot fold the event at a position
+    │   ├── ProjectionStalledError   a projection cannot fold the event at a position
+    │   └── ArchivedError            what was asked for left the live log for an archive file
+    ├── ArchiveConflictError         another archive runs, or the plan of this one changed
     └── LimitExceededError           a configured limit would be exceeded
         └── EventTooLargeError       one encoded event is over the maximum event size
 
@@ -193,6 +195,24 @@ class ProjectionStalledError(StoreError):
         self.projection = projection
         self.position = position
         self.reason = reason
+
+
+class ArchivedError(StoreError):
+    """Raised by a read from, or a subscription after, a position that an archive moved out
+    of the live log, and by a request for a batch or session whose events it moved:
+    ``first_live`` is the first position the live log holds, ``archives`` the files that
+    hold what was asked for (names in the store's archive directory)."""
+
+    def __init__(self, message: str, first_live: int, archives: list[str]) -> None:
+        super().__init__(message)
+        self.first_live = first_live
+        self.archives = archives
+
+
+class ArchiveConflictError(EventsvcError):
+    """Raised by an archive that cannot go ahead as planned: another task or process is
+    archiving the store, or what it planned to archive changed meanwhile (it archived
+    nothing; running it again plans anew)."""
 
 
 class LimitExceededError(EventsvcError):

@@ -203,6 +203,22 @@ class QueuePruned(Event, frozen=True, kw_only=True, tag="queue.pruned"):
     queue_id: str
 
 
+# --- the log itself --------------------------------------------------------------------------
+
+
+class LogArchived(Event, frozen=True, kw_only=True, tag="log.archived"):
+    """The events from ``first_position`` to ``last_position`` left the live log for the
+    archive file ``file`` (its sha256 ``sha256``); the next live event chains to
+    ``last_hash`` (hex). The store records the same facts beside the log (``log_archives``)."""
+
+    first_position: int
+    last_position: int
+    last_hash: str
+    file: str
+    sha256: str
+    events: int
+
+
 AnyEvent: TypeAlias = (
     BatchEnqueued
     | BatchCanceled
@@ -220,6 +236,7 @@ AnyEvent: TypeAlias = (
     | QueuePaused
     | QueueResumed
     | QueuePruned
+    | LogArchived
 )
 
 

@@ -18,6 +18,8 @@ QUEUE_ID_PATTERN = r"^[A-Za-z0-9_.:@~+=-]{1,128}$"
 BATCH_STREAM_PREFIX = "batch-"
 SESSION_STREAM_PREFIX = "session-"
 QUEUE_STREAM_PREFIX = "queue-"
+LOG_STREAM = "log"
+"""The stream of events about the log itself (``log.archived``)."""
 
 
 def batch_stream(batch_id: str) -> str:
@@ -30,6 +32,11 @@ def session_stream(session_id: str) -> str:
 
 def queue_stream(queue_id: str) -> str:
     return f"{QUEUE_STREAM_PREFIX}{queue_id}"
+
+
+def of_a_batch(stream: str) -> bool:
+    """Whether ``stream`` is a batch's or one of its sessions' (archived whole, with it)."""
+    return stream.startswith((BATCH_STREAM_PREFIX, SESSION_STREAM_PREFIX))
 
 
 def session_id(batch_id: str, index: int) -> str:

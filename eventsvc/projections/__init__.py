@@ -10,13 +10,20 @@ share (schema bookkeeping, rebuild, checkpoints) are in ``projections.runner``.
 
 A projection whose fold raises cannot move past the event it raised on (``FoldError``): it
 stalls there, readable, and says so (``ProjectionStall``), instead of wedging the store.
+
+A projection may also take part in archives of the log (``eventsvc.archive``) with three
+optional hooks (``Archivable``): ``snapshot`` the state the events below the archive's
+horizon left behind (JSON-able, merged with the previous snapshot), ``forget`` the rows only
+archived events made, and ``restore`` a snapshot into fresh tables before the live log is
+folded from the horizon (rebuilds, audit's rebuild, imports). One without them keeps every
+row it has, and a rebuild of it sees only the live log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from eventsvc.errors import ProjectionStalledError
 from eventsvc.events import RecordedEvent
@@ -54,6 +61,31 @@ class Projection(Protocol):
     def apply(self, tx: Transaction, events: Sequence[RecordedEvent]) -> None:
         """Fold ``events`` (in position order; other tags may be left out) into its tables."""
         ...
+
+
+@runtime_checkable
+class Archivable(Protocol):
+    """The optional hooks of a projection that takes part in archives of the log."""
+
+    def snapshot(
+        self, tx: Transaction, horizon: int, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The state (JSON-able) that the events below ``horizon`` left behind, merged with
+        ``previous``, the snapshot of the archive before (None at the first)."""
+        ...
+
+    def forget(self, tx: Transaction, horizon: int) -> None:
+        """Delete the rows that only events below ``horizon`` made."""
+        ...
+
+    def restore(self, tx: Transaction, state: dict[str, Any]) -> None:
+        """Fill fresh tables from a snapshot, before the log is folded from its horizon."""
+        ...
+
+
+def archivable(projection: Projection) -> Archivable | None:
+    """``projection``'s archive hooks, if it has them."""
+    return projection if isinstance(projection, Archivable) else None
 
 
 class FoldError(Exception):
@@ -126,10 +158,12 @@ class ProjectionHost(Protocol):
 
 
 __all__ = [
+    "Archivable",
     "FoldError",
     "Projection",
     "ProjectionHost",
     "ProjectionStall",
     "ProjectionTransaction",
+    "archivable",
     "fold_or_raise",
 ]

@@ -18,6 +18,7 @@ from eventsvc.projections.queue import QueueProjection
 from eventsvc.projections.stats import StatsProjection
 from eventsvc.store import StoreOptions, open_store
 from eventsvc.store.protocols import (
+    Archiver,
     ArtifactHost,
     EventStore,
     Importer,
@@ -35,10 +36,10 @@ PROJECTION_NAMES = tuple(projection.name for projection in builtin_projections()
 
 @runtime_checkable
 class ProjectedStore(
-    EventStore, Tables, ProjectionHost, Snapshots, Importer, ArtifactHost, Protocol
+    EventStore, Tables, ProjectionHost, Snapshots, Importer, ArtifactHost, Archiver, Protocol
 ):
     """A backend in every role: the log, the tables beside it, the projections it hosts, its
-    snapshots, imports and artifacts."""
+    snapshots, imports, artifacts and archives."""
 
 
 def projected(store: EventStore) -> ProjectedStore:

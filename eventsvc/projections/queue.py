@@ -13,6 +13,12 @@ relies on two of them agreeing: a batch found claimed to its end gives way to th
 Times come only from events' ``recorded_at``, so a rebuild from position 0 equals the live
 tables.
 
+Archives (``eventsvc.archive``): a batch's row keeps the position of its first event
+(``position``) and of its latest (``last_position``), so an archive finds the horizon no
+batch straddles from these rows alone. Archived batches and their sessions are forgotten; the
+queue-level state (paused, pruned) survives in the snapshot, as the live tables hold it: every
+fold of ``queue_state`` sets a value, so folding the live log again over it changes nothing.
+
 The SQL is written once for both backends (``?`` placeholders, ``ON CONFLICT`` upserts with
 qualified columns, no SQLite-only functions): SQLite applies it inside each append's
 transaction, and PostgreSQL's runner (``store.postgres.runner``) applies it page by page with
@@ -70,6 +76,7 @@ CREATE TABLE IF NOT EXISTS queue_batches (
     origin TEXT,
     destination TEXT,
     enqueued_at INTEGER NOT NULL,
+    last_position INTEGER NOT NULL,
     pruned INTEGER NOT NULL DEFAULT 0,
     n_uninitialized INTEGER NOT NULL,
     n_in_progress INTEGER NOT NULL DEFAULT 0,
@@ -158,7 +165,8 @@ class QueueProjection:
     ) -> None:
         tx.execute(
             "INSERT INTO queue_batches (batch_id, queue_id, position, priority, session_count, "
-            "origin, destination, enqueued_at, n_uninitialized) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "origin, destination, enqueued_at, last_position, n_uninitialized) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
             # A batch enqueued twice (only a direct append can do it) keeps its first enqueue,
             # on both backends; audit names the second.
             "ON CONFLICT (batch_id) DO NOTHING",
@@ -171,6 +179,7 @@ class QueueProjection:
                 event.origin,
                 event.destination,
                 record.recorded_at,
+                record.position,
                 event.session_count,
             ),
         )
@@ -186,8 +195,8 @@ class QueueProjection:
         # when their worker sees the cancel and appends session.canceled.
         tx.execute(
             "UPDATE queue_batches SET canceled_at = ?, n_canceled = n_canceled + n_uninitialized, "
-            "n_uninitialized = 0 WHERE batch_id = ?",
-            (record.position, event.batch_id),
+            "n_uninitialized = 0, last_position = ? WHERE batch_id = ?",
+            (record.position, record.position, event.batch_id),
         )
         tx.execute(
             "UPDATE queue_sessions SET status = 'canceled', updated_position = ?, "
@@ -198,11 +207,14 @@ class QueueProjection:
     def _batch_reprioritized(
         self, tx: ProjectionTransaction, event: BatchReprioritized, record: RecordedEvent
     ) -> None:
-        for table in ("queue_batches", "queue_sessions"):
-            tx.execute(
-                f"UPDATE {table} SET priority = ? WHERE batch_id = ?",
-                (event.priority, event.batch_id),
-            )
+        tx.execute(
+            "UPDATE queue_batches SET priority = ?, last_position = ? WHERE batch_id = ?",
+            (event.priority, record.position, event.batch_id),
+        )
+        tx.execute(
+            "UPDATE queue_sessions SET priority = ? WHERE batch_id = ?",
+            (event.priority, event.batch_id),
+        )
 
     def _queue_paused(
         self, tx: ProjectionTransaction, event: QueuePaused | QueueResumed, record: RecordedEvent
@@ -225,6 +237,27 @@ class QueueProjection:
             "INSERT INTO queue_state (queue_id, pruned_at) VALUES (?, ?) "
             "ON CONFLICT (queue_id) DO UPDATE SET pruned_at = excluded.pruned_at",
             (event.queue_id, record.position),
+        )
+
+    # --- archiving ------------------------------------------------------------------------
+
+    def snapshot(
+        self, tx: ProjectionTransaction, horizon: int, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """Each queue's state (``previous`` is in it already: the table keeps it)."""
+        rows = tx.fetchall("SELECT queue_id, paused, pruned_at FROM queue_state ORDER BY queue_id")
+        return {"queues": [[str(q), int(paused), int(pruned)] for q, paused, pruned in rows]}
+
+    def forget(self, tx: ProjectionTransaction, horizon: int) -> None:
+        """Drop the archived batches (every one enqueued below the horizon) and their
+        sessions."""
+        tx.execute("DELETE FROM queue_sessions WHERE batch_position < ?", (horizon,))
+        tx.execute("DELETE FROM queue_batches WHERE position < ?", (horizon,))
+
+    def restore(self, tx: ProjectionTransaction, state: dict[str, Any]) -> None:
+        tx.executemany(
+            "INSERT INTO queue_state (queue_id, paused, pruned_at) VALUES (?, ?, ?)",
+            [tuple(row) for row in state.get("queues", [])],
         )
 
 
@@ -254,6 +287,8 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
     )
     upserts = []
     deltas: dict[str, dict[str, int]] = {}
+    # Each batch's latest event here (what an archive's horizon must not cut through).
+    latest: dict[str, int] = {}
     # Batches whose cursor's session got its first row here: the cursor moves past it.
     at_cursor: set[str] = set()
     for sid, events in by_session.items():
@@ -269,6 +304,7 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
         )
         row = _session_row(events, index, priority, batch_position)
         upserts.append(row)
+        latest[batch_id] = max(latest.get(batch_id, 0), events[-1].position)
         status: str = row[6]
         if previous != status:
             counts = deltas.setdefault(batch_id, dict.fromkeys(STATES, 0))
@@ -277,12 +313,16 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
         if sid not in stored and index == cursor:
             at_cursor.add(batch_id)
     tx.executemany(_UPSERT_SESSION, upserts)
-    if deltas:
+    if latest:
+        none = dict.fromkeys(STATES, 0)
         tx.executemany(
             "UPDATE queue_batches SET "
             + ", ".join(f"n_{state} = n_{state} + ?" for state in STATES)
-            + " WHERE batch_id = ?",
-            [(*counts.values(), batch_id) for batch_id, counts in deltas.items()],
+            + ", last_position = ? WHERE batch_id = ?",
+            [
+                (*deltas.get(batch_id, none).values(), position, batch_id)
+                for batch_id, position in latest.items()
+            ],
         )
     for batch_id in at_cursor:
         _advance_cursor(tx, batch_id, batches[batch_id][1])

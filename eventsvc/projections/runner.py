@@ -6,17 +6,23 @@ checkpoint is saved); the steps are written here once. ``rebuild_in`` drops the 
 projections it names and folds the whole log again inside the one transaction it is given, so
 readers see either the old tables or the new ones, never a half-built state; it reads the log
 once for all of them, and only the rows whose tags they fold.
+
+Once the log has been archived (``eventsvc.archive``), "the whole log" is the live log: a
+rebuild restores each projection's snapshot (``projection_snapshots``, taken by the archive)
+into its fresh tables and folds the log from the horizon; so do tables that were dropped
+because another version of eventsvc made them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from eventsvc.errors import NotFoundError
 from eventsvc.events import RecordedEvent
-from eventsvc.projections import FoldError, Projection, fold_or_raise
+from eventsvc.projections import FoldError, Projection, archivable, fold_or_raise
 from eventsvc.store.protocols import Reads, Transaction
 from eventsvc.store.rows import COLUMNS, decode_rows
 
@@ -33,6 +39,9 @@ _BOOKKEEPING = (
     "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS projection_schemas (name TEXT PRIMARY KEY, digest TEXT NOT NULL)",
 )
+
+_SNAPSHOT = "SELECT state FROM projection_snapshots WHERE name = ?"
+_ARCHIVED_THROUGH = "SELECT coalesce(max(last_position), 0) FROM log_archives"
 
 SaveCheckpoint = Callable[[Transaction, str, int], None]
 Statements = Callable[[str], list[str]]
@@ -87,6 +96,28 @@ def prepare_tables(tx: Transaction, projection: Projection, statements: Statemen
         )
     for statement in statements(projection.schema):
         tx.execute(statement)
+    # Fresh tables: from the archive's snapshot and the live log, when there was one.
+    if (not stored or stored[0][0] != digest) and (through := archived_through(tx)):
+        restore_snapshot(tx, projection)
+        save_checkpoint(tx, projection.name, through)
+
+
+def archived_through(tx: Transaction) -> int:
+    """The last position archives moved out of the live log (0: none)."""
+    [(through,)] = tx.fetchall(_ARCHIVED_THROUGH)
+    return int(through)
+
+
+def restore_snapshot(tx: Transaction, projection: Projection) -> bool:
+    """Fill ``projection``'s fresh tables from its snapshot, if it has hooks and one."""
+    hooks = archivable(projection)
+    if hooks is None:
+        return False
+    rows = tx.fetchall(_SNAPSHOT, (projection.name,))
+    if not rows:
+        return False
+    hooks.restore(tx, json.loads(rows[0][0]))
+    return True
 
 
 def choose(known: Mapping[str, Projection], names: Iterable[str]) -> list[Projection]:
@@ -106,8 +137,9 @@ def rebuild_in(
     statements: Statements,
     save: SaveCheckpoint = save_checkpoint,
 ) -> int:
-    """Fresh tables for ``projections``, folded from position 0 up to the head this
-    transaction sees, and their checkpoints; the position they folded up to."""
+    """Fresh tables for ``projections``, folded from position 0 (or, once the log was
+    archived, from their snapshots and the horizon) up to the head this transaction sees,
+    and their checkpoints; the position they folded up to."""
     later: list[str] = []
     for projection in projections:
         for table in projection.tables:
@@ -116,13 +148,16 @@ def rebuild_in(
         for statement in now:
             tx.execute(statement)
         later += after_fold
+    after = archived_through(tx)
+    if after:
+        for projection in projections:
+            restore_snapshot(tx, projection)
     [(head,)] = tx.fetchall("SELECT coalesce(max(position), 0) FROM events")
     tags = sorted(set().union(*(p.tags for p in projections)))
     read = (
         f"SELECT {COLUMNS} FROM events WHERE position > ? AND position <= ? "
         f"AND tag IN ({', '.join('?' * len(tags))}) ORDER BY position LIMIT {REBUILD_PAGE}"
     )
-    after = 0
     while rows := tx.fetchall(read, (after, head, *tags)):
         page = decode_rows(rows)
         for projection in projections:
@@ -130,9 +165,10 @@ def rebuild_in(
         after = page[-1].position
     for statement in later:
         tx.execute(statement)
+    head = max(int(head), after)
     for projection in projections:
-        save(tx, projection.name, int(head))
-    return int(head)
+        save(tx, projection.name, head)
+    return head
 
 
 async def fold_exactly(

@@ -3,12 +3,13 @@ would give, for audit to compare with the live tables, folded by exactly the sam
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from eventsvc.events import RecordedEvent
-from eventsvc.projections import FoldError, Projection, fold_or_raise
+from eventsvc.projections import FoldError, Projection, archivable, fold_or_raise
 from eventsvc.projections.builtin import PROJECTION_NAMES, builtin_projections
 from eventsvc.projections.runner import ddl_statements, rebuild_ddl
 from eventsvc.store.sqlite import SqliteTransaction
@@ -17,7 +18,11 @@ from eventsvc.store.sqlite import SqliteTransaction
 class ScratchProjections:
     """The built-in projections folded into a private in-memory database."""
 
-    def __init__(self, names: Sequence[str] = PROJECTION_NAMES) -> None:
+    def __init__(
+        self, names: Sequence[str] = PROJECTION_NAMES, snapshots: Mapping[str, str] | None = None
+    ) -> None:
+        """``snapshots`` (each projection's state as JSON text, once the log was archived)
+        are restored before anything is folded, as a rebuild restores them."""
         self.projections = [p for p in builtin_projections() if p.name in names]
         # Used from one worker thread at a time (audit folds off the event loop).
         self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
@@ -25,6 +30,9 @@ class ScratchProjections:
             # Only compared in key order: indexes a fold does not use would be dead weight.
             for statement in rebuild_ddl(projection, ddl_statements)[0]:
                 self._conn.execute(statement)
+            hooks = archivable(projection)
+            if hooks is not None and snapshots and projection.name in snapshots:
+                hooks.restore(SqliteTransaction(self._conn), json.loads(snapshots[projection.name]))
 
     def fold(self, records: Sequence[RecordedEvent]) -> list[FoldError]:
         """Fold ``records`` (in position order) into every projection, in one transaction.

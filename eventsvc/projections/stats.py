@@ -171,6 +171,13 @@ class StatsProjection:
         """Drop the rows of archived runs, and the totals of archived batches; an artifact
         named below the horizon and again above keeps its first live position."""
         stats_totals.forget_batches(tx, horizon)
+        # The live tables now stand as a rebuild restored from this snapshot would: the
+        # totals count every run through the checkpoint the snapshot was taken at.
+        tx.execute("DELETE FROM stats_restored")
+        tx.execute(
+            "INSERT INTO stats_restored (through) SELECT coalesce(max(position), 0) "
+            "FROM projection_checkpoints WHERE name = 'stats'"
+        )
         tx.execute("DELETE FROM stats_runs WHERE position < ?", (horizon,))
         tx.execute("DELETE FROM artifact_uses WHERE position < ?", (horizon,))
         tx.execute(

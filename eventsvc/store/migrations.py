@@ -58,6 +58,22 @@ _WEBHOOKS = (
     "expires_at DOUBLE PRECISION NOT NULL DEFAULT 0)",
 )
 
+
+def _archives(hash_type: str) -> tuple[str, ...]:
+    """Step 5's tables (``eventsvc.store.archives`` reads and writes them)."""
+    return (
+        "CREATE TABLE log_archives (first_position BIGINT PRIMARY KEY, "
+        f"last_position BIGINT NOT NULL, last_hash {hash_type} NOT NULL, "
+        "last_recorded_at BIGINT NOT NULL, file TEXT NOT NULL, sha256 TEXT NOT NULL, "
+        "events BIGINT NOT NULL, bytes BIGINT NOT NULL, archived_at BIGINT NOT NULL, "
+        "event_position BIGINT NOT NULL)",
+        "CREATE TABLE projection_snapshots (name TEXT PRIMARY KEY, position BIGINT NOT NULL, "
+        "state TEXT NOT NULL)",
+        "CREATE TABLE archived_batches (batch_id TEXT PRIMARY KEY, file TEXT NOT NULL)",
+        "CREATE TABLE archived_streams (stream TEXT PRIMARY KEY, version BIGINT NOT NULL)",
+    )
+
+
 HISTORY = "eventsvc_migrations"
 """Step 2 makes this table; every step from 2 on records itself in it as it is applied."""
 
@@ -87,6 +103,13 @@ STEPS: tuple[Step, ...] = (
         "webhooks, and each one's checkpoint and delivery lease",
         sqlite=_WEBHOOKS,
         postgres=_WEBHOOKS,
+    ),
+    Step(
+        5,
+        "archives of the log: their markers, the projections' snapshots, the archived "
+        "batches and the versions of streams that continue past an archive",
+        sqlite=_archives("BLOB"),
+        postgres=_archives("BYTEA"),
     ),
 )
 RECORD = f"INSERT INTO {HISTORY} (version, description, applied_at) VALUES (?, ?, ?)"

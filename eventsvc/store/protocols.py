@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeAlias, TypeVar
 from eventsvc.chain import StoredRow
 from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.invocations.context import ArtifactStore
+from eventsvc.store.archive_model import ArchiveState, Committed, Plan
 from eventsvc.store.subscription import EventFilter, Subscription
 
 _T = TypeVar("_T")
@@ -192,9 +193,33 @@ class Snapshots(Protocol):
 
 
 class Importer(Protocol):
-    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+    async def import_rows(
+        self, rows: Sequence[StoredRow], *, verify: bool = True, archive: ArchiveState | None = None
+    ) -> int:
         """Store exported rows as they were (positions, hashes), folding them into the
-        projections; rows already held identically are skipped. How many were new."""
+        projections; rows already held identically are skipped. How many were new. An
+        ``archive`` state (an export of an archived log) goes first: an empty store takes
+        it in, one holding the same archives skips it."""
+        ...
+
+
+class Archiver(Protocol):
+    """What an archive of the log (``eventsvc.archive``) asks of a store."""
+
+    def archiving(self) -> AbstractAsyncContextManager[None]:
+        """Held while one archive runs; another one meanwhile raises ArchiveConflictError."""
+        ...
+
+    async def commit_archive(self, plan: Plan) -> Committed:
+        """Apply an archive whose file is written, in one transaction (``archives.commit``)."""
+        ...
+
+    async def give_back_space(self) -> None:
+        """Hand the space of deleted rows back (SQLite) or to later rows (PostgreSQL)."""
+        ...
+
+    async def size_bytes(self) -> int:
+        """The database's size on disk."""
         ...
 
 

@@ -173,15 +173,23 @@ def importable(
     head: tuple[int, bytes],
     held: Sequence[Sequence[Any]],
     verify: bool,
+    archived_through: int = 0,
 ) -> list[StoredRow]:
     """The rows of an import that a log ending at ``head`` (position, hash) does not hold.
 
     Rows at positions it holds must be, field for field, the rows ``held`` (read over
     ``known_span``); the others must continue it densely and, with ``verify``, its hash
-    chain. The first row that does not is named."""
+    chain. The first row that does not is named; so is one at a position this log archived
+    (up to ``archived_through``), which it can no longer compare."""
     position, digest = head
     stored = {int(row[0]): tuple(row) for row in held}
     for row in rows:
+        if row.position <= archived_through:
+            raise ImportRejectedError(
+                row.position,
+                f"this log archived the positions up to {archived_through}; its live log "
+                f"starts at {archived_through + 1}",
+            )
         if row.position <= position and stored.get(row.position) != columns_of(row):
             raise ImportRejectedError(row.position, "this log holds another event at that position")
     fresh = [row for row in rows if row.position > position]

@@ -54,6 +54,7 @@ from eventsvc.artifacts import FileArtifactStore
 from eventsvc.chain import GENESIS, StoredRow, chain_hash
 from eventsvc.clock import Clock
 from eventsvc.errors import (
+    ArchiveConflictError,
     ConcurrencyError,
     DuplicateEventError,
     ImportRejectedError,
@@ -62,6 +63,7 @@ from eventsvc.errors import (
     StoreLockedError,
 )
 from eventsvc.events import Event, NewEvent, RecordedEvent
+from eventsvc.ids import of_a_batch
 from eventsvc.projections import FoldError, Projection, ProjectionStall, fold_or_raise
 from eventsvc.projections.runner import (
     checkpoint,
@@ -72,7 +74,7 @@ from eventsvc.projections.runner import (
     rebuild_in,
     save_checkpoint,
 )
-from eventsvc.store import migrations
+from eventsvc.store import archives, migrations
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.protocols import (
     ANY,
@@ -214,6 +216,7 @@ class SqliteEventStore:
         self._stalls: dict[str, ProjectionStall] = {}
         self._side: aiosqlite.Connection | None = None
         self._inline: sqlite3.Connection | None = None
+        self._archive_lock = anyio.Lock()
         # Write transactions committed by this process (group commit shows as events/commit).
         self.commits = 0
         # The writer's knowledge of stream versions; it is the only writer, so it stays true.
@@ -369,6 +372,8 @@ class SqliteEventStore:
             f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
+        if rows and rows[0][0] > after + 1:
+            await archives.check_after(self, after)
         return decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
@@ -376,6 +381,8 @@ class SqliteEventStore:
             f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
             (after, limit),
         )
+        if rows and rows[0][0] > after + 1:
+            await archives.check_after(self, after)
         return stored_rows(rows)
 
     @asynccontextmanager
@@ -596,19 +603,27 @@ class SqliteEventStore:
         except FoldError as exc:
             raise StoreError(f"rebuild failed, the tables are as they were: {exc}") from None
 
-    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+    async def import_rows(
+        self,
+        rows: Sequence[StoredRow],
+        *,
+        verify: bool = True,
+        archive: archives.ArchiveState | None = None,
+    ) -> int:
         """Store rows exported from a log exactly as they were (positions, times, hashes) and
         fold them into the projections, in one transaction; return how many were new.
 
         Rows at positions this log already holds must be the same events (same hash) and are
         skipped, so importing a file twice changes nothing. The others must continue this
         log densely and, unless ``verify`` is off, its hash chain: the first position that
-        does not is named and nothing of the call is stored.
+        does not is named and nothing of the call is stored. An export of an archived log
+        carries its ``archive`` state, taken in by an empty store (its log then continues
+        from the archives' marker) and skipped by one holding the same archives.
         """
 
         async def store(conn: aiosqlite.Connection) -> int:
             records, head = await _on_connection_thread(
-                conn, self._import_transaction(rows, verify)
+                conn, self._import_transaction(rows, verify, archive)
             )
             self._head = head
             self._versions.clear()
@@ -619,15 +634,21 @@ class SqliteEventStore:
         return await self._exclusively("import events", store)
 
     def _import_transaction(
-        self, rows: Sequence[StoredRow], verify: bool
+        self, rows: Sequence[StoredRow], verify: bool, archive: archives.ArchiveState | None
     ) -> Callable[[sqlite3.Connection], tuple[list[RecordedEvent], Head]]:
         head = self._head
 
         def transaction(raw: sqlite3.Connection) -> tuple[list[RecordedEvent], Head]:
-            span = known_span(rows, head.position)
+            nonlocal head
             with _transaction(raw):
+                tx = SqliteTransaction(raw)
+                if archive is not None:
+                    start = archives.import_state(tx, archive, self._projections, head.position)
+                    head = head if start is None else Head(*start)
+                span = known_span(rows, head.position)
                 held = raw.execute(_BETWEEN, span).fetchall() if span else []
-                fresh = importable(rows, (head.position, head.hash), held, verify)
+                through = archives.first_live(archives.held_markers(tx)) - 1
+                fresh = importable(rows, (head.position, head.hash), held, verify, through)
                 stored = [columns_of(row) for row in fresh]
                 try:
                     raw.executemany(_INSERT, stored)
@@ -642,6 +663,74 @@ class SqliteEventStore:
             return records, Head(last.position, last.hash, last.recorded_at)
 
         return transaction
+
+    # --- archives (eventsvc.archive) -----------------------------------------------------
+
+    @asynccontextmanager
+    async def archiving(self) -> AsyncIterator[None]:
+        """One archive at a time: this process is the store's only writer, so a lock of its
+        own is the store's; a second archive meanwhile is refused."""
+        if self._writer is None:
+            raise StoreError(f"store {self._path!r} was opened read-only; it cannot archive")
+        if self._archive_lock.locked():
+            raise ArchiveConflictError(f"an archive of {self._path!r} is already running")
+        async with self._archive_lock:
+            yield
+
+    async def commit_archive(self, plan: archives.Plan) -> archives.Committed:
+        """Apply an archive whose file is written (``archives.commit``) in one transaction
+        with the inline projections, while no append commits."""
+
+        def transaction(raw: sqlite3.Connection) -> tuple[archives.Committed, RecordedEvent]:
+            with _transaction(raw):
+                committed = archives.commit(
+                    SqliteTransaction(raw),
+                    plan,
+                    self._projections,
+                    now_us=self._clock.now_us(),
+                    backend="sqlite",
+                )
+                [event] = decode_rows([committed.row])
+                self._apply_projections(raw, [event])
+            return committed, event
+
+        async def run(conn: aiosqlite.Connection) -> archives.Committed:
+            committed, event = await _on_connection_thread(conn, transaction)
+            self._head = Head(event.position, event.hash, event.recorded_at)
+            self._versions.clear()
+            if self._fanout is not None:
+                self._fanout.publish([event])
+            return committed
+
+        return await self._exclusively("archive", run)
+
+    async def give_back_space(self) -> None:
+        """Hand the pages of deleted rows back to the file system: an incremental vacuum
+        (a store made before archives existed is first switched to incremental
+        auto-vacuum by one full VACUUM, at its first archive), then a checkpoint that
+        truncates the WAL."""
+
+        def vacuum(raw: sqlite3.Connection) -> None:
+            if raw.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # 2: INCREMENTAL
+                raw.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                raw.execute("VACUUM")
+            else:
+                # executescript steps the pragma to its end; execute() frees one page.
+                raw.executescript("PRAGMA incremental_vacuum;")
+            raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+        async def run(conn: aiosqlite.Connection) -> None:
+            await _on_connection_thread(conn, vacuum)
+
+        await self._exclusively("give disk space back", run)
+
+    async def size_bytes(self) -> int:
+        """The database's size: its pages in use and free, and its write-ahead log."""
+        [(pages,)] = await self._read("PRAGMA page_count", ())
+        [(size,)] = await self._read("PRAGMA page_size", ())
+        wal = anyio.Path(f"{self._path}-wal")
+        extra = (await wal.stat()).st_size if await wal.exists() else 0
+        return int(pages) * int(size) + extra
 
     async def create_beside(self, statements: Sequence[str]) -> None:
         """Create tables beside the log (one writer: no race to guard against)."""
@@ -757,7 +846,21 @@ class SqliteEventStore:
             params = [p for stream in missing for p in (stream, stream)]
             for stream, version, position in raw.execute(sql, params):
                 versions[stream] = (version, position or 0)
+            self._archived_versions(raw, versions, missing)
         return versions
+
+    @staticmethod
+    def _archived_versions(
+        raw: sqlite3.Connection, versions: dict[str, tuple[int | None, int]], streams: list[str]
+    ) -> None:
+        """A stream that is not a batch's and has no live event may have archived ones: it
+        goes on from their last version (``archived_streams``; a batch's streams are
+        archived whole, and never written again)."""
+        gone = [s for s in streams if versions[s][0] is None and not of_a_batch(s)]
+        if gone:
+            sql = f"SELECT stream, version FROM archived_streams WHERE stream IN ({_marks(gone)})"
+            for stream, version in raw.execute(sql, gone):
+                versions[stream] = (version, 0)
 
     async def _is_stored(self, request: _Append) -> bool:
         assert self._writer is not None
@@ -906,6 +1009,9 @@ async def _connect(target: str, options: StoreOptions, *, uri: bool) -> aiosqlit
         conn = await aiosqlite.connect(target, uri=uri, isolation_level=None)
         await conn.execute("PRAGMA busy_timeout = 5000")
         if not target.startswith("file:") or "mode=ro" not in target:
+            # Before WAL: it takes only in a file that holds nothing yet (a new store), so an
+            # archive gives its space back with an incremental vacuum (``give_back_space``).
+            await conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute(f"PRAGMA synchronous = {options.synchronous}")
     except sqlite3.Error as exc:

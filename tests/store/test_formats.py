@@ -22,7 +22,13 @@ from eventsvc.store import migrations
 from tests.backends import PostgresBackend, blocking
 
 FORMATS = Path(__file__).parent.parent / "data" / "formats"
-GOLDEN = json.loads((FORMATS / "events-v1.json").read_text())
+# One stored payload of every tag of version 1, and of each tag added since (a file each).
+V1 = json.loads((FORMATS / "events-v1.json").read_text())
+GOLDEN = {
+    tag: payload
+    for path in sorted(FORMATS.glob("events-*.json"))
+    for tag, payload in json.loads(path.read_text()).items()
+}
 DUMPED_SCHEMA = "eventsvc_fixture_v1"
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +49,7 @@ async def read_everything(store: ProjectedStore) -> int:
     """Every event decoded, and a clean audit (the projections equal a rebuild)."""
     events = await store.read_all(limit=100_000)
     assert [e.position for e in events] == list(range(1, len(events) + 1))
-    assert {e.tag for e in events} == set(GOLDEN)
+    assert {e.tag for e in events} == set(V1)
     report = await audit(store)
     assert report.clean, report.findings
     assert report.events == len(events)

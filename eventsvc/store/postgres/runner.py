@@ -106,6 +106,10 @@ class _ThreadTransaction:
         return await method(dollar_placeholders(sql), *args)
 
 
+ThreadTransaction = _ThreadTransaction
+"""A synchronous transaction over one connection, for SQL written for both backends."""
+
+
 class SealedLog(Protocol):
     """What a runner reads of the log: sealed pages, and a wait for the head to move on."""
 
@@ -139,6 +143,9 @@ class PostgresProjections:
     @property
     def names(self) -> list[str]:
         return list(self._projections)
+
+    def projection(self, name: str) -> Projection:
+        return self._projections[name]
 
     async def create_tables(self, statements: Sequence[str]) -> None:
         """Run DDL under the lock every creating process takes (``IF NOT EXISTS`` alone races

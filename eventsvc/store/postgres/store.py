@@ -57,10 +57,10 @@ import asyncpg  # type: ignore[import-untyped]
 from eventsvc import instruments
 from eventsvc.chain import StoredRow
 from eventsvc.clock import Clock, SystemClock
-from eventsvc.errors import ConcurrencyError, NotFoundError, StoreError
+from eventsvc.errors import ArchiveConflictError, ConcurrencyError, NotFoundError, StoreError
 from eventsvc.events import Event, NewEvent, RecordedEvent
 from eventsvc.projections import FoldError, Projection, ProjectionStall
-from eventsvc.store import migrations
+from eventsvc.store import archives, migrations
 from eventsvc.store.group_commit import GroupCommit
 from eventsvc.store.postgres.artifacts import PostgresArtifactStore
 from eventsvc.store.postgres.common import (
@@ -75,7 +75,7 @@ from eventsvc.store.postgres.common import (
     sealed_payload,
 )
 from eventsvc.store.postgres.follower import Follower
-from eventsvc.store.postgres.runner import PostgresProjections
+from eventsvc.store.postgres.runner import PostgresProjections, ThreadTransaction
 from eventsvc.store.postgres.sealer import Sealer
 from eventsvc.store.postgres.waiting import Pending, Waiting
 from eventsvc.store.protocols import (
@@ -88,6 +88,7 @@ from eventsvc.store.protocols import (
 from eventsvc.store.rows import (
     COLUMNS,
     STORED,
+    Head,
     Item,
     check_repeat,
     columns_of,
@@ -456,6 +457,8 @@ class PostgresEventStore:
             after,
             limit,
         )
+        if rows and rows[0][0] > after + 1:
+            await archives.check_after(self, after)
         return decode_rows(rows)
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
@@ -464,6 +467,8 @@ class PostgresEventStore:
             after,
             limit,
         )
+        if rows and rows[0][0] > after + 1:
+            await archives.check_after(self, after)
         return stored_rows(rows)
 
     async def wait_for_head(self, position: int) -> None:
@@ -584,16 +589,27 @@ class PostgresEventStore:
             ):
                 yield PostgresSnapshot(conn, self._db)
 
-    async def import_rows(self, rows: Sequence[StoredRow], *, verify: bool = True) -> int:
+    async def import_rows(
+        self,
+        rows: Sequence[StoredRow],
+        *,
+        verify: bool = True,
+        archive: archives.ArchiveState | None = None,
+    ) -> int:
         """Store exported rows as they were, sealed (positions, times, hashes), in one
         transaction that holds the sealer's lease row, so no seal interleaves; the runners
-        fold them. Rows this log holds identically are skipped."""
+        fold them. Rows this log holds identically are skipped. An export of an archived
+        log carries its ``archive`` state, taken in by an empty store and skipped by one
+        that holds the same archives (``archives.import_state``)."""
         if self._read_only:
             raise StoreError(f"store {self._url!r} was opened read-only; it cannot import")
         with self._db.translated("importing into the store"):
             async with self._db.pool.acquire() as conn, conn.transaction():
                 await conn.execute("SELECT 1 FROM leases WHERE name = 'sealer' FOR UPDATE")
-                fresh = await _importable(conn, rows, verify)
+                start = None
+                if archive is not None:
+                    start = await self._import_state(conn, archive)
+                fresh = await _importable(conn, rows, verify, start)
                 await conn.executemany(_IMPORT, [(*columns_of(r), -1) for r in fresh])
                 await conn.execute(
                     "INSERT INTO streams AS s (stream, version) "
@@ -609,6 +625,96 @@ class PostgresEventStore:
         if fresh:
             self._follower.observe_head(fresh[-1].position)
         return len(fresh)
+
+    async def _import_state(
+        self, conn: Any, archive: archives.ArchiveState
+    ) -> tuple[int, bytes, int] | None:
+        """``archives.import_state`` in the import's transaction; the streams the archive
+        continues get their version rows."""
+        projections = [self._projections.projection(name) for name in self.projections]
+        transaction = ThreadTransaction(conn)
+        head = (await read_head(conn)).position
+        start = await anyio.to_thread.run_sync(
+            archives.import_state, transaction, archive, projections, head
+        )
+        if start is not None:
+            await conn.executemany(
+                "INSERT INTO streams (stream, version) VALUES ($1, $2) ON CONFLICT (stream) "
+                "DO UPDATE SET version = greatest(streams.version, excluded.version)",
+                archive.streams,
+            )
+        return start
+
+    # --- archives (eventsvc.archive) -----------------------------------------------------
+
+    @asynccontextmanager
+    async def archiving(self) -> AsyncIterator[None]:
+        """One archive at a time across every process on the schema: the holder of an
+        advisory lock on a connection of its own (closing it releases the lock); another
+        archive meanwhile is refused."""
+        if self._read_only:
+            raise StoreError(f"store {self._url!r} was opened read-only; it cannot archive")
+        conn = await self._db.connect("archive")
+        try:
+            with self._db.translated("taking the archive lock"):
+                held = await conn.fetchval(
+                    "SELECT pg_try_advisory_lock(hashtext('eventsvc archive ' || current_schema()))"
+                )
+            if not held:
+                raise ArchiveConflictError(
+                    f"another process is archiving schema {self._db.schema!r} at {self._db.where}"
+                )
+            yield
+        finally:
+            await close_quietly(conn)
+
+    async def commit_archive(self, plan: archives.Plan) -> archives.Committed:
+        """Apply an archive whose file is written (``archives.commit``) in one transaction
+        that holds the sealer's lease row (no seal interleaves, and the ``log.archived`` row
+        goes in sealed, as an import's do) and every projection's (no fold interleaves)."""
+        names = self.projections
+        projections = [self._projections.projection(name) for name in names]
+        with self._db.translated("archiving"):
+            async with self._db.pool.acquire() as conn, conn.transaction():
+                await conn.execute("SELECT 1 FROM leases WHERE name = 'sealer' FOR UPDATE")
+                for name in sorted(names):
+                    await conn.execute(
+                        "SELECT 1 FROM leases WHERE name = $1 FOR UPDATE", f"projection:{name}"
+                    )
+                committed = await anyio.to_thread.run_sync(
+                    lambda: archives.commit(
+                        ThreadTransaction(conn),
+                        plan,
+                        projections,
+                        now_us=self._clock.now_us(),
+                        backend="postgres",
+                    )
+                )
+                head = sealed_payload(committed.row[0], {})
+                await conn.execute("SELECT pg_notify($1, $2)", self._db.channel("sealed"), head)
+        self._follower.observe_head(committed.row[0])
+        return committed
+
+    async def give_back_space(self) -> None:
+        """VACUUM the tables an archive deletes from (outside any transaction), so their
+        space is used again by what the log appends next."""
+        tables = ["events", "streams", "log_archives", "archived_batches"]
+        tables += [
+            t for name in self.projections for t in self._projections.projection(name).tables
+        ]
+        with self._db.translated("vacuuming"):
+            async with self._db.pool.acquire() as conn:
+                for table in tables:
+                    await conn.execute(f"VACUUM {table}")
+
+    async def size_bytes(self) -> int:
+        """The tables of the store's schema, with their indexes and TOAST."""
+        [(size,)] = await self._db.fetch(
+            "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        )
+        return int(size)
 
     # --- appends ------------------------------------------------------------------------
 
@@ -858,9 +964,13 @@ class PostgresSnapshot:
             return await self._conn.fetchval("SELECT to_regclass($1)", table) is not None
 
 
-async def _importable(conn: Any, rows: Sequence[StoredRow], verify: bool) -> list[StoredRow]:
-    """The rows this log does not hold yet, checked to continue it (``rows.importable``)."""
-    head = await read_head(conn)
+async def _importable(
+    conn: Any, rows: Sequence[StoredRow], verify: bool, start: tuple[int, bytes, int] | None
+) -> list[StoredRow]:
+    """The rows this log does not hold yet, checked to continue it (``rows.importable``);
+    ``start`` is where an archive state just taken in leaves the log."""
+    head = await read_head(conn) if start is None else Head(*start)
     span = known_span(rows, head.position)
     held = await conn.fetch(_BETWEEN, *span) if span else []
-    return importable(rows, (head.position, head.hash), held, verify)
+    through = await conn.fetchval("SELECT coalesce(max(last_position), 0) FROM log_archives")
+    return importable(rows, (head.position, head.hash), held, verify, int(through))
