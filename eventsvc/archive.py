@@ -50,7 +50,6 @@ into ``<archive file>.artifacts/`` beside its file (the grace period still appli
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, replace
@@ -66,6 +65,7 @@ from eventsvc.archive_files import ArchiveWriter, MovableArtifacts
 from eventsvc.artifact_retention import DEFAULT_GRACE
 from eventsvc.chain import StoredRow
 from eventsvc.clock import Clock
+from eventsvc.config import DURATION_FORM, duration_seconds
 from eventsvc.errors import ArchiveConflictError, InvalidValueError, Problem, StoreError
 from eventsvc.projections.builtin import ProjectedStore, open_projected
 from eventsvc.store import StoreOptions, archives
@@ -73,20 +73,15 @@ from eventsvc.store import StoreOptions, archives
 log = logging.getLogger("eventsvc.archive")
 
 PAGE = 5000
-_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d|w)\s*")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _IN_CACHE = "SELECT 1 FROM invocation_cache_artifacts WHERE sha256 = ? LIMIT 1"
 
 
 def parse_duration(text: str, field: str = "older_than") -> float:
     """Seconds in a duration such as ``30d``, ``12h``, ``90m``, ``45s`` or ``2w``."""
-    match = _DURATION.fullmatch(text)
-    if match is None or float(match[1]) <= 0:
-        raise _invalid(
-            field, f"{text!r} is not a duration: expected a positive number and a unit, "
-            "s, m, h, d or w (such as 30d or 12h)"
-        )  # fmt: skip
-    return float(match[1]) * _UNITS[match[2]]
+    seconds = duration_seconds(text)
+    if seconds is None:
+        raise _invalid(field, f"{text!r} is not a duration: expected {DURATION_FORM}")
+    return seconds
 
 
 def _invalid(field: str, message: str) -> InvalidValueError:

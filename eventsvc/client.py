@@ -32,6 +32,7 @@ from pydantic import TypeAdapter, ValidationError
 from eventsvc.api.browse import AuditStatus, LoggedEvent, PastQueue, PastStats
 from eventsvc.api.errors import ErrorDetail
 from eventsvc.api.models import (
+    ArchiveResult,
     CacheCleared,
     CacheStatusBody,
     Health,
@@ -64,6 +65,7 @@ class ClientError(Exception):
     ├── Forbidden           403 cross_site_request (a server without a token)
     ├── NotFound            404 not_found
     ├── Conflict            409 conflict: the state does not allow the command
+    ├── Gone                410 archived: it left the live log for an archive file
     ├── PayloadTooLarge     413 body_too_large
     ├── UnsupportedMedia    415 unsupported_media_type (a server without a token)
     ├── MisdirectedRequest  421 host_not_allowed (a server without a token)
@@ -100,6 +102,10 @@ class Conflict(ClientError):
     pass
 
 
+class Gone(ClientError):
+    pass
+
+
 class PayloadTooLarge(ClientError):
     pass
 
@@ -126,6 +132,7 @@ _BY_CODE: dict[str, type[ClientError]] = {
     "cross_site_request": Forbidden,
     "not_found": NotFound,
     "conflict": Conflict,
+    "archived": Gone,
     "body_too_large": PayloadTooLarge,
     "unsupported_media_type": UnsupportedMedia,
     "host_not_allowed": MisdirectedRequest,
@@ -137,7 +144,7 @@ _BY_CODE: dict[str, type[ClientError]] = {
     "store_unavailable": Unavailable,
 }
 _BY_STATUS = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound, 409: Conflict,
-              413: PayloadTooLarge, 415: UnsupportedMedia, 421: MisdirectedRequest,
+              410: Gone, 413: PayloadTooLarge, 415: UnsupportedMedia, 421: MisdirectedRequest,
               422: InvalidRequest, 503: Unavailable}  # fmt: skip
 
 
@@ -304,6 +311,16 @@ class AsyncClient:
     async def rebuild_projection(self, name: str) -> RebuiltProjection:
         """Ask the service to rebuild projection ``name`` from the log (an admin route)."""
         return await self._call(RebuiltProjection, "POST", f"/projections/{name}/rebuild")
+
+    async def archive(
+        self,
+        *,
+        older_than: str | None = None,
+        before_position: int | None = None,
+        dry_run: bool = False,
+    ) -> ArchiveResult:
+        body = {"older_than": older_than, "before_position": before_position, "dry_run": dry_run}
+        return await self._call(ArchiveResult, "POST", "/archive", body)
 
     async def health(self) -> Health:
         return await self._call(Health, "GET", "/health")
@@ -569,6 +586,9 @@ class Client:
 
     def health(self) -> Health:
         return self._portal.call(self._client.health)
+
+    def archive(self, **request: Any) -> ArchiveResult:
+        return self._portal.call(lambda: self._client.archive(**request))
 
     def batches(self, queue_id: str, **query: Any) -> BatchPage:
         return self._portal.call(lambda: self._client.batches(queue_id, **query))

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from eventsvc.errors import EventsvcError
 from eventsvc.invocations.base import Isolation
@@ -22,6 +24,20 @@ ENV_PREFIX = "EVENTSVC_"
 
 class ConfigError(EventsvcError):
     """Raised when a setting is malformed; names the variable and what was expected."""
+
+
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*(s|m|h|d|w)\s*")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION_FORM = "a positive number and a unit, s, m, h, d or w (such as 30d or 12h)"
+
+
+def duration_seconds(text: str) -> float | None:
+    """The seconds in a duration such as ``30d``, ``12h``, ``90m``, ``45s`` or ``2w``; None
+    when ``text`` is not one."""
+    match = _DURATION.fullmatch(text)
+    if match is None or float(match[1]) <= 0:
+        return None
+    return float(match[1]) * _UNITS[match[2]]
 
 
 class Settings(BaseModel):
@@ -71,6 +87,28 @@ class Settings(BaseModel):
     webhook_lease_seconds: float = Field(
         10.0, gt=0, description="A process silent this long loses the webhooks it delivers"
     )
+
+    archive_dir: str | None = Field(
+        None, description="Where archive files go (default: beside a SQLite store's file)"
+    )
+    archive_artifacts: Literal["remove", "move"] = Field(
+        "remove",
+        description="Artifacts only archived events name: left to 'eventsvc artifacts clean' "
+        "(remove), or moved beside the archive file by the archive (move)",
+    )
+    archive_older_than: str | None = Field(
+        None, description="serve: archive what was recorded longer ago than this (7d)"
+    )
+    archive_every: str | None = Field(
+        None, description="serve: how often to archive (1d; with archive_older_than)"
+    )
+
+    @field_validator("archive_older_than", "archive_every")
+    @classmethod
+    def _a_duration(cls, value: str | None) -> str | None:
+        if value is not None and duration_seconds(value) is None:
+            raise ValueError(f"{value!r} is not a duration: expected {DURATION_FORM}")
+        return value
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

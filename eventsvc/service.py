@@ -19,12 +19,14 @@ import anyio
 
 from eventsvc import events as ev
 from eventsvc import tracing
+from eventsvc.archive import ArchiveReport, ArchiveRequest, Schedule, archive, directory_for
 from eventsvc.attempt import NodeLimits, session_state
 from eventsvc.batches import Batch, enqueued, substitute, validate_batch
 from eventsvc.cache import InvocationCache
-from eventsvc.clock import Clock
-from eventsvc.config import Settings
+from eventsvc.clock import Clock, SystemClock
+from eventsvc.config import Settings, duration_seconds
 from eventsvc.errors import (
+    ArchivedError,
     BatchValidationError,
     ConcurrencyError,
     GraphValidationError,
@@ -44,7 +46,7 @@ from eventsvc.projections.queue_view import QueueView
 from eventsvc.projections.runner import checkpoints
 from eventsvc.projections.stats import StatsView
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide
-from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions
+from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, archives
 from eventsvc.views import BatchStatus, EnqueueResult, NodeFailure, SessionDetail, SessionView
 from eventsvc.webhooks import (
     AllowList,
@@ -104,6 +106,7 @@ class Service:
             clock=clock,
         )
         self.webhooks = _webhooks(store, settings, clock)
+        self.clock = clock or SystemClock()
 
     @classmethod
     @asynccontextmanager
@@ -137,6 +140,8 @@ class Service:
                     await tg.start(executor.run)
                     if service.webhooks.dispatcher is not None:
                         await tg.start(service.webhooks.dispatcher.run)
+                    if (schedule := service.archive_schedule()) is not None:
+                        await tg.start(schedule.run)
                     try:
                         yield service
                     except BaseException as exc:  # re-raised below, not wrapped in a group
@@ -255,18 +260,71 @@ class Service:
         )
 
     async def batch_in(self, queue_id: str, batch_id: str) -> BatchStatus:
-        """The batch's status, if it is in ``queue_id``; NotFoundError if not."""
-        status = await self.queue.batch_status(batch_id)
+        """The batch's status, if it is in ``queue_id``; NotFoundError if not, and
+        ArchivedError if an archive moved it out of the live log."""
+        try:
+            status = await self.queue.batch_status(batch_id)
+        except NotFoundError:
+            await self._archived(batch_id, f"batch {batch_id!r}")
+            raise
         if status.queue_id != queue_id:
             raise NotFoundError(f"no batch {batch_id!r} in queue {queue_id!r}")
         return status
 
     async def session_in(self, queue_id: str, session_id: str) -> SessionView:
-        """The session, if it is in ``queue_id``; NotFoundError if not."""
-        view = await self.queue.get_session(session_id)
+        """The session, if it is in ``queue_id``; NotFoundError if not, and ArchivedError
+        if an archive moved it out of the live log."""
+        view = await self._session(session_id)
         if view.queue_id != queue_id:
             raise NotFoundError(f"no session {session_id!r} in queue {queue_id!r}")
         return view
+
+    async def _session(self, session_id: str) -> SessionView:
+        try:
+            return await self.queue.get_session(session_id)
+        except NotFoundError:
+            if batch_id := session_id.rpartition(".")[0]:
+                await self._archived(batch_id, f"session {session_id!r}")
+            raise
+
+    async def _archived(self, batch_id: str, what: str) -> None:
+        """Raise ArchivedError if batch ``batch_id`` (``what`` asked for) is archived."""
+        file = await archives.batch_archive(self.store, batch_id)
+        if file is None:
+            return
+        found = await archives.markers(self.store)
+        raise ArchivedError(
+            f"{what} is archived in {file} (the live log starts at position "
+            f"{archives.first_live(found)}); 'eventsvc archive restore {file}' brings it back "
+            "for inspection",
+            archives.first_live(found),
+            [file],
+        )
+
+    # --- archives -----------------------------------------------------------------------
+
+    async def archive(self, request: ArchiveRequest) -> ArchiveReport:
+        """Archive what ``request`` asks (``eventsvc.archive``): one at a time per store."""
+        directory = directory_for(self.settings.archive_dir, self.store.url)
+        return await archive(
+            self.store,
+            request,
+            directory,
+            clock=self.clock,
+            artifacts=self.artifacts,  # type: ignore[arg-type]
+            move_artifacts=self.settings.archive_artifacts,
+        )
+
+    def archive_schedule(self) -> Schedule | None:
+        """The archives ``archive_older_than`` and ``archive_every`` ask for, if set."""
+        older, every = self.settings.archive_older_than, self.settings.archive_every
+        if older is None or every is None:
+            return None
+        seconds, period = duration_seconds(older), duration_seconds(every)
+        # The settings checked both.
+        assert seconds is not None
+        assert period is not None
+        return Schedule(self.archive, seconds, period)
 
     # --- sessions -----------------------------------------------------------------------
 
@@ -287,7 +345,7 @@ class Service:
         self, session_id: str, command: Command, queue_id: str | None = None
     ) -> int:
         if queue_id is None:
-            view = await self.queue.get_session(session_id)
+            view = await self._session(session_id)
         else:
             view = await self.session_in(queue_id, session_id)
         state, version = await self.session_state(view.queue_id, session_id)

@@ -23,6 +23,8 @@ from eventsvc.api.loopback import LoopbackGuard
 from eventsvc.api.metrics import PATH as METRICS_PATH
 from eventsvc.api.metrics import metrics_routes
 from eventsvc.api.models import (
+    ArchiveBody,
+    ArchiveResult,
     BatchIds,
     CacheCleared,
     CacheStatusBody,
@@ -39,6 +41,7 @@ from eventsvc.api.models import (
 from eventsvc.api.params import BatchFilter, BatchId, QueueId, SessionCursor, SessionId
 from eventsvc.api.web import web_routes
 from eventsvc.api.webhooks import webhook_routes
+from eventsvc.archive import ArchiveRequest, parse_duration
 from eventsvc.errors import NotFoundError
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
@@ -281,6 +284,14 @@ def other_routes() -> APIRouter:
         wait meanwhile."""
         rebuilt = await replay.rebuild(service.store, replay.projection_names(name, False))
         return RebuiltProjection(name=name, position=rebuilt.position, seconds=rebuilt.seconds)
+
+    @router.post("/archive", tags=["admin"], responses=documented(409, *WITH_BODY))
+    async def archive(body: ArchiveBody, service: ServiceDep) -> ArchiveResult:
+        """Move finished work below a horizon out of the live log into an archive file;
+        409 while another archive of the store runs."""
+        older = None if body.older_than is None else parse_duration(body.older_than)
+        request = ArchiveRequest(body.before_position, older, body.dry_run)
+        return ArchiveResult(**asdict(await service.archive(request)))
 
     @router.get("/health", tags=["health"], responses=documented())
     async def health(service: ServiceDep) -> Health:

@@ -15,6 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eventsvc.bounds import storable_text
 from eventsvc.errors import (
+    ArchiveConflictError,
+    ArchivedError,
     BatchValidationError,
     ConcurrencyError,
     EventsvcError,
@@ -50,6 +52,8 @@ _MEANINGS = {
     403: "Without a token: a state-changing request from another site",
     404: "No such queue, batch, session, artifact or projection",
     409: "The command conflicts with the state it found (already enqueued, canceled, ...)",
+    410: "Archived: it left the live log for an archive file; the message names the files "
+    "and the first position the live log holds",
     413: "The request body is over the limit",
     415: "Without a token: a request body that is not application/json",
     421: "Without a token: a Host that is not a loopback name",
@@ -64,7 +68,10 @@ parameters, the store."""
 def documented(*statuses: int, beside_another_type: bool = False) -> dict[int | str, Any]:
     """OpenAPI ``responses`` for error answers, each with the real error body. On a route whose
     success is not JSON (``beside_another_type``) the JSON is named outright: FastAPI would
-    give the errors the route's own media type."""
+    give the errors the route's own media type. What may not be found may also have been
+    archived: a 404 comes with a 410."""
+    if 404 in statuses:
+        statuses = (*statuses, 410)
     if beside_another_type:
         body = {"schema": {"$ref": "#/components/schemas/ErrorBody"}}
         return {
@@ -90,6 +97,8 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
     (InvalidValueError, 422, "invalid_value"),
     (LimitExceededError, 422, "limit_exceeded"),
     (NotFoundError, 404, "not_found"),
+    (ArchivedError, 410, "archived"),
+    (ArchiveConflictError, 409, "conflict"),
     (IllegalTransitionError, 409, "conflict"),
     (ConcurrencyError, 409, "conflict"),
     (StoreError, 503, "store_unavailable"),

@@ -35,7 +35,7 @@ from eventsvc.errors import StoreError, SubscriberLaggedError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.progress import Progress
 from eventsvc.service import Service
-from eventsvc.store import EventFilter, Group, Run, Subscription
+from eventsvc.store import EventFilter, Group, Run, Subscription, archives
 
 HEARTBEAT_SECONDS = 15.0
 # Writes a second that the live streams of a busy log share; and the longest pause a stream
@@ -258,7 +258,7 @@ def event_routes() -> APIRouter:
                 "'data:' the event as JSON; 'event: invocation.progress' has no id",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
-            **documented(beside_another_type=True),
+            **documented(410, beside_another_type=True),
         },
     )
     async def events(
@@ -277,12 +277,15 @@ def event_routes() -> APIRouter:
             ),
         ] = "",
     ) -> Response:
-        """Server-Sent Events of the log: ``id:`` is the position; resume with Last-Event-ID."""
+        """Server-Sent Events of the log: ``id:`` is the position; resume with Last-Event-ID.
+        A position the log archived is a 410 naming the archive files."""
         if last_event_id.strip():
             after = min(int(last_event_id), MAX_POSITION)
         chosen = frozenset(t.strip() for t in tags.split(",") if t.strip()) if tags else None
         selection = Selection(queue_id, batch_id, session_id, chosen)
         service: Service = request.app.state.service
+        # Asking for archived positions is a 410 naming the archives, before any 200.
+        await archives.check_after(service.store, after)
         heartbeat = getattr(request.app.state, "heartbeat_seconds", HEARTBEAT_SECONDS)
         flush = getattr(request.app.state, "flush_seconds", FLUSH_SECONDS)
         budget = getattr(request.app.state, "write_budget", WRITE_BUDGET)

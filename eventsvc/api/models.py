@@ -83,6 +83,41 @@ class RebuiltProjection(BaseModel):
     seconds: float
 
 
+class ArchiveBody(BaseModel):
+    """What to archive: exactly one of ``older_than`` and ``before_position``."""
+
+    model_config = _ONLY_DOCUMENTED
+    older_than: str | None = Field(
+        None,
+        max_length=40,
+        description="Archive what was recorded longer ago than this: 30d, 12h, 90m, 45s, 2w",
+    )
+    before_position: StrictInt | None = Field(
+        None, ge=1, le=MAX_SAFE_INT, description="Archive the positions below this one"
+    )
+    dry_run: StrictBool = Field(False, description="Say what would be archived, archive nothing")
+
+
+class ArchiveResult(BaseModel):
+    """What an archive did (or, dry, would do). The horizon is lowered from the cut asked
+    for until no batch straddles it and every projection and webhook has taken what goes;
+    ``held_back`` says what lowered it."""
+
+    dry_run: bool
+    first_position: int = Field(description="The first position archived")
+    last_position: int = Field(description="The last position archived (none if events is 0)")
+    horizon: int = Field(description="The first position of the live log after it")
+    events: int
+    file: str | None = Field(description="The archive file (none when nothing was archived)")
+    file_bytes: int
+    bytes_before: int = Field(description="The store's size before")
+    bytes_after: int = Field(description="The store's size after, its space given back")
+    held_back: str
+    artifacts_moved: int = Field(description="Artifacts moved beside the archive file")
+    event_position: int | None = Field(description="The position of its log.archived event")
+    seconds: float
+
+
 class Stall(BaseModel):
     position: int = Field(description="The event the projection cannot fold")
     reason: str

@@ -6,11 +6,13 @@
     eventsvc events tail [--after N] [--follow]
     eventsvc events export [--after N] > log.ndjson
     eventsvc events import log.ndjson
-    eventsvc audit [--json] [--anchor POS:HASH]
+    eventsvc audit [--json] [--anchor POS:HASH] [--archive FILE ...]
     eventsvc replay --projection NAME | --all [--url URL] | --to-position N [--json]
     eventsvc cache [--clear | --enable | --disable] [--url URL] [--json]
     eventsvc migrate [--check] [--json]
     eventsvc artifacts clean [--grace SECONDS] [--json]
+    eventsvc archive --older-than 30d | --before-position N [--archive-dir DIR] [--dry-run]
+    eventsvc archive restore FILE [--into PATH]
     eventsvc webhooks add URL [--filter tag=session.*] [--secret-file PATH]
     eventsvc webhooks list | remove ID | retry ID
     eventsvc schema [--check]
@@ -36,7 +38,7 @@ from typing import TextIO
 import anyio
 
 from eventsvc import schemas
-from eventsvc.cli import artifacts, log, migrate, run, serve, state, webhooks
+from eventsvc.cli import archive, artifacts, log, migrate, run, serve, state, webhooks
 from eventsvc.cli.common import InputError, settings_from
 from eventsvc.errors import EventsvcError
 
@@ -46,7 +48,7 @@ __all__ = ["InputError", "main", "parser"]
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="eventsvc", description=__doc__.splitlines()[0])
     commands = root.add_subparsers(dest="command", required=True)
-    for concern in (serve, run, state, log, migrate, artifacts, webhooks):
+    for concern in (serve, run, state, log, migrate, artifacts, archive, webhooks):
         concern.add(commands)
     schema = commands.add_parser("schema", help="regenerate schemas/ (or --check it)")
     schema.add_argument("--check", action="store_true")

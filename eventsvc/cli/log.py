@@ -7,6 +7,7 @@ import json
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
 from eventsvc import replay
@@ -49,6 +50,13 @@ def add(commands: Any) -> None:
     audit_command = with_store(commands.add_parser("audit", help="check the log (read-only)"))
     audit_command.add_argument("--json", action="store_true", help="print one JSON object")
     audit_command.add_argument("--anchor", help="POS:HASH of an earlier clean audit")
+    audit_command.add_argument(
+        "--archive",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="archive files to verify against the markers the log carries",
+    )
     audit_command.set_defaults(run=run_audit)
 
     replay_command = with_store(
@@ -146,13 +154,14 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO, e
     except ValueError as exc:
         raise InputError([str(exc)]) from None
     async with open_store(settings.store_url, read_only=True) as store:
-        report = await audit(projected(store), anchor)
+        report = await audit(projected(store), anchor, [Path(p) for p in args.archive])
     if args.json:
         out.write(
             json.dumps(
                 {
                     "clean": report.clean,
                     "events": report.events,
+                    "archived_events": report.archived_events,
                     "anchor": report.anchor,
                     "findings": [asdict(f) for f in report.findings],
                 }
@@ -164,7 +173,8 @@ async def run_audit(settings: Settings, args: argparse.Namespace, out: TextIO, e
             where = f" {finding.stream}" if finding.stream else ""
             out.write(f"{finding.check}: position {finding.position}{where}: {finding.reason}\n")
         verdict = "clean" if report.clean else f"{len(report.findings)} finding(s)"
-        out.write(f"audit: {report.events} events, {verdict}; anchor {report.anchor}\n")
+        archived = f" and {report.archived_events} archived" if args.archive else ""
+        out.write(f"audit: {report.events} events{archived}, {verdict}; anchor {report.anchor}\n")
     return 0 if report.clean else 1
 
 

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from eventsvc.cli.common import InputError, add_token_options, token_from, with_store
-from eventsvc.config import Settings
+from eventsvc.config import DURATION_FORM, Settings, duration_seconds
 from eventsvc.service import Service
 
 if TYPE_CHECKING:
@@ -61,15 +61,42 @@ def add(commands: Any) -> None:
         action="store_true",
         help="with a token, let loopback clients scrape /metrics without it",
     )
+    serve_command.add_argument(
+        "--archive-older-than",
+        metavar="DURATION",
+        help="archive, on a schedule, what was recorded longer ago than this (7d)",
+    )
+    serve_command.add_argument(
+        "--archive-every", metavar="DURATION", help="how often to archive (default 1d)"
+    )
+    serve_command.add_argument("--archive-dir", metavar="DIR", help="where archive files go")
     serve_command.set_defaults(run=serve)
 
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _archive_settings(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The archive schedule of the command line, checked as the settings check theirs."""
+    changes: dict[str, str] = {}
+    if args.archive_older_than:
+        changes["archive_older_than"] = args.archive_older_than
+        changes["archive_every"] = args.archive_every or settings.archive_every or "1d"
+    elif args.archive_every:
+        raise InputError(["--archive-every needs --archive-older-than"])
+    if args.archive_dir:
+        changes["archive_dir"] = args.archive_dir
+    for name in ("archive_older_than", "archive_every"):
+        if name in changes and duration_seconds(changes[name]) is None:
+            option = "--" + name.replace("_", "-")
+            raise InputError([f"{option}: {changes[name]!r} is not a duration: {DURATION_FORM}"])
+    return settings.model_copy(update=changes)
+
+
 async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """The API and workers until SIGINT or SIGTERM, which end it with status 0."""
     settings = settings.model_copy(update={"workers": max(1, args.workers)})
+    settings = _archive_settings(settings, args)
     from eventsvc import tracing
     from eventsvc.api import create_app, server
 

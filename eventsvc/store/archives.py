@@ -51,7 +51,8 @@ _HEAD = (
 # Batches an archive must keep whole (unfinished, or with an event at or past the horizon),
 # the earliest first.
 _HELD_BATCH = (
-    "SELECT position, batch_id FROM queue_batches WHERE position < ? AND "
+    "SELECT position, batch_id, n_uninitialized + n_in_progress, last_position "
+    "FROM queue_batches WHERE position < ? AND "
     "(n_uninitialized > 0 OR n_in_progress > 0 OR last_position >= ?) ORDER BY position LIMIT 1"
 )
 _RECORDED_FROM = (
@@ -212,7 +213,13 @@ async def horizon(reads: Reads, cut: int, head: int, projections: Sequence[str])
             position, why = int(checkpoint) + 1, f"webhook {webhook} has delivered to {checkpoint}"
     if "queue" in projections:
         while rows := await reads.query(_HELD_BATCH, (position, position)):
-            position, why = int(rows[0][0]), f"batch {rows[0][1]!r} is unfinished or goes on"
+            first, batch_id, waiting, last = rows[0]
+            why = (
+                f"batch {batch_id!r} is unfinished ({waiting} sessions to run)"
+                if waiting
+                else f"batch {batch_id!r} has events from {first} to {last}"
+            )
+            position = int(first)
     return position, why
 
 
