@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import gzip
 import itertools
-import re
 import json
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -143,10 +143,9 @@ async def test_an_archive_moves_finished_work_out_and_the_log_says_where(
             assert caught.value.first_live == waiting
             assert caught.value.archives == [marker.file]
             assert f"the live log starts at position {waiting}" in str(caught.value)
-        with pytest.raises(ArchivedError, match=marker.file):
-            async with store.subscribe(after=3) as subscription:
-                async for _ in subscription:
-                    pass
+        async with store.subscribe(after=3) as subscription:
+            with pytest.raises(ArchivedError, match=marker.file):
+                await anext(aiter(subscription))
         assert [e.position for e in await store.read_all(after=waiting - 1, limit=1)] == [waiting]
 
         # The queue forgot the archived batches; the waiting one is still there to run.
@@ -181,8 +180,8 @@ async def test_an_archive_cut_by_age_takes_what_was_recorded_before(
         old = await settled(store)
         backend.clock.advance(10 * 86400)
         await traffic(store, 200)
-        dry = await archive(store, ArchiveRequest(older_than=5 * 86400, dry_run=True), tmp_path / ARCHIVES,
-                            clock=backend.clock)  # fmt: skip
+        ask = ArchiveRequest(older_than=5 * 86400, dry_run=True)
+        dry = await archive(store, ask, tmp_path / ARCHIVES, clock=backend.clock)
         assert (dry.dry_run, dry.first_position, dry.last_position) == (True, 1, old), dry
         assert await archives.markers(store) == []
         marker = await archived(store, tmp_path / ARCHIVES, backend.clock, older_than=5 * 86400)
@@ -221,7 +220,7 @@ async def test_audit_is_clean_across_archives_and_verifies_their_files(
         report = await audit(store, archive_files=files)
         assert report.clean, report.findings
         assert report.archived_events == second.last_position
-        anchor = (7, (await rows_of(files[0]))[6]["hash"])
+        anchor = (7, rows_of(files[0])[6]["hash"])
         assert (await audit(store, anchor, files)).clean
         unverified = await audit(store, anchor)
         assert [(f.check, f.position) for f in unverified.findings] == [("anchor", 7)]
@@ -236,7 +235,7 @@ async def test_audit_is_clean_across_archives_and_verifies_their_files(
         assert all(str(files[1]) in f.reason for f in report.findings)
 
 
-async def rows_of(path: Path) -> list[dict[str, Any]]:
+def rows_of(path: Path) -> list[dict[str, Any]]:
     lines = gzip.decompress(path.read_bytes()).splitlines()
     return [json.loads(line) for line in lines if line.startswith(b'{"position"')]
 
@@ -304,9 +303,9 @@ async def test_an_export_carries_the_archive_into_an_empty_store(
             assert report.clean, report.findings
             # Importing it again changes nothing.
             assert await replay.import_rows(target, replay.parse_export(lines)) == (read, 0)
+            plain = replay.parse_export(_plain(tmp_path / ARCHIVES / marker.file))
             with pytest.raises(ImportRejectedError, match="archived the positions up to"):
-                source = tmp_path / ARCHIVES / marker.file
-                await replay.import_rows(target, replay.parse_export(_plain(source)))
+                await replay.import_rows(target, plain)
 
 
 def _plain(path: Path) -> list[bytes]:
@@ -404,7 +403,10 @@ async def test_bad_archive_requests_name_what_is_wrong(backend: Backend, tmp_pat
         await traffic(store, 200)
         head = await store.head()
         asks: list[tuple[Callable[[], Any], str]] = [
-            (lambda: ArchiveRequest(before_position=head + 5), re.escape(f"beyond the log's head ({head})")),
+            (
+                lambda: ArchiveRequest(before_position=head + 5),
+                re.escape(f"beyond the log's head ({head})"),
+            ),
             (lambda: ArchiveRequest(), "exactly one of"),
         ]
         for ask, message in asks:

@@ -1,0 +1,64 @@
+"""Archives on SQLite: the file really shrinks, and a store made before archives existed is
+switched to incremental auto-vacuum by its first archive."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from eventsvc.archive import ArchiveRequest, archive
+from eventsvc.audit import audit
+from eventsvc.projections.builtin import open_projected
+from eventsvc.testing import FakeClock
+from tests.store.test_contract_archives import traffic
+
+pytestmark = pytest.mark.anyio
+
+
+def pages(path: Path) -> tuple[int, int]:
+    """(page_count * page_size, auto_vacuum) of the database file."""
+    with sqlite3.connect(path) as conn:
+        [(count,)] = conn.execute("PRAGMA page_count").fetchall()
+        [(size,)] = conn.execute("PRAGMA page_size").fetchall()
+        [(mode,)] = conn.execute("PRAGMA auto_vacuum").fetchall()
+    return count * size, mode
+
+
+async def test_the_file_shrinks_after_an_archive(tmp_path: Path) -> None:
+    path, clock = tmp_path / "events.db", FakeClock()
+    async with open_projected(f"sqlite://{path}", clock=clock) as store:
+        await traffic(store, 3000)
+        head = await store.head()
+        before = await store.size_bytes()
+        report = await archive(store, ArchiveRequest(before_position=head), tmp_path / "a",
+                               clock=clock)  # fmt: skip
+        after = await store.size_bytes()
+    assert report.bytes_before == before
+    assert report.bytes_after == after
+    size, mode = pages(path)
+    assert mode == 2  # INCREMENTAL, from the store's creation
+    assert after < before / 4
+    assert size == after  # the WAL was checkpointed and truncated
+    assert path.stat().st_size == size
+
+
+async def test_a_store_made_without_incremental_vacuum_is_switched_at_its_first_archive(
+    tmp_path: Path,
+) -> None:
+    path, clock = tmp_path / "events.db", FakeClock()
+    async with open_projected(f"sqlite://{path}", clock=clock) as store:
+        await traffic(store, 2000)
+    with sqlite3.connect(path) as conn:  # as a store of an earlier eventsvc was made
+        conn.execute("PRAGMA auto_vacuum = NONE")
+        conn.execute("VACUUM")
+    assert pages(path)[1] == 0
+    async with open_projected(f"sqlite://{path}", clock=clock) as store:
+        before = path.stat().st_size
+        head = await store.head()
+        await archive(store, ArchiveRequest(before_position=head), tmp_path / "a", clock=clock)
+        assert (await audit(store)).clean
+    size, mode = pages(path)
+    assert mode == 2
+    assert path.stat().st_size == size < before / 4
