@@ -685,3 +685,58 @@ def test_without_a_terminal_progress_is_lines_not_redraws(tmp_path: Path) -> Non
     assert 1 <= len(progress) <= 12  # the first, then one a tenth of the batch (or a few s)
     assert progress[-1].startswith("sessions 12/12  failed 0")
     assert progress[-1].endswith("(100%)")
+
+
+# --- archives -----------------------------------------------------------------------------
+
+
+def test_archive_audit_and_restore_from_the_command_line(tmp_path: Path) -> None:
+    db = str(tmp_path / "e.db")
+    for _ in range(2):
+        assert run("run", "--example", "math-grid", "--db", db)[0] == 0
+    head = json.loads(run("audit", "--db", db, "--json")[1])["events"]
+
+    code, out, _ = run("archive", "--db", db, "--older-than", "1d", "--dry-run")
+    assert (code, out.startswith("nothing to archive")) == (0, True)
+    code, out, _ = run("archive", "--db", db, "--before-position", str(head + 1), "--dry-run")
+    assert (code, out.startswith(f"would archive positions 1 to {head}")) == (0, True)
+    code, out, err = run("archive", "--db", db, "--before-position", str(head + 1), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["first_position"], report["last_position"]) == (1, head)
+    archived = Path(report["file"])
+    assert archived.parent == tmp_path / "e.db.archive"
+
+    # The live log starts after the marker; reading before it is refused by name.
+    code, out, err = run("events", "tail", "--db", db)
+    assert code == 2
+    assert f"the live log starts at position {head + 1}" in err
+    assert archived.name in err
+    assert "Traceback" not in err
+    code, out, _ = run("audit", "--db", db, "--archive", str(archived))
+    assert code == 0
+    assert f"audit: 1 events and {head} archived, clean" in out
+
+    into = tmp_path / "restored.db"
+    code, out, err = run("archive", "restore", archived.name, "--db", db, "--into", str(into))
+    assert code == 0, err
+    assert f"restored positions 1 to {head}" in out
+    code, out, _ = run("replay", "--to-position", str(head), "--db", str(into))
+    assert code == 0
+    assert "completed 24" in out
+
+
+def test_bad_archive_input_is_named_without_a_traceback(tmp_path: Path) -> None:
+    db = str(tmp_path / "e.db")
+    assert run("run", "--example", "math-grid", "--db", db)[0] == 0
+    for argv, message in [
+        (["--older-than", "soon"], "'soon' is not a duration"),
+        (["--before-position", "100000"], "beyond the log's head"),
+        ([], "give --older-than DURATION"),
+    ]:
+        code, _, err = run("archive", "--db", db, *argv)
+        assert code == 2, err
+        assert message in err
+        assert "Traceback" not in err
+    code, _, err = run("archive", "restore", "no-such-file.ndjson.gz", "--db", db)
+    assert (code, "no archive file no-such-file.ndjson.gz" in err) == (2, True)
