@@ -10,6 +10,7 @@
     python tools/bench.py cache [--json] [--dir DIR]
     python tools/bench.py dashboard [--json] [--dir DIR]
     python tools/bench.py operations [--json] [--dir DIR]
+    python tools/bench.py retention [--json] [--dir DIR] [--quick]
 
 Machines are shared and noisy: compare ratios, not absolute times. A benchmark never asserts;
 the targets are printed for the reader.
@@ -37,6 +38,7 @@ from benches import (
     graph,
     operations,
     replay,
+    retention,
     store,
     store_postgres,
     webhooks,
@@ -45,7 +47,7 @@ from benches.common import print_table
 
 BENCHES = [
     "store", "graph", "enqueue", "executor", "replay", "cache", "dashboard", "operations",
-    "webhooks",
+    "webhooks", "retention",
 ]  # fmt: skip
 
 
@@ -66,6 +68,9 @@ def main() -> None:
     )
     parser.add_argument(
         "--processes", type=int, default=3, help="executor --backend postgres: service processes"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="retention: a tenth of the sessions a day"
     )
     args = parser.parse_args()
     if args.backend == "postgres":
@@ -103,6 +108,10 @@ def main() -> None:
     elif args.bench == "webhooks":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(webhooks.bench_webhooks, Path(directory))
+    elif args.bench == "retention":
+        sessions = 2_000 if args.quick else 20_000
+        with tempfile.TemporaryDirectory(dir=args.dir) as directory:
+            figures = anyio.run(retention.bench_retention, Path(directory), sessions)
     elif args.bench == "replay":
         with tempfile.TemporaryDirectory(dir=args.dir) as directory:
             figures = anyio.run(replay.bench_replay, Path(directory), args.events)

@@ -1,0 +1,158 @@
+"""``retention``: archiving the log, and a log that runs for a month under daily archives.
+
+``archive_eps`` is an archive's events per second (planning, the gzip file written and
+fsynced, the one transaction that forgets and deletes, the incremental vacuum), beside the
+floor of ``eventsvc events export`` of the same rows in the same run (``replay.export_rows``
+written to a file, as the command writes them): at least 0.5 of it.
+
+The steady state simulates 30 days at 20,000 small sessions a day (batches of 100 sessions,
+each session started, one node started and completed, the session completed), appended
+straight through the store with the store's clock moved on instead of slept, and archives
+what is older than 7 days at the end of every day. ``live_db_bytes`` and ``audit_live_s`` at
+day 30 are printed with the day-8 figure as their floor (the first day a full week is live):
+a log under retention stays the size of its retention, ratio at most 1.3. Bytes per session,
+live and archived, follow. ``--quick`` runs the same days at a tenth of the sessions.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from benches.common import Figure
+from eventsvc import replay
+from eventsvc.archive import ArchiveReport, ArchiveRequest, archive, plan
+from eventsvc.audit import audit
+from eventsvc.events import (
+    BatchEnqueued,
+    Event,
+    InvocationCompleted,
+    InvocationStarted,
+    NodeMeasurement,
+    SessionCompleted,
+    SessionStarted,
+)
+from eventsvc.ids import batch_stream, session_stream
+from eventsvc.projections.builtin import ProjectedStore, open_projected
+from eventsvc.store import StoreOptions, archives
+from eventsvc.testing import FakeClock
+
+DAYS = 30
+RETENTION_DAYS = 7
+PER_BATCH = 100
+DAY = 86_400.0
+
+
+async def bench_retention(directory: Path, sessions_per_day: int = 20_000) -> list[Figure]:
+    clock = FakeClock()
+    archive_dir = directory / "archives"
+    options = StoreOptions(synchronous="NORMAL")
+    figures: dict[str, Any] = {}
+    async with open_projected(f"sqlite://{directory}/retention.db", options=options,
+                              clock=clock) as store:  # fmt: skip
+        batches, spacing = 0, DAY / sessions_per_day
+        for day in range(1, DAYS + 1):
+            started = time.perf_counter()
+            for _ in range(sessions_per_day // PER_BATCH):
+                await append_batch(store, f"d{day}-{batches}", clock, spacing)
+                batches += 1
+            request = ArchiveRequest(older_than=RETENTION_DAYS * DAY)
+            if day == RETENTION_DAYS + 1:
+                figures["export"] = await export_floor(store, directory, request, clock)
+            report = await archive(store, request, archive_dir, clock=clock)
+            if day == RETENTION_DAYS + 1:
+                figures["archive"] = report
+            if day in (RETENTION_DAYS + 1, DAYS):
+                figures[f"day{day}"] = await measure(store)
+            print(
+                f"day {day:2d}: {sessions_per_day} sessions in "
+                f"{time.perf_counter() - started:5.1f} s; archived {report.events} events; "
+                f"live db {await store.size_bytes() / 1e6:7.1f} MB",
+                flush=True,
+            )
+        markers = await archives.markers(store)
+    archived_bytes = sum(m.bytes for m in markers)
+    archived_sessions = sessions_per_day * (DAYS - RETENTION_DAYS)
+    report: ArchiveReport = figures["archive"]
+    export_eps = report.events / figures["export"]
+    day8, day30 = figures[f"day{RETENTION_DAYS + 1}"], figures[f"day{DAYS}"]
+    return [
+        Figure("archive_eps", report.events / report.seconds, "events/s", export_eps, ">= 0.5"),
+        Figure("live_db_bytes", day30["bytes"], "bytes", day8["bytes"], "<= 1.3"),
+        Figure("audit_live_s", day30["audit_s"], "s", day8["audit_s"], "<= 1.3"),
+        Figure("live_bytes_per_session", day30["bytes"] / day30["sessions"], "bytes", None),
+        Figure("archived_bytes_per_session", archived_bytes / archived_sessions, "bytes", None),
+        Figure("live_events_day30", day30["events"], "events", None),
+        Figure("archived_events", sum(m.events for m in markers), "events", None),
+    ]
+
+
+async def append_batch(
+    store: ProjectedStore, batch_id: str, clock: FakeClock, spacing: float
+) -> None:
+    """One batch of small sessions, appended as a service would, ``spacing`` seconds apart
+    on the store's clock (moved on, never slept)."""
+    enqueued = BatchEnqueued(
+        queue_id="default", batch_id=batch_id, graph={"nodes": {}, "edges": []},
+        session_count=PER_BATCH,
+    )  # fmt: skip
+    await store.append(batch_stream(batch_id), [enqueued])
+    limiter = anyio.CapacityLimiter(64)
+
+    async def session(index: int) -> None:
+        async with limiter:
+            stream = session_stream(f"{batch_id}.{index}")
+            await store.append(stream, session_events(batch_id, index))
+
+    async with anyio.create_task_group() as tg:
+        for index in range(PER_BATCH):
+            tg.start_soon(session, index)
+    clock.advance(spacing * PER_BATCH)
+
+
+def session_events(batch_id: str, index: int) -> list[Event]:
+    ids: dict[str, Any] = {
+        "queue_id": "default", "batch_id": batch_id, "session_id": f"{batch_id}.{index}"
+    }  # fmt: skip
+    node: dict[str, Any] = {"node_id": "add", "source_node_id": "add", "node_type": "add",
+                            "worker_id": "w1", **ids}  # fmt: skip
+    measured = NodeMeasurement(wall_seconds=0.001 + index / 100_000, rss_before=1 << 26)
+    return [
+        SessionStarted(**ids, worker_id="w1"),
+        InvocationStarted(**node),
+        InvocationCompleted(**node, outputs={"value": index}, measurement=measured),
+        SessionCompleted(**ids),
+    ]
+
+
+async def export_floor(
+    store: ProjectedStore, directory: Path, request: ArchiveRequest, clock: FakeClock
+) -> float:
+    """Seconds ``eventsvc events export`` takes over the rows the archive of ``request``
+    will move: its pages (``read_rows``, 1000 at a time) as its lines (``replay.row_lines``),
+    written to a file."""
+    planned, _ = await plan(store, request, clock.now_us())
+    started = time.perf_counter()
+    after = planned.first - 1
+    with (directory / "export.ndjson").open("wb") as out:
+        while after < planned.last:
+            rows = await store.read_rows(after=after, limit=min(1000, planned.last - after))
+            out.write(replay.row_lines(rows))
+            after = rows[-1].position
+    return time.perf_counter() - started
+
+
+async def measure(store: ProjectedStore) -> dict[str, float]:
+    """The store's size, an audit of its live log, and the sessions and events it holds."""
+    size = await store.size_bytes()
+    head = await store.head()
+    first = archives.first_live(await archives.markers(store))
+    sessions = len(await store.query("SELECT session_id FROM queue_sessions"))
+    started = time.perf_counter()
+    report = await audit(store)
+    seconds = time.perf_counter() - started
+    assert report.clean, report.findings[:5]
+    return {"bytes": size, "audit_s": seconds, "events": head - first + 1, "sessions": sessions}
