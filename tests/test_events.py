@@ -124,6 +124,7 @@ def test_tags_are_stable() -> None:
         "invocation.completed",
         "invocation.failed",
         "invocation.started",
+        "log.archived",
         "queue.paused",
         "queue.pruned",
         "queue.resumed",
