@@ -224,20 +224,36 @@ def _report(
 
 
 async def _write(store: ProjectedStore, planned: archives.Plan, directory: Path) -> None:
-    """Write the file of ``planned``'s rows (header first), filling in its facts."""
+    """Write the file of ``planned``'s rows (header first), filling in its facts: pages are
+    read from the store while the one before is encoded and compressed in a worker thread."""
     header = await archives.state_of(store, whole=False)
     writer = await anyio.to_thread.run_sync(ArchiveWriter, directory, planned.file)
+    send, receive = anyio.create_memory_object_stream[list[StoredRow]](2)
+
+    def write(rows: list[StoredRow]) -> None:
+        writer.write(replay.row_lines(rows))
+
+    async def compress() -> None:
+        async with receive:
+            async for rows in receive:
+                await anyio.to_thread.run_sync(write, rows)
+
     try:
         await anyio.to_thread.run_sync(writer.write, replay.header_lines(header))
-        after, last = planned.first - 1, planned.last
-        while after < last:
-            rows = await store.read_rows(after=after, limit=min(PAGE, last - after))
-            if not rows:
-                raise StoreError(f"the log ended at position {after} while {last} was archived")
-            archives.stream_facts(((row.stream, row.version) for row in rows), planned)
-            await anyio.to_thread.run_sync(writer.write, replay.row_lines(rows))
-            after = rows[-1].position
-            _note_last(planned, rows)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(compress)
+            async with send:
+                after, last = planned.first - 1, planned.last
+                while after < last:
+                    rows = await store.read_rows(after=after, limit=min(PAGE, last - after))
+                    if not rows:
+                        raise StoreError(
+                            f"the log ended at position {after} while {last} was archived"
+                        )
+                    archives.stream_facts(((row.stream, row.version) for row in rows), planned)
+                    _note_last(planned, rows)
+                    await send.send(rows)
+                    after = rows[-1].position
         planned.sha256, planned.bytes = await anyio.to_thread.run_sync(writer.finish)
     except BaseException:
         with anyio.CancelScope(shield=True):

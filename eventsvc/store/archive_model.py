@@ -80,7 +80,7 @@ class Plan:
     # The last version of each stream in the archived rows that is not a batch's, and the
     # batches' streams (PostgreSQL forgets their version rows).
     streams: dict[str, int] = field(default_factory=dict)
-    batch_streams: list[str] = field(default_factory=list)
+    batch_streams: dict[str, None] = field(default_factory=dict)
 
     @property
     def last(self) -> int:

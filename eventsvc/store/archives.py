@@ -276,8 +276,9 @@ def commit(
         sorted(plan.streams.items()),
     )
     if backend == "postgres":
-        for start in range(0, len(plan.batch_streams), 10_000):
-            chunk = plan.batch_streams[start : start + 10_000]
+        batch_streams = list(plan.batch_streams)
+        for start in range(0, len(batch_streams), 10_000):
+            chunk = batch_streams[start : start + 10_000]
             tx.execute("DELETE FROM streams WHERE stream = ANY(?::text[])", (chunk,))
     tx.execute(
         "DELETE FROM events WHERE position >= ? AND position < ?", (plan.first, plan.horizon)
@@ -402,12 +403,10 @@ def _insert(tx: Transaction, row: tuple[Any, ...], backend: str) -> None:
 
 def stream_facts(rows: Iterable[tuple[str, int]], plan: Plan) -> None:
     """Note the (stream, version) of archived rows in ``plan``, in position order."""
-    streams, seen = plan.streams, set(plan.batch_streams)
+    streams, batches = plan.streams, plan.batch_streams
     for stream, version in rows:
         if of_a_batch(stream):
-            if stream not in seen:
-                seen.add(stream)
-                plan.batch_streams.append(stream)
+            batches[stream] = None
         else:
             streams[stream] = version
 

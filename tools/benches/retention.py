@@ -2,20 +2,23 @@
 
 ``archive_eps`` is an archive's events per second (planning, the gzip file written and
 fsynced, the one transaction that forgets and deletes, the incremental vacuum), beside the
-floor of ``eventsvc events export`` of the same rows in the same run (``replay.export_rows``
-written to a file, as the command writes them): at least 0.5 of it.
+floor of ``eventsvc events export`` of the same rows in the same run (its pages and lines,
+written to a file, as the command writes them), both the median over the daily archives of
+the steady state below: at least 0.5 of it.
 
 The steady state simulates 30 days at 20,000 small sessions a day (batches of 100 sessions,
 each session started, one node started and completed, the session completed), appended
 straight through the store with the store's clock moved on instead of slept, and archives
 what is older than 7 days at the end of every day. ``live_db_bytes`` and ``audit_live_s`` at
 day 30 are printed with the day-8 figure as their floor (the first day a full week is live):
-a log under retention stays the size of its retention, ratio at most 1.3. Bytes per session,
-live and archived, follow. ``--quick`` runs the same days at a tenth of the sessions.
+a log under retention stays the size of its retention, ratio at most 1.3 (the audit is the
+best of three). Bytes per session, live and archived, follow. ``--quick`` runs the same days
+at a tenth of the sessions.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,7 @@ import anyio
 
 from benches.common import Figure
 from eventsvc import replay
-from eventsvc.archive import ArchiveReport, ArchiveRequest, archive, plan
+from eventsvc.archive import ArchiveRequest, archive, plan
 from eventsvc.audit import audit
 from eventsvc.events import (
     BatchEnqueued,
@@ -43,6 +46,7 @@ from eventsvc.testing import FakeClock
 DAYS = 30
 RETENTION_DAYS = 7
 PER_BATCH = 100
+TOGETHER = 10  # batches appended at once
 DAY = 86_400.0
 
 
@@ -51,66 +55,76 @@ async def bench_retention(directory: Path, sessions_per_day: int = 20_000) -> li
     archive_dir = directory / "archives"
     options = StoreOptions(synchronous="NORMAL")
     figures: dict[str, Any] = {}
+    # (archive, export) events per second of every daily archive: their medians are printed,
+    # as one run on a shared machine says little.
+    rates: list[tuple[float, float]] = []
     async with open_projected(f"sqlite://{directory}/retention.db", options=options,
                               clock=clock) as store:  # fmt: skip
         batches, spacing = 0, DAY / sessions_per_day
         for day in range(1, DAYS + 1):
             started = time.perf_counter()
-            for _ in range(sessions_per_day // PER_BATCH):
-                await append_batch(store, f"d{day}-{batches}", clock, spacing)
-                batches += 1
+            for _ in range(sessions_per_day // PER_BATCH // TOGETHER):
+                ids = [f"d{day}-{batches + n}" for n in range(TOGETHER)]
+                await append_batches(store, ids, clock, spacing)
+                batches += TOGETHER
             request = ArchiveRequest(older_than=RETENTION_DAYS * DAY)
-            if day == RETENTION_DAYS + 1:
-                figures["export"] = await export_floor(store, directory, request, clock)
+            export_s = await export_floor(store, directory, request, clock)
             report = await archive(store, request, archive_dir, clock=clock)
-            if day == RETENTION_DAYS + 1:
-                figures["archive"] = report
+            if report.events:
+                rates.append((report.events / report.seconds, report.events / export_s))
             if day in (RETENTION_DAYS + 1, DAYS):
                 figures[f"day{day}"] = await measure(store)
             print(
                 f"day {day:2d}: {sessions_per_day} sessions in "
-                f"{time.perf_counter() - started:5.1f} s; archived {report.events} events; "
+                f"{time.perf_counter() - started:5.1f} s; archived {report.events} events "
+                f"in {report.seconds:.2f} s (export {export_s:.2f} s); "
                 f"live db {await store.size_bytes() / 1e6:7.1f} MB",
                 flush=True,
             )
         markers = await archives.markers(store)
     archived_bytes = sum(m.bytes for m in markers)
     archived_sessions = sessions_per_day * (DAYS - RETENTION_DAYS)
-    report: ArchiveReport = figures["archive"]
-    export_eps = report.events / figures["export"]
+    archive_eps = statistics.median(rate for rate, _ in rates)
+    export_eps = statistics.median(rate for _, rate in rates)
     day8, day30 = figures[f"day{RETENTION_DAYS + 1}"], figures[f"day{DAYS}"]
     return [
-        Figure("archive_eps", report.events / report.seconds, "events/s", export_eps, ">= 0.5"),
+        Figure("archive_eps", archive_eps, "events/s", export_eps, ">= 0.5"),
         Figure("live_db_bytes", day30["bytes"], "bytes", day8["bytes"], "<= 1.3"),
         Figure("audit_live_s", day30["audit_s"], "s", day8["audit_s"], "<= 1.3"),
         Figure("live_bytes_per_session", day30["bytes"] / day30["sessions"], "bytes", None),
         Figure("archived_bytes_per_session", archived_bytes / archived_sessions, "bytes", None),
-        Figure("live_events_day30", day30["events"], "events", None),
+        Figure("live_events_day30", day30["events"], "events", day8["events"]),
         Figure("archived_events", sum(m.events for m in markers), "events", None),
     ]
 
 
-async def append_batch(
-    store: ProjectedStore, batch_id: str, clock: FakeClock, spacing: float
+async def append_batches(
+    store: ProjectedStore, batch_ids: list[str], clock: FakeClock, spacing: float
 ) -> None:
-    """One batch of small sessions, appended as a service would, ``spacing`` seconds apart
-    on the store's clock (moved on, never slept)."""
-    enqueued = BatchEnqueued(
-        queue_id="default", batch_id=batch_id, graph={"nodes": {}, "edges": []},
-        session_count=PER_BATCH,
-    )  # fmt: skip
-    await store.append(batch_stream(batch_id), [enqueued])
-    limiter = anyio.CapacityLimiter(64)
+    """Batches of small sessions, appended as services would (their sessions concurrently,
+    so that group commit gathers them), ``spacing`` seconds apart on the store's clock
+    (moved on, never slept)."""
+    # Below 500: a commit group of more new streams than that fails in SQLite (too many terms
+    # in the compound SELECT that looks their versions up); left to the store append work.
+    limiter = anyio.CapacityLimiter(256)
 
-    async def session(index: int) -> None:
+    async def append(stream: str, events: list[Event]) -> None:
         async with limiter:
-            stream = session_stream(f"{batch_id}.{index}")
-            await store.append(stream, session_events(batch_id, index))
+            await store.append(stream, events)
 
     async with anyio.create_task_group() as tg:
-        for index in range(PER_BATCH):
-            tg.start_soon(session, index)
-    clock.advance(spacing * PER_BATCH)
+        for batch_id in batch_ids:
+            enqueued = BatchEnqueued(
+                queue_id="default", batch_id=batch_id, graph={"nodes": {}, "edges": []},
+                session_count=PER_BATCH,
+            )  # fmt: skip
+            tg.start_soon(append, batch_stream(batch_id), [enqueued])
+    async with anyio.create_task_group() as tg:
+        for batch_id in batch_ids:
+            for index in range(PER_BATCH):
+                stream = session_stream(f"{batch_id}.{index}")
+                tg.start_soon(append, stream, session_events(batch_id, index))
+    clock.advance(spacing * PER_BATCH * len(batch_ids))
 
 
 def session_events(batch_id: str, index: int) -> list[Event]:
@@ -151,8 +165,10 @@ async def measure(store: ProjectedStore) -> dict[str, float]:
     head = await store.head()
     first = archives.first_live(await archives.markers(store))
     sessions = len(await store.query("SELECT session_id FROM queue_sessions"))
-    started = time.perf_counter()
-    report = await audit(store)
-    seconds = time.perf_counter() - started
-    assert report.clean, report.findings[:5]
+    seconds = float("inf")
+    for _ in range(3):  # the best of three, as the replay bench times its audit
+        started = time.perf_counter()
+        report = await audit(store)
+        seconds = min(seconds, time.perf_counter() - started)
+        assert report.clean, report.findings[:5]
     return {"bytes": size, "audit_s": seconds, "events": head - first + 1, "sessions": sessions}
