@@ -47,6 +47,7 @@ from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
 from eventsvc.service import Service
 from eventsvc.stats import Completions, StatsSummary
+from eventsvc.store import archives
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 
 
@@ -302,6 +303,7 @@ def other_routes() -> APIRouter:
         return Health(
             store="stalled" if stalls else "ok",
             head=head,
+            first_live=archives.first_live(await archives.markers(service.store)),
             projection_lag={name: head - position for name, position in checkpoints.items()},
             stalled={s.name: Stall(position=s.position, reason=s.reason) for s in stalls},
             subscribers=service.store.subscribers,

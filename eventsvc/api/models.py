@@ -129,6 +129,11 @@ class Health(BaseModel):
         "position before it, commands that need it answer 503 naming it"
     )
     head: int = Field(description="The position of the log's last event")
+    first_live: int = Field(
+        1,
+        description="The first position the live log holds: archives moved the ones before "
+        "it out (a read or stream from before it answers 410)",
+    )
     projection_lag: dict[str, int] = Field(description="Events each projection has yet to fold")
     stalled: dict[str, Stall] = Field(default_factory=dict)
     subscribers: int = Field(description="Live event subscriptions this process feeds")

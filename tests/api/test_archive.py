@@ -74,6 +74,8 @@ async def test_an_admin_archives_and_reads_below_the_horizon_are_410(
     live = await client.get("/api/v1/events", params={"after": head, "follow": "false"})
     assert (live.status_code, "event: log.archived" in live.text) == (200, True)
     assert (await client.get(f"/api/v1/log/{head + 1}")).status_code == 200
+    health = (await client.get("/api/v1/health")).json()
+    assert (health["head"], health["first_live"]) == (head + 1, head + 1)
 
 
 async def test_bad_archive_requests_are_422_naming_the_field(

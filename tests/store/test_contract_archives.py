@@ -267,6 +267,22 @@ async def test_a_rebuild_after_an_archive_equals_the_live_projections(
         assert report.clean, report.findings
 
 
+async def test_time_travel_replays_from_the_snapshots_on(backend: Backend, tmp_path: Path) -> None:
+    async with opened(backend) as store:
+        await traffic(store, 300)
+        marker = await archived(store, tmp_path / ARCHIVES, backend.clock,
+                                before_position=await store.head())  # fmt: skip
+        await traffic(store, 100)
+        head = await settled(store)
+        with pytest.raises(ArchivedError, match=marker.file):
+            async with replay.as_of(store, marker.last_position):
+                pass
+        async with replay.as_of(store, head) as past:
+            then = await replay.summary(past)
+        now = await replay.summary(store)
+        assert (then.queues, then.batches, then.stats) == (now.queues, now.batches, now.stats)
+
+
 async def test_stats_keep_counting_archived_work(backend: Backend, tmp_path: Path) -> None:
     async with opened(backend) as store:
         await traffic(store, 400)
