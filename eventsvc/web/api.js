@@ -60,11 +60,14 @@ export async function artifactUrl(sha256) {
 
 // The log as Server-Sent Events, resumed after a dropped connection with Last-Event-ID.
 // onEvent(position, tag, data) for each event, in order; progress frames carry no position.
-// onState("live" | "reconnecting" | "reconnected", detail) tells the page how it stands.
+// With raw: true, data is the event's JSON text, left for the caller to parse if it needs
+// to (a busy log sends far more events than a page shows). onState("live" | "reconnecting" |
+// "reconnected", position) tells the page how it stands.
 export class Feed {
-  constructor({ after = 0, filters = {}, onEvent, onState = () => {} }) {
+  constructor({ after = 0, filters = {}, raw = false, onEvent, onState = () => {} }) {
     this.last = after;
     this.filters = filters;
+    this.raw = raw;
     this.onEvent = onEvent;
     this.onState = onState;
     this.controller = null;
@@ -118,6 +121,15 @@ export class Feed {
   }
 
   frame(text) {
+    // The server writes each event as "id: N\nevent: TAG\ndata: JSON" (JSON has no raw line
+    // break), read here with three searches; anything else takes the general path.
+    if (text.startsWith("id: ")) {
+      const tagAt = text.indexOf("\nevent: "), dataAt = text.indexOf("\ndata: ", tagAt + 1);
+      if (tagAt > 0 && dataAt > tagAt && text.indexOf("\n", dataAt + 1) < 0) {
+        this.deliver(Number(text.slice(4, tagAt)), text.slice(tagAt + 8, dataAt), text.slice(dataAt + 7));
+        return;
+      }
+    }
     let id = null, tag = "message";
     const data = [];
     for (const line of text.split("\n")) {
@@ -130,11 +142,14 @@ export class Feed {
       else if (field === "event") tag = value;
       else if (field === "data") data.push(value);
     }
-    if (!data.length) return;
+    if (data.length) this.deliver(id, tag, data.join("\n"));
+  }
+
+  deliver(id, tag, text) {
     if (id !== null) {
       if (id <= this.last) return;  // never shown twice, whatever the server resends
       this.last = id;
     }
-    this.onEvent(id, tag, JSON.parse(data.join("\n")));
+    this.onEvent(id, tag, this.raw ? text : JSON.parse(text));
   }
 }

@@ -127,7 +127,7 @@ async def log_view_figures(service: Service) -> list[Figure]:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             await page.add_init_script(LONGEST_TASK)
             await page.goto(f"http://127.0.0.1:{port}/#/log")
-            await page.wait_for_selector("#log-rows tr")
+            await page.wait_for_selector("#log-rows tr[data-position]")
             await page.evaluate("window.__since = performance.now()")
             stop = anyio.Event()
             tg.start_soon(feed, service, stop)
