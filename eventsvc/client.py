@@ -44,7 +44,7 @@ from eventsvc.api.webhooks import AddWebhook, WebhookList
 from eventsvc.batches import Batch
 from eventsvc.events import CODEC, Event
 from eventsvc.progress import Progress
-from eventsvc.projections.browse import ArtifactPage, BatchPage
+from eventsvc.projections.browse import ArtifactPage, BatchPage, QueuePage
 from eventsvc.stats import StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 from eventsvc.webhooks import Webhook, WebhookFilter
@@ -304,7 +304,12 @@ class AsyncClient:
     async def health(self) -> Health:
         return await self._call(Health, "GET", "/health")
 
-    # --- browsing: batches, artifacts, one event, the audit job, the past ---------------
+    # --- browsing: queues, batches, artifacts, one event, the audit job, the past -------
+
+    async def queues(self, *, after: str | None = None, limit: int = 100) -> QueuePage:
+        """Every queue by id with its counts by state; pass ``next_after`` as ``after``."""
+        params: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        return await self._call(QueuePage, "GET", "/queues", params=params)
 
     async def batches(
         self,
@@ -565,6 +570,9 @@ class Client:
 
     def health(self) -> Health:
         return self._portal.call(self._client.health)
+
+    def queues(self, **query: Any) -> QueuePage:
+        return self._portal.call(lambda: self._client.queues(**query))
 
     def batches(self, queue_id: str, **query: Any) -> BatchPage:
         return self._portal.call(lambda: self._client.batches(queue_id, **query))

@@ -17,9 +17,10 @@ const VIEWS = {
 };
 const TRAVELS = new Set(["queue", "stats"]);  // the views that can show the past
 
+const QUEUE_KEY = "eventsvc.queue";  // the queue last picked, for this tab
 const listeners = new Set();
 const context = {
-  queue: "default",
+  queue: sessionStorage.getItem(QUEUE_KEY) || "default",
   head: 0,
   past: null,  // a position while showing the past
   on(listener) { listeners.add(listener); return () => listeners.delete(listener); },
@@ -84,6 +85,11 @@ async function route() {
   const turn = ++routed;
   const [name = "queue", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const view = VIEWS[name] ? name : "queue";
+  if (view === "queue" && rest[0]) {
+    // #/queue/<id> picks the queue the queue, batch, session and gallery views read.
+    context.queue = decodeURIComponent(rest[0]);
+    sessionStorage.setItem(QUEUE_KEY, context.queue);
+  }
   unmount();
   unmount = () => {};
   for (const link of document.querySelectorAll("nav a")) {
