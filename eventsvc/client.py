@@ -45,7 +45,7 @@ from eventsvc.batches import Batch
 from eventsvc.events import CODEC, Event
 from eventsvc.progress import Progress
 from eventsvc.projections.browse import ArtifactPage, BatchPage, QueuePage
-from eventsvc.stats import StatsSummary
+from eventsvc.stats import Completions, StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 from eventsvc.webhooks import Webhook, WebhookFilter
 
@@ -276,6 +276,10 @@ class AsyncClient:
 
     async def node_type_stats(self) -> StatsSummary:
         return await self._call(StatsSummary, "GET", "/stats/node_types")
+
+    async def completions(self, limit: int = 1440) -> Completions:
+        """Sessions ended per minute, oldest first: the last ``limit`` minutes that had any."""
+        return await self._call(Completions, "GET", "/stats/completions", params={"limit": limit})
 
     async def node_types(self) -> list[NodeType]:
         return await self._call(list[NodeType], "GET", "/invocations")

@@ -43,7 +43,7 @@ from eventsvc.errors import NotFoundError
 from eventsvc.invocations import schema
 from eventsvc.invocations.registry import builtin_registry
 from eventsvc.service import Service
-from eventsvc.stats import StatsSummary
+from eventsvc.stats import Completions, StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 
 
@@ -53,6 +53,7 @@ def get_service(request: Request) -> Service:
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
+MINUTES_OF_A_DAY, MINUTES_OF_A_WEEK = 1440, 10080
 
 
 def _catalogue(service: Service) -> list[NodeType]:
@@ -226,6 +227,16 @@ def other_routes() -> APIRouter:
     @router.get("/stats/node_types", tags=["stats"], responses=documented())
     async def node_type_stats(service: ServiceDep) -> StatsSummary:
         return await service.stats.node_types()
+
+    @router.get("/stats/completions", tags=["stats"], responses=documented())
+    async def completions(
+        service: ServiceDep,
+        limit: Annotated[
+            int, Query(ge=1, le=MINUTES_OF_A_WEEK, description="How many minutes, at most")
+        ] = MINUTES_OF_A_DAY,
+    ) -> Completions:
+        """Sessions ended per minute, oldest first: the last ``limit`` minutes that had any."""
+        return await service.stats.completions(limit)
 
     @router.get("/invocations", tags=["nodes"], responses=documented())
     async def invocations(request: Request, service: ServiceDep) -> list[NodeType]:

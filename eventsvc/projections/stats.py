@@ -1,14 +1,16 @@
-"""The stats projection: one row per node execution, folded into summaries on demand, and the
-artifacts that node outputs name.
+"""The stats projection: one row per node execution, running totals per node type and batch,
+and the artifacts that node outputs name.
 
 Rows come from ``invocation.completed`` and ``invocation.failed`` and carry the measurements of
-``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. Its SQL serves both
-backends, like the queue projection's.
+``sampling.py``; a session that got ``graph.invalid`` has its rows dropped. A session's summary
+is folded from its rows on demand; a batch's and every node type's come from the running totals
+of ``projections.stats_totals``, kept by the same fold, so they answer in constant time. Its
+SQL serves both backends, like the queue projection's.
 
 ``artifact_refs`` keeps every artifact an ``invocation.completed`` names, with the first
 position naming it. An artifact may be deleted only when no cache entry and no event refers to
-it (the invocation cache asks when it evicts the last entry naming one); events never leave
-the log, so ``graph.invalid`` drops none of these rows, and the question is one indexed lookup
+it (the invocation cache asks when it evicts the last entry naming one); ``graph.invalid``
+drops none of these rows (its events stay in the log), and the question is one indexed lookup
 instead of a scan of every completion. The table lives in this projection rather than in one
 of its own because it folds the same events: on PostgreSQL another projection would be another
 runner, lease and checkpoint per page, which the executor measurably paid for there.
@@ -16,6 +18,10 @@ runner, lease and checkpoint per page, which the executor measurably paid for th
 ``artifact_uses`` keeps one row per artifact each completion names, with where it came from
 (batch, session, node, output field, image size), so a gallery of a batch or session pages
 through it by position on an index instead of reading the batch's events.
+
+Archived events (``snapshot`` / ``forget`` / ``restore``): the runs and artifact rows below the
+horizon are forgotten, and an artifact stays named while a live completion names it; the
+totals of every run survive in the snapshot (``stats_totals``).
 """
 
 from __future__ import annotations
@@ -24,13 +30,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsvc.events import GraphInvalid, InvocationCompleted, InvocationFailed, RecordedEvent
+from eventsvc.events import (
+    GraphInvalid,
+    InvocationCompleted,
+    InvocationFailed,
+    RecordedEvent,
+    SessionStarted,
+)
 from eventsvc.invocations.context import artifacts_in
-from eventsvc.projections import ProjectionTransaction
-from eventsvc.stats import NodeRun, StatsSummary, summarize
+from eventsvc.projections import ProjectionTransaction, stats_totals
+from eventsvc.projections.stats_totals import RUN_COLUMNS, RunRow, Tally
+from eventsvc.stats import Completions, NodeRun, StatsSummary, summarize
 from eventsvc.store.protocols import Reads
 
-SCHEMA = """
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS stats_runs (
     position INTEGER PRIMARY KEY,
     queue_id TEXT NOT NULL,
@@ -73,8 +87,11 @@ CREATE TABLE IF NOT EXISTS artifact_uses (
     PRIMARY KEY (position, field, sha256)
 );
 CREATE INDEX IF NOT EXISTS artifact_uses_batch ON artifact_uses (batch_id, position);
-CREATE INDEX IF NOT EXISTS artifact_uses_session ON artifact_uses (session_id, position)
+CREATE INDEX IF NOT EXISTS artifact_uses_session ON artifact_uses (session_id, position);
+CREATE INDEX IF NOT EXISTS artifact_uses_sha ON artifact_uses (sha256);
 """
+    + stats_totals.SCHEMA
+)
 _INSERT = (
     "INSERT INTO stats_runs (position, queue_id, batch_id, session_id, attempt, node_id, "
     "node_type, failed, started_at, ended_at, wall_seconds, rss_before, rss_after, vram_peak, "
@@ -100,57 +117,124 @@ _RUN_COLUMNS = (
 class StatsProjection:
     name = "stats"
     schema = SCHEMA
-    tables = ("stats_runs", "artifact_refs", "artifact_uses")
-    tags = frozenset({"invocation.completed", "invocation.failed", "graph.invalid"})
+    tables = ("stats_runs", "artifact_refs", "artifact_uses", *stats_totals.TABLES)
+    tags = frozenset(
+        {
+            "invocation.completed",
+            "invocation.failed",
+            "graph.invalid",
+            "session.started",
+            *stats_totals.ENDINGS,
+        }
+    )
     reads_own_tables = False
 
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
-        rows, refs, uses = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        refs, uses = [], []
+        tally = Tally(stats_totals.counted_through(tx))
         for record in events:
             data = record.data
             if isinstance(data, InvocationCompleted) and (named := artifacts_in(data.outputs)):
                 refs += [(sha, record.position) for sha in sorted(named)]
                 uses += _uses(record.position, data)
             if isinstance(data, InvocationCompleted | InvocationFailed):
-                m = data.measurement
-                hit = isinstance(data, InvocationCompleted) and data.cached
-                rows.append(
-                    (
-                        record.position,
-                        data.queue_id,
-                        data.batch_id,
-                        data.session_id,
-                        data.attempt,
-                        data.node_id,
-                        data.node_type,
-                        int(isinstance(data, InvocationFailed)),
-                        _micros(m.started_at),
-                        _micros(m.ended_at),
-                        m.wall_seconds,
-                        m.rss_before,
-                        m.rss_after,
-                        m.vram_peak,
-                        m.vram_delta,
-                        int(m.overlapped),
-                        int(hit),
-                        int(not hit and getattr(data, "cache_key", None) is not None),
-                    )
-                )
+                row = _run_row(record.position, data)
+                rows.append(row)
+                tally.run(_measured(row), 1, record.position)
+            elif isinstance(data, SessionStarted):
+                tally.session(data.batch_id, record.position, 1)
             elif isinstance(data, GraphInvalid):
                 if rows:
                     tx.executemany(_INSERT, rows)
                     rows = []
-                tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
+                _drop_session(tx, tally, data, record.position)
+            elif record.tag in stats_totals.ENDINGS:
+                tally.end(record.tag, record.recorded_at, record.position)
         if rows:
             tx.executemany(_INSERT, rows)
         if refs:
             tx.executemany(_INSERT_REF, refs)
         if uses:
             tx.executemany(_INSERT_USE, uses)
+        tally.write(tx)
+
+    # --- archiving ------------------------------------------------------------------------
+
+    def snapshot(
+        self, tx: ProjectionTransaction, horizon: int, previous: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The totals of every run (``previous`` is in them already: the tables keep them)."""
+        return stats_totals.snapshot(tx)
+
+    def forget(self, tx: ProjectionTransaction, horizon: int) -> None:
+        """Drop the rows of archived runs, and the totals of archived batches; an artifact
+        named below the horizon and again above keeps its first live position."""
+        stats_totals.forget_batches(tx, horizon)
+        tx.execute("DELETE FROM stats_runs WHERE position < ?", (horizon,))
+        tx.execute("DELETE FROM artifact_uses WHERE position < ?", (horizon,))
+        tx.execute(
+            "DELETE FROM artifact_refs WHERE position < ? AND NOT EXISTS "
+            "(SELECT 1 FROM artifact_uses u WHERE u.sha256 = artifact_refs.sha256)",
+            (horizon,),
+        )
+        tx.execute(
+            "UPDATE artifact_refs SET position = (SELECT min(u.position) FROM artifact_uses u "
+            "WHERE u.sha256 = artifact_refs.sha256) WHERE position < ?",
+            (horizon,),
+        )
+
+    def restore(self, tx: ProjectionTransaction, state: dict[str, Any]) -> None:
+        stats_totals.restore(tx, state)
+
+
+def _run_row(position: int, data: InvocationCompleted | InvocationFailed) -> tuple[Any, ...]:
+    m = data.measurement
+    hit = isinstance(data, InvocationCompleted) and data.cached
+    return (
+        position,
+        data.queue_id,
+        data.batch_id,
+        data.session_id,
+        data.attempt,
+        data.node_id,
+        data.node_type,
+        int(isinstance(data, InvocationFailed)),
+        _micros(m.started_at),
+        _micros(m.ended_at),
+        m.wall_seconds,
+        m.rss_before,
+        m.rss_after,
+        m.vram_peak,
+        m.vram_delta,
+        int(m.overlapped),
+        int(hit),
+        int(not hit and getattr(data, "cache_key", None) is not None),
+    )
+
+
+def _measured(row: tuple[Any, ...]) -> RunRow:
+    """The part of a ``stats_runs`` row the totals count (``_INSERT``'s column order)."""
+    position, _, batch_id, _, _, _, node_type, failed, start, end, wall, before, after = row[:13]
+    return RunRow(
+        position, batch_id, node_type, failed, start, end, wall, before, after, row[13], *row[16:]
+    )
+
+
+def _drop_session(
+    tx: ProjectionTransaction, tally: Tally, data: GraphInvalid, position: int
+) -> None:
+    """A session whose graph is invalid leaves the stats: its rows, and what they added."""
+    for run in tx.fetchall(
+        f"SELECT {RUN_COLUMNS} FROM stats_runs WHERE session_id = ?", (data.session_id,)
+    ):
+        tally.run(RunRow(*run), -1, position)
+    tally.session(data.batch_id, position, -1)
+    tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
 
 
 class StatsView:
-    """Summaries per session, per batch and per node type."""
+    """Summaries per session, per batch and per node type, and sessions ended over time."""
 
     def __init__(self, store: Reads) -> None:
         self._store = store
@@ -159,17 +243,20 @@ class StatsView:
         return await self._summary("WHERE session_id = ?", (session_id,))
 
     async def batch(self, batch_id: str) -> StatsSummary:
-        return await self._summary("WHERE batch_id = ?", (batch_id,))
+        """From the batch's running totals (a p95 within a histogram bucket)."""
+        return await stats_totals.summary(self._store, batch_id)
 
     async def node_types(self) -> StatsSummary:
-        return await self._summary("", ())
+        """From the running totals of every run, archived ones included."""
+        return await stats_totals.summary(self._store, stats_totals.EVERY_RUN)
 
     async def cache_counts(self) -> tuple[int, int]:
         """Invocation cache hits and misses over every node run."""
-        [(hits, misses)] = await self._store.query(
-            "SELECT coalesce(sum(cache_hit), 0), coalesce(sum(cache_miss), 0) FROM stats_runs"
-        )
-        return int(hits), int(misses)
+        return await stats_totals.cache_counts(self._store)
+
+    async def completions(self, limit: int) -> Completions:
+        """Sessions ended per minute: the last ``limit`` minutes that had any."""
+        return await stats_totals.completions(self._store, limit)
 
     async def _summary(self, where: str, params: Sequence[Any]) -> StatsSummary:
         rows = await self._store.query(f"SELECT {_RUN_COLUMNS} FROM stats_runs {where}", params)

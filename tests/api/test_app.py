@@ -104,7 +104,15 @@ async def test_a_session_shows_its_results_and_errors(
     stats = (await client.get("/api/v1/stats/batches/b1")).json()
     assert {t["node_type"]: t["calls"] for t in stats["node_types"]} == {"add": 2, "divide": 2}
     assert (await client.get("/api/v1/stats/sessions/b1.0")).json()["sessions"] == 1
-    assert (await client.get("/api/v1/stats/node_types")).status_code == 200
+    by_type = (await client.get("/api/v1/stats/node_types")).json()["node_types"]
+    assert {t["node_type"]: (t["calls"], t["failures"]) for t in by_type} == {
+        "add": (2, 0),
+        "divide": (2, 1),
+    }
+    ended = (await client.get("/api/v1/stats/completions")).json()
+    assert ended["bucket_seconds"] == 60
+    assert [(b["completed"], b["failed"]) for b in ended["buckets"]] == [(1, 1)]
+    assert (await client.get("/api/v1/stats/completions?limit=0")).status_code == 422
     retried = await client.put(f"{Q}/retry_sessions", json={"session_ids": ["b1.1"]})
     assert retried.status_code == 200
     assert (await client.get(f"{Q}/s/b1.1")).json()["session"]["attempt"] == 2
