@@ -538,6 +538,9 @@ class Client:
     def node_type_stats(self) -> StatsSummary:
         return self._portal.call(self._client.node_type_stats)
 
+    def completions(self, limit: int = 1440) -> Completions:
+        return self._portal.call(self._client.completions, limit)
+
     def node_types(self) -> list[NodeType]:
         return self._portal.call(self._client.node_types)
 

@@ -94,9 +94,10 @@ export function mount(root, context) {
     const ids = new Set(batches.map((b) => b.batch_id));
     for (const id of [...shown.keys()]) if (!ids.has(id)) shown.delete(id);
     for (const row of wanted) shown.set(row.id, row);
-    // Rows are moved only when the order changed: moving one would take the focus from it.
-    const order = wanted.map((row) => row.tr);
-    if (order.length !== rows.children.length || order.some((tr, i) => rows.children[i] !== tr)) rows.replaceChildren(...order);
+    // Only the rows out of place are moved (a new batch goes in above the others): a row
+    // taken out and put back would lose the focus it holds.
+    wanted.forEach((row, i) => { if (rows.children[i] !== row.tr) rows.insertBefore(row.tr, rows.children[i] || null); });
+    while (rows.children.length > wanted.length) rows.lastElementChild.remove();
   }
 
   function batchRow(batch) {
