@@ -71,41 +71,44 @@ export class Feed {
     this.onEvent = onEvent;
     this.onState = onState;
     this.controller = null;
-    this.closed = false;
+    this.turn = 0;  // each start and close begins a new turn; a loop of an old one stops
     this.failures = 0;
   }
 
-  start() { this.loop(); return this; }
+  // Starts reading, after a close too: it goes on after the last event it gave.
+  start() { this.turn += 1; this.loop(this.turn); return this; }
 
-  close() { this.closed = true; this.controller?.abort(); }
+  close() { this.turn += 1; this.controller?.abort(); }
 
-  async loop() {
+  async loop(turn) {
     let dropped = false;
-    while (!this.closed) {
+    while (turn === this.turn) {
       try {
-        await this.read(dropped);
+        await this.read(dropped, turn);
         dropped = true;  // the server ended the stream (a restart): resume like a drop
       } catch (error) {
-        if (this.closed) return;
+        if (turn !== this.turn) return;
         dropped = true;
         if (error instanceof ApiError && error.status === 401) return;
       }
-      if (this.closed) return;
+      if (turn !== this.turn) return;
       this.onState("reconnecting", this.last);
       this.failures += 1;
       await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** this.failures, 4000)));
     }
   }
 
-  async read(resumed) {
-    this.controller = new AbortController();
+  async read(resumed, turn) {
+    this.controller?.abort();
+    const controller = this.controller = new AbortController();
     const query = new URLSearchParams({ after: String(this.last) });
     for (const [key, value] of Object.entries(this.filters)) if (value) query.set(key, value);
     const response = await fetch(`/api/v1/events?${query}`, {
       headers: headers({ Accept: "text/event-stream", "Last-Event-ID": String(this.last) }),
-      signal: this.controller.signal,
+      signal: controller.signal,
     });
     if (!response.ok) await answer(response);
+    if (turn !== this.turn) return;
     this.failures = 0;
     this.onState(resumed ? "reconnected" : "live", this.last);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -116,7 +119,10 @@ export class Feed {
       // One split a chunk: a busy log sends thousands of frames in one.
       const frames = (buffer + value).split("\n\n");
       buffer = frames.pop();
-      for (const text of frames) this.frame(text);
+      for (const text of frames) {
+        if (turn !== this.turn) return;  // closed by a listener of an event of this chunk
+        this.frame(text);
+      }
     }
   }
 

@@ -24,6 +24,7 @@ const context = {
   head: 0,
   past: null,  // a position while showing the past
   on(listener) { listeners.add(listener); return () => listeners.delete(listener); },
+  now() { return context; },  // a view's context is a copy taken when it mounted
   go(path) { location.hash = `#/${path}`; },
 };
 

@@ -266,9 +266,34 @@ def test_the_log_keeps_a_fixed_pool_of_rows_scrolls_back_and_pauses(
     expect(page.locator("#log-behind")).to_contain_text("newer events", timeout=WAIT)
     expect(rows.first).to_have_attribute("data-position", str(newest))
     assert rows.filter(has_text="unseen").count() == 0
-    page.get_by_role("button", name="Resume").click()
+    page.get_by_role("button", name="Follow the log").click()
     expect(rows.filter(has_text="unseen").first).to_be_visible()
     assert page.locator("#log-rows tr").count() == pool
+    assert console.errors == []
+
+
+def test_a_jump_shows_the_position_and_holds_it_until_told_to_follow(
+    server: Served, page: Page, console: Console
+) -> None:
+    page.goto(f"{server.url}/#/log")
+    expect(page.locator(ROWS).first).to_be_visible(timeout=WAIT)
+    page.get_by_label("Jump to position").fill("3")
+    page.get_by_role("button", name="Jump", exact=True).click()
+    jumped = page.locator(f"{ROWS}.jumped")
+    expect(jumped).to_have_attribute("data-position", "3", timeout=WAIT)
+    expect(jumped).to_be_in_viewport()
+    expect(page.locator("#event-detail h3")).to_contain_text("Event 3:")
+    expect(page.locator("#log-behind")).to_contain_text("at position 3")
+    enqueue(server, add_batch("later", 2))
+    rows = page.locator(ROWS)
+    expect(page.locator("#log-behind")).to_contain_text("newer events", timeout=WAIT)
+    expect(jumped).to_be_in_viewport()
+    assert rows.filter(has_text="later").count() == 0
+    page.get_by_role("button", name="Follow the log").click()
+    expect(rows.filter(has_text="session.completed").filter(has_text="later.1")).to_have_count(
+        1, timeout=WAIT
+    )
+    expect(page.locator("#log-behind")).to_have_text("")
     assert console.errors == []
 
 
