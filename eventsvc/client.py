@@ -45,7 +45,7 @@ from eventsvc.api.webhooks import AddWebhook, WebhookList
 from eventsvc.batches import Batch
 from eventsvc.events import CODEC, Event
 from eventsvc.progress import Progress
-from eventsvc.projections.browse import ArtifactPage, BatchPage
+from eventsvc.projections.browse import ArtifactPage, BatchPage, QueuePage
 from eventsvc.stats import Completions, StatsSummary
 from eventsvc.views import BatchStatus, EnqueueResult, QueueStatus, SessionDetail, SessionPage
 from eventsvc.webhooks import Webhook, WebhookFilter
@@ -325,7 +325,12 @@ class AsyncClient:
     async def health(self) -> Health:
         return await self._call(Health, "GET", "/health")
 
-    # --- browsing: batches, artifacts, one event, the audit job, the past ---------------
+    # --- browsing: queues, batches, artifacts, one event, the audit job, the past -------
+
+    async def queues(self, *, after: str | None = None, limit: int = 100) -> QueuePage:
+        """Every queue by id with its counts by state; pass ``next_after`` as ``after``."""
+        params: dict[str, Any] = {"limit": limit, **({"after": after} if after else {})}
+        return await self._call(QueuePage, "GET", "/queues", params=params)
 
     async def batches(
         self,
@@ -550,6 +555,9 @@ class Client:
     def node_type_stats(self) -> StatsSummary:
         return self._portal.call(self._client.node_type_stats)
 
+    def completions(self, limit: int = 1440) -> Completions:
+        return self._portal.call(self._client.completions, limit)
+
     def node_types(self) -> list[NodeType]:
         return self._portal.call(self._client.node_types)
 
@@ -589,6 +597,9 @@ class Client:
 
     def archive(self, **request: Any) -> ArchiveResult:
         return self._portal.call(lambda: self._client.archive(**request))
+
+    def queues(self, **query: Any) -> QueuePage:
+        return self._portal.call(lambda: self._client.queues(**query))
 
     def batches(self, queue_id: str, **query: Any) -> BatchPage:
         return self._portal.call(lambda: self._client.batches(queue_id, **query))

@@ -18,7 +18,7 @@ VIEWS = {
     "queue": "table.batches tbody tr",
     "batch/grid": "table.sessions tbody tr",
     "session/seeds.3": ".gantt li",
-    "log": "#log-rows tr",
+    "log": "#log-rows tr[data-position]",
     "stats": ".chart canvas",
     "gallery/batch/seeds": ".gallery img[src^='blob:']",
     "audit": "#audit-state[data-state='done']",

@@ -1,6 +1,6 @@
-"""Routes the dashboard browses by: batches of a queue newest first, artifacts of a batch or
-session, one event of the log with its hash, the audit job, and the queue and stats as they
-were at a position.
+"""Routes the dashboard browses by: the queues with their counts, batches of a queue newest
+first, artifacts of a batch or session, one event of the log with its hash, the audit job,
+and the queue and stats as they were at a position.
 
 Every route but the past ones is one indexed lookup (``projections.browse``, a position's
 row). The past ones replay the log up to the position into a scratch store
@@ -26,8 +26,8 @@ from eventsvc.audit_jobs import AuditJob, AuditJobs, AuditRunningError
 from eventsvc.bounds import MAX_SAFE_INT
 from eventsvc.errors import NotFoundError
 from eventsvc.events import CODEC, RecordedEvent
-from eventsvc.ids import session_stream
-from eventsvc.projections.browse import ArtifactPage, BatchPage, BatchSummary, Browse
+from eventsvc.ids import QUEUE_ID_PATTERN, session_stream
+from eventsvc.projections.browse import ArtifactPage, BatchPage, BatchSummary, Browse, QueuePage
 from eventsvc.projections.queue_view import QueueView
 from eventsvc.projections.stats import StatsView
 from eventsvc.service import Service
@@ -180,6 +180,19 @@ async def _replayed(service: Service, position: int) -> _Past:
 def browse_routes() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     past = _PastCache()
+
+    @router.get("/queues", tags=["queue"], responses=documented())
+    async def list_queues(
+        request: Request,
+        after: Annotated[
+            str | None,
+            Query(pattern=QUEUE_ID_PATTERN, description="The next_after of the previous page"),
+        ] = None,
+        limit: Limit = 100,
+    ) -> QueuePage:
+        """Every queue by id (paused or resumed, or holding batches), each with its counts by
+        state and its paused state, as ``/queue/{queue_id}/status`` tells them."""
+        return await Browse(_service(request).store).queues(after=after or "", limit=limit)
 
     @router.get("/queue/{queue_id}/batches", tags=["queue"], responses=documented())
     async def list_batches(

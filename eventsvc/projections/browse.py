@@ -1,10 +1,11 @@
-"""Listings for browsing the queue: batches newest first, and the artifacts of a batch or a
-session (L1).
+"""Listings for browsing the queue: the queues with their counts, batches newest first, and
+the artifacts of a batch or a session (L1).
 
 Each page is one keyset query on an index the projections keep: batches by
 ``(queue_id, position)`` walked backwards from a position, artifacts by ``(batch_id,
 position)`` or ``(session_id, position)`` walked forwards. A page costs the same with ten
-sessions queued or a million. A state filter on batches keeps those with at least one session
+sessions queued or a million (the queues' counts add up their batches' counters, as a
+queue's status does). A state filter on batches keeps those with at least one session
 in that state; it skips the batches without one on the same index.
 """
 
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from eventsvc.projections.queue import STATES
 from eventsvc.store.protocols import Reads
-from eventsvc.views import BatchStatus, counts_from
+from eventsvc.views import BatchStatus, QueueStatus, counts_from
 
 _COLUMNS = (
     "batch_id, queue_id, position, priority, session_count, canceled_at, origin, destination, "
@@ -27,6 +28,26 @@ _ARTIFACT_COLUMNS = (
     "position, sha256, field, kind, width, height, queue_id, batch_id, session_id, node_id, "
     "node_type"
 )
+
+# Every queue the projection knows (paused or resumed, or holding batches) with its listed
+# batches' counters added up, by queue id from after a cursor.
+_QUEUES = (
+    "SELECT q.queue_id, coalesce(s.paused, 0), coalesce(b.batches, 0), "
+    + ", ".join(f"coalesce(b.n_{state}, 0)" for state in STATES)
+    + " FROM (SELECT queue_id FROM queue_state UNION SELECT queue_id FROM queue_batches) AS q"
+    " LEFT JOIN queue_state AS s ON s.queue_id = q.queue_id"
+    " LEFT JOIN (SELECT queue_id, count(*) AS batches, "
+    + ", ".join(f"sum(n_{state}) AS n_{state}" for state in STATES)
+    + " FROM queue_batches WHERE pruned = 0 GROUP BY queue_id) AS b ON b.queue_id = q.queue_id"
+    " WHERE q.queue_id > ? ORDER BY q.queue_id LIMIT ?"
+)
+
+
+class QueuePage(BaseModel):
+    items: list[QueueStatus]
+    next_after: str | None = Field(
+        default=None, description="Pass as after= for the next page (queue ids in order)"
+    )
 
 
 class BatchSummary(BatchStatus):
@@ -70,6 +91,21 @@ class Browse:
 
     def __init__(self, store: Reads) -> None:
         self._store = store
+
+    async def queues(self, *, after: str = "", limit: int) -> QueuePage:
+        """Every queue by id, each with its status, from after ``after``."""
+        rows = await self._store.query(_QUEUES, (after, limit))
+        items = [
+            QueueStatus(
+                queue_id=row[0],
+                paused=bool(row[1]),
+                batches=int(row[2]),
+                counts=counts_from([int(c) for c in row[3:8]]),
+            )
+            for row in rows
+        ]
+        full = len(items) == limit
+        return QueuePage(items=items, next_after=items[-1].queue_id if full else None)
 
     async def batches(
         self, queue_id: str, *, state: str | None = None, before: int | None = None, limit: int

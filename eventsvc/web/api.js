@@ -60,49 +60,55 @@ export async function artifactUrl(sha256) {
 
 // The log as Server-Sent Events, resumed after a dropped connection with Last-Event-ID.
 // onEvent(position, tag, data) for each event, in order; progress frames carry no position.
-// onState("live" | "reconnecting" | "reconnected", detail) tells the page how it stands.
+// With raw: true, data is the event's JSON text, left for the caller to parse if it needs
+// to (a busy log sends far more events than a page shows). onState("live" | "reconnecting" |
+// "reconnected", position) tells the page how it stands.
 export class Feed {
-  constructor({ after = 0, filters = {}, onEvent, onState = () => {} }) {
+  constructor({ after = 0, filters = {}, raw = false, onEvent, onState = () => {} }) {
     this.last = after;
     this.filters = filters;
+    this.raw = raw;
     this.onEvent = onEvent;
     this.onState = onState;
     this.controller = null;
-    this.closed = false;
+    this.turn = 0;  // each start and close begins a new turn; a loop of an old one stops
     this.failures = 0;
   }
 
-  start() { this.loop(); return this; }
+  // Starts reading, after a close too: it goes on after the last event it gave.
+  start() { this.turn += 1; this.loop(this.turn); return this; }
 
-  close() { this.closed = true; this.controller?.abort(); }
+  close() { this.turn += 1; this.controller?.abort(); }
 
-  async loop() {
+  async loop(turn) {
     let dropped = false;
-    while (!this.closed) {
+    while (turn === this.turn) {
       try {
-        await this.read(dropped);
+        await this.read(dropped, turn);
         dropped = true;  // the server ended the stream (a restart): resume like a drop
       } catch (error) {
-        if (this.closed) return;
+        if (turn !== this.turn) return;
         dropped = true;
         if (error instanceof ApiError && error.status === 401) return;
       }
-      if (this.closed) return;
+      if (turn !== this.turn) return;
       this.onState("reconnecting", this.last);
       this.failures += 1;
       await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** this.failures, 4000)));
     }
   }
 
-  async read(resumed) {
-    this.controller = new AbortController();
+  async read(resumed, turn) {
+    this.controller?.abort();
+    const controller = this.controller = new AbortController();
     const query = new URLSearchParams({ after: String(this.last) });
     for (const [key, value] of Object.entries(this.filters)) if (value) query.set(key, value);
     const response = await fetch(`/api/v1/events?${query}`, {
       headers: headers({ Accept: "text/event-stream", "Last-Event-ID": String(this.last) }),
-      signal: this.controller.signal,
+      signal: controller.signal,
     });
     if (!response.ok) await answer(response);
+    if (turn !== this.turn) return;
     this.failures = 0;
     this.onState(resumed ? "reconnected" : "live", this.last);
     const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -113,11 +119,23 @@ export class Feed {
       // One split a chunk: a busy log sends thousands of frames in one.
       const frames = (buffer + value).split("\n\n");
       buffer = frames.pop();
-      for (const text of frames) this.frame(text);
+      for (const text of frames) {
+        if (turn !== this.turn) return;  // closed by a listener of an event of this chunk
+        this.frame(text);
+      }
     }
   }
 
   frame(text) {
+    // The server writes each event as "id: N\nevent: TAG\ndata: JSON" (JSON has no raw line
+    // break), read here with three searches; anything else takes the general path.
+    if (text.startsWith("id: ")) {
+      const tagAt = text.indexOf("\nevent: "), dataAt = text.indexOf("\ndata: ", tagAt + 1);
+      if (tagAt > 0 && dataAt > tagAt && text.indexOf("\n", dataAt + 1) < 0) {
+        this.deliver(Number(text.slice(4, tagAt)), text.slice(tagAt + 8, dataAt), text.slice(dataAt + 7));
+        return;
+      }
+    }
     let id = null, tag = "message";
     const data = [];
     for (const line of text.split("\n")) {
@@ -130,11 +148,14 @@ export class Feed {
       else if (field === "event") tag = value;
       else if (field === "data") data.push(value);
     }
-    if (!data.length) return;
+    if (data.length) this.deliver(id, tag, data.join("\n"));
+  }
+
+  deliver(id, tag, text) {
     if (id !== null) {
       if (id <= this.last) return;  // never shown twice, whatever the server resends
       this.last = id;
     }
-    this.onEvent(id, tag, JSON.parse(data.join("\n")));
+    this.onEvent(id, tag, this.raw ? text : JSON.parse(text));
   }
 }

@@ -1,5 +1,7 @@
 // The page: one live feed of the log shared by the views, the hash router, the token form
-// and the time-travel control. Each view is a module with mount(root, context) -> unmount.
+// and the time-travel control. Each view is a module with mount(root, context) -> unmount,
+// given an element of its own: whatever a view still had in flight when the page moved on
+// lands in an element no longer shown.
 
 import { Feed, get, onUnauthorized, setToken } from "/web/api.js";
 import { h } from "/web/dom.js";
@@ -15,12 +17,14 @@ const VIEWS = {
 };
 const TRAVELS = new Set(["queue", "stats"]);  // the views that can show the past
 
+const QUEUE_KEY = "eventsvc.queue";  // the queue last picked, for this tab
 const listeners = new Set();
 const context = {
-  queue: "default",
+  queue: sessionStorage.getItem(QUEUE_KEY) || "default",
   head: 0,
   past: null,  // a position while showing the past
   on(listener) { listeners.add(listener); return () => listeners.delete(listener); },
+  now() { return context; },  // a view's context is a copy taken when it mounted
   go(path) { location.hash = `#/${path}`; },
 };
 
@@ -32,16 +36,18 @@ const banner = document.getElementById("past-banner");
 let unmount = () => {};
 let feed = null;
 
-let headFrame = 0;
+let headTimer = 0;
+const HEAD_MS = 250;
 
 function setHead(position) {
   context.head = Math.max(context.head, position);
-  // Drawn once a frame: a busy log moves the head thousands of times a second.
-  if (!headFrame) headFrame = requestAnimationFrame(drawHead);
+  // A few times a second: a busy log moves the head thousands of times a second, and each
+  // change of the slider is a layout of the header.
+  if (!headTimer) headTimer = setTimeout(() => requestAnimationFrame(drawHead), HEAD_MS);
 }
 
 function drawHead() {
-  headFrame = 0;
+  headTimer = 0;
   range.max = String(context.head);
   number.max = String(context.head);
   if (context.past === null && document.activeElement !== range) {
@@ -63,18 +69,30 @@ async function startFeed() {
   setHead(health.head);
   feed = new Feed({
     after: health.head,
-    onEvent(position, tag, data) {
+    raw: true,
+    onEvent(position, tag, text) {
       if (position !== null) setHead(position);
+      if (!listeners.size) return;  // the log view reads its own stream: nothing to parse
+      const data = JSON.parse(text);
       for (const listener of listeners) listener(position, tag, data);
     },
     onState: showConnection,
   }).start();
 }
 
+let routed = 0;
+
 async function route() {
+  const turn = ++routed;
   const [name = "queue", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
   const view = VIEWS[name] ? name : "queue";
+  if (view === "queue" && rest[0]) {
+    // #/queue/<id> picks the queue the queue, batch, session and gallery views read.
+    context.queue = decodeURIComponent(rest[0]);
+    sessionStorage.setItem(QUEUE_KEY, context.queue);
+  }
   unmount();
+  unmount = () => {};
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${view}`);
   }
@@ -84,8 +102,11 @@ async function route() {
   document.body.classList.toggle("past", past !== null);
   if (past !== null) banner.textContent = `Showing the past: the state at position ${past} of ${context.head}. Press “Now” to return.`;
   const module = await VIEWS[view]();
-  root.replaceChildren();
-  unmount = module.mount(root, { ...context, past, args: rest.map(decodeURIComponent) }) || (() => {});
+  if (turn !== routed) return;  // the page moved on while the module loaded
+  const own = document.createElement("div");
+  own.className = "view";
+  root.replaceChildren(own);
+  unmount = module.mount(own, { ...context, past, args: rest.map(decodeURIComponent) }) || (() => {});
 }
 
 function travel(position) {
@@ -112,6 +133,6 @@ window.addEventListener("hashchange", route);
 window.addEventListener("unhandledrejection", (event) => {
   // A failed call is shown in the view, not left to the console.
   event.preventDefault();
-  root.append(h("p", { role: "alert", class: "error" }, String(event.reason?.message || event.reason)));
+  (root.firstElementChild || root).append(h("p", { role: "alert", class: "error" }, String(event.reason?.message || event.reason)));
 });
 startFeed().then(route, () => route());

@@ -63,12 +63,23 @@ export function throttled(work, delay = 300) {
 }
 
 export function progressBar(counts, total) {
-  const part = (n) => (total ? (100 * n) / total : 0);
+  const bar = h("div", { class: "bar", role: "progressbar", "aria-valuemin": "0" },
+    h("span", { class: "completed" }), h("span", { class: "failed" }), h("span", { class: "canceled" }));
+  setProgress(bar, counts, total);
+  return bar;
+}
+
+// Updates a bar of ``progressBar`` in place.
+export function setProgress(bar, counts, total) {
+  const part = (n) => `${total ? (100 * n) / total : 0}%`;
   const done = counts.completed + counts.failed + counts.canceled;
   const label = `${done} of ${total} finished: ${counts.completed} completed, ${counts.failed} failed, ${counts.canceled} canceled`;
-  return h("div", { class: "bar", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": String(total),
-    "aria-valuenow": String(done), "aria-label": label, title: label },
-    h("span", { class: "completed", style: `width:${part(counts.completed)}%` }),
-    h("span", { class: "failed", style: `width:${part(counts.failed)}%` }),
-    h("span", { class: "canceled", style: `width:${part(counts.canceled)}%` }));
+  bar.setAttribute("aria-valuemax", String(total));
+  bar.setAttribute("aria-valuenow", String(done));
+  bar.setAttribute("aria-label", label);
+  bar.title = label;
+  const [completed, failed, canceled] = bar.children;
+  completed.style.width = part(counts.completed);
+  failed.style.width = part(counts.failed);
+  canceled.style.width = part(counts.canceled);
 }

@@ -1,5 +1,5 @@
-"""The routes the dashboard browses by, on every backend: batches newest first, artifacts of
-a batch and a session, one event with its hash, the audit job and the past."""
+"""The routes the dashboard browses by, on every backend: the queues, batches newest first,
+artifacts of a batch and a session, one event with its hash, the audit job and the past."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from eventsvc.api import create_app
+from eventsvc.client import AsyncClient
 from eventsvc.config import Settings
 from eventsvc.service import Service
 from eventsvc.store import EventFilter
@@ -77,6 +78,50 @@ async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
 async def ok(response: httpx.Response) -> Any:
     assert response.status_code < 300, response.text
     return response.json()
+
+
+async def test_queues_are_listed_by_id_with_their_counts_and_paused_state(
+    service: Service, client: httpx.AsyncClient
+) -> None:
+    assert (await ok(await client.get("/api/v1/queues"))) == {"items": [], "next_after": None}
+    await ok(await client.post(f"{Q}/enqueue_batch", json=add_batch("d1", 3)))
+    await ok(await client.post(f"{Q}/enqueue_batch", json=add_batch("d2", 2)))
+    await ok(await client.put(f"{Q}/cancel_by_batch_ids", json={"batch_ids": ["d2"]}))
+    await ok(await client.post("/api/v1/queue/b-side/enqueue_batch", json=add_batch("x", 4)))
+    await ok(await client.put("/api/v1/queue/idle/processor/pause"))
+    await service.wait_for(await service.store.head())
+    listed = await ok(await client.get("/api/v1/queues"))
+    assert [q["queue_id"] for q in listed["items"]] == ["b-side", "default", "idle"]
+    for queue in listed["items"]:
+        status = await ok(await client.get(f"/api/v1/queue/{queue['queue_id']}/status"))
+        assert queue == status
+    counts = {q["queue_id"]: q["counts"] for q in listed["items"]}
+    assert (counts["default"]["uninitialized"], counts["default"]["canceled"]) == (3, 2)
+    by_id = {q["queue_id"]: q for q in listed["items"]}
+    assert (by_id["idle"]["paused"], by_id["idle"]["batches"]) == (True, 0)
+    first = await ok(await client.get("/api/v1/queues", params={"limit": 2}))
+    assert ([q["queue_id"] for q in first["items"]], first["next_after"]) == (
+        ["b-side", "default"],
+        "default",
+    )
+    rest = await ok(await client.get("/api/v1/queues", params={"after": "default", "limit": 2}))
+    assert ([q["queue_id"] for q in rest["items"]], rest["next_after"]) == (["idle"], None)
+    await ok(await client.put(f"{Q}/prune"))
+    await service.wait_for(await service.store.head())
+    pruned = {q["queue_id"]: q for q in (await ok(await client.get("/api/v1/queues")))["items"]}
+    assert (pruned["default"]["batches"], pruned["default"]["counts"]["canceled"]) == (1, 0)
+    bad = await client.get("/api/v1/queues", params={"limit": 0})
+    assert bad.status_code == 422
+
+
+async def test_the_client_lists_the_queues(service: Service) -> None:
+    transport = httpx.ASGITransport(app=create_app(service))
+    async with AsyncClient("http://test", transport=transport) as api:
+        await api.enqueue_batch("default", add_batch("c", 2)["batch"])
+        await service.wait_for(await service.store.head())
+        page = await api.queues()
+        assert [(q.queue_id, q.counts.uninitialized) for q in page.items] == [("default", 2)]
+        assert (await api.queues(after="default")).items == []
 
 
 async def test_batches_are_listed_newest_first_paged_and_filtered(

@@ -164,3 +164,22 @@ async def test_the_sync_client_does_what_the_async_one_does(live: tuple[Service,
 
     # A script of its own, in a thread without an event loop, as a notebook cell would be.
     assert await anyio.to_thread.run_sync(script) == (2, 2, "session.completed", 2)
+
+
+async def test_the_sync_client_lists_queues_and_the_stats_the_dashboard_shows(
+    live: tuple[Service, str],  # noqa: F811
+) -> None:
+    _, url = live
+
+    def script() -> tuple[list[str], int, int, int]:
+        with Client(url) as client:
+            client.enqueue_batch("default", batch("listed", 3))
+            events = client.subscribe(after=0, batch_id="listed", tags="session.completed")
+            [next(events) for _ in range(3)]
+            events.close()
+            queues = [q.queue_id for q in client.queues().items]
+            [add] = client.node_type_stats().node_types
+            ended = client.completions(limit=5)
+            return queues, sum(b.completed for b in ended.buckets), add.calls, add.failures
+
+    assert await anyio.to_thread.run_sync(script) == (["default"], 3, 3, 0)

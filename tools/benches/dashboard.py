@@ -32,13 +32,18 @@ TICK = 0.01  # appends of RATE * TICK events, each tick
 Q = "/api/v1/queue/default"
 CALLS = {
     "health": "/api/v1/health",
+    # the queue view
     "queue_status": f"{Q}/status",
     "queue_batches": f"{Q}/batches?limit=20",
+    "queues": "/api/v1/queues?limit=500",
+    # the batch view, and a jump to its page 10,000
     "batch_status": f"{Q}/b/million/status",
     "batch_stats": "/api/v1/stats/batches/million",
     "batch_sessions": f"{Q}/sessions?batch_id=million&limit=50",
     "batch_sessions_page_10000": f"{Q}/sessions?batch_id=million&after=million.499999&limit=50",
+    # the stats view
     "node_type_stats": "/api/v1/stats/node_types",
+    "stats_completions": "/api/v1/stats/completions",
 }
 
 LONGEST_TASK = """
@@ -127,7 +132,7 @@ async def log_view_figures(service: Service) -> list[Figure]:
             page = await browser.new_page(viewport={"width": 1280, "height": 900})
             await page.add_init_script(LONGEST_TASK)
             await page.goto(f"http://127.0.0.1:{port}/#/log")
-            await page.wait_for_selector("#log-rows tr")
+            await page.wait_for_selector("#log-rows tr[data-position]")
             await page.evaluate("window.__since = performance.now()")
             stop = anyio.Event()
             tg.start_soon(feed, service, stop)

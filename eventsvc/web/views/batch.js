@@ -3,7 +3,7 @@
 // jumping to any page is one indexed query on the server.
 
 import { get } from "/web/api.js";
-import { h, message, progressBar, throttled } from "/web/dom.js";
+import { h, progressBar, throttled } from "/web/dom.js";
 import { statsTable } from "/web/views/stats.js";
 
 const SIZE = 50;
@@ -59,8 +59,9 @@ export function mount(root, context) {
         h("td", {}, s.error_type ? `${s.error_type}: ${s.error_message}` : ""))))));
   }
 
-  const fail = (e) => message(root, e.message, "alert");
-  root.replaceChildren(head, controls, body);
+  const alerts = h("div", { role: "alert" });
+  const fail = (e) => alerts.replaceChildren(h("p", { class: "error" }, e.message));
+  root.replaceChildren(head, alerts, controls, body);
   const refresh = throttled(() => Promise.all([loadHead(), loadPage()]).catch(fail));
   const off = context.on((position, tag, data) => { if (position !== null && data.batch_id === id) refresh(); });
   loadHead().then(loadPage).catch(fail);

@@ -1,78 +1,160 @@
-// The log: a live tail with filters, pause and jump to a position. Events are buffered and
-// drawn once per animation frame, and only the newest ROWS stay in the DOM, so the tab keeps
-// up with a busy log. Any row opens its event as stored, with its hash.
+// The log: a live tail with filters, pause and jump to a position. Events are kept in a ring
+// as the stream sent them (their JSON parsed only once a row shows them), and the table holds
+// a fixed pool of rows, as many as its box shows, drawn at most once per animation frame by
+// rewriting the cells whose text changed: however fast the log runs, a draw costs the same
+// and the DOM does not grow. Scrolling moves the window over the newest KEPT events.
+//
+// The window follows the log while it is at the top. Paused, scrolled back or at a position
+// jumped to, it holds still: the stream goes on into the ring until KEPT newer events wait,
+// then stops, and goes on from there (no gap) once the window follows again. Any row opens
+// its event as stored, with its hash.
 
 import { Feed, get } from "/web/api.js";
 import { h, message, when } from "/web/dom.js";
 
-export const ROWS = 200;
+export const KEPT = 1000;  // events one can scroll back through
 const BACKLOG = 100;  // events shown from before the page opened
-const PER_FRAME = 25;  // short frames: a faster log passes rows rather than stall the tab
+const FILTERED_BACKLOG = 10 * KEPT;  // positions looked back through for a filter's events
+const BEFORE_JUMP = 10;  // events shown from before a position jumped to
+const ROW_PX = 24;  // every row is this tall (style.css), so a scroll offset names a row
+// The least time between two draws: a log faster than anyone reads looks the same drawn
+// twenty times a second as sixty, for a third of the work.
+const DRAW_MS = 50;
+
+class Ring {
+  constructor(size) { this.size = size; this.items = new Array(size); this.count = 0; }
+  push(item) { this.items[this.count % this.size] = item; this.count += 1; }
+  oldest() { return Math.max(0, this.count - this.size); }  // the ordinal of the oldest kept
+  at(ordinal) { return ordinal >= this.oldest() && ordinal < this.count ? this.items[ordinal % this.size] : null; }
+  clear() { this.items.fill(undefined); this.count = 0; }
+}
+
+// A row's cells, from the event's JSON text on first sight.
+function fields(entry) {
+  if (entry.text !== null) {
+    const data = JSON.parse(entry.text);
+    entry.queue = data.queue_id || "";
+    entry.batch = data.batch_id || "";
+    entry.session = data.session_id || data.node_id || "";
+    entry.text = null;
+  }
+  return entry;
+}
 
 export function mount(root, context) {
-  const jump = Number(context.args[0]) || null;
-  let start = jump ? jump - 1 : Math.max(0, context.head - BACKLOG);
-  let feed = null, paused = false, missed = 0, frame = 0;
-  let pending = [];
+  const ring = new Ring(2 * KEPT);  // the window's KEPT, and as many newer waiting while it holds
+  let feed = null, frame = 0, timer = 0, drawn = 0;
+  let start = 0;  // the position the stream started after
+  let paused = false;
+  let jumped = null;  // the position jumped to, until the window follows again
+  let jumpedAt = -1;  // the ordinal of the first event at or after it
+  let jumpHead = 0, jumpTop = 0;  // the log's head at the jump, and the ordinal after it
+  let top = 0;  // the ordinal after the newest event the window shows
+  let first = 0;  // how many rows below ``top`` the window starts
+  let stopped = false;  // the stream waits for the window to follow
+
   const rows = h("tbody", { id: "log-rows", onclick: (event) => {
     const button = event.target.closest("button");
     if (button) open(Number(button.closest("tr").dataset.position));
   } });
+  const sizer = h("div", { class: "log-sizer" });
+  const box = h("div", { class: "log-scroll", tabindex: "0", role: "region", "aria-label": "Events, newest first" }, sizer);
   const detail = h("section", { id: "event-detail", "aria-label": "The chosen event", tabindex: "-1" });
   const state = h("p", { id: "log-state", role: "status" });
+  const behind = h("p", { id: "log-behind" });
   const input = (id, label, placeholder) => [h("label", { for: id }, label), h("input", { id, placeholder, size: 14 })];
-  const filters = h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); restart(); } },
+  const filters = h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); apply(); } },
     input("f-tags", "Tags", "session.completed,…"), input("f-queue", "Queue", ""), input("f-batch", "Batch", ""),
     input("f-session", "Session", ""), h("button", { type: "submit" }, "Apply"));
-  const pause = h("button", { type: "button", id: "log-pause", "aria-pressed": "false", onclick: () => setPaused(!paused) }, "Pause");
+  const pause = h("button", { type: "button", id: "log-pause", "aria-pressed": "false", onclick: () => (holding() ? follow() : hold()) }, "Pause");
   const jumpInput = h("input", { id: "log-jump", type: "number", min: "1" });
-  const jumpForm = h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); start = Math.max(0, Number(jumpInput.value) - 1); restart(); open(Number(jumpInput.value)); } },
+  const jumpForm = h("form", { class: "filters", onsubmit: (event) => { event.preventDefault(); jumpTo(Number(jumpInput.value)); } },
     h("label", { for: "log-jump" }, "Jump to position"), jumpInput, h("button", { type: "submit" }, "Jump"), pause);
 
-  function setPaused(value) {
-    paused = value;
-    pause.textContent = paused ? "Resume" : "Pause";
-    pause.setAttribute("aria-pressed", String(paused));
-    if (!paused) { missed = 0; schedule(); }
-    state.textContent = paused ? "paused" : "";
-  }
-
-  function schedule() { if (!frame && !paused) frame = requestAnimationFrame(draw); }
-
-  // A few rows a frame, oldest first, so that no frame is a long task however bursty the
-  // stream; what would scroll out before it is drawn is never drawn at all.
-  function draw() {
-    frame = 0;
-    if (pending.length > ROWS) {
-      // Behind by more than the table holds: go on from the newest, and say what was passed.
-      const passed = pending.length - ROWS;
-      pending = pending.slice(-ROWS);
-      rows.prepend(h("tr", { class: "passed" }, h("td", { colspan: "5" }, `… ${passed} events passed faster than they could be drawn`)));
-    }
-    const batch = pending.splice(0, PER_FRAME);
-    const fragment = document.createDocumentFragment();
-    for (let i = batch.length - 1; i >= 0; i -= 1) fragment.append(row(batch[i]));
-    rows.prepend(fragment);
-    while (rows.childElementCount > ROWS) rows.lastElementChild.remove();
-    if (pending.length) schedule();
-  }
-
-  // Rows are clones of one template, filled with text: the cheapest row the DOM can make.
+  // The pool: clones of one template, each with its cells at hand.
   const template = document.createElement("tr");
   template.innerHTML = "<td><button type=\"button\"></button></td><td></td><td></td><td></td><td></td>";
+  const pool = [];
 
-  function row([position, tag, data]) {
-    const tr = template.cloneNode(true);
-    tr.dataset.position = String(position);
-    const cells = tr.children;
-    const button = cells[0].firstChild;
-    button.textContent = String(position);
-    button.setAttribute("aria-label", `Open event ${position}`);
-    cells[1].textContent = tag;
-    cells[2].textContent = data.queue_id || "";
-    cells[3].textContent = data.batch_id || "";
-    cells[4].textContent = data.session_id || data.node_id || "";
-    return tr;
+  function fitPool() {
+    const wanted = Math.max(5, Math.ceil(box.clientHeight / ROW_PX));
+    while (pool.length < wanted) {
+      const tr = template.cloneNode(true);
+      const cells = [...tr.children];
+      pool.push({ tr, texts: [cells[0].firstChild, ...cells.slice(1)], shown: ["", "", "", "", ""], position: -1, jumped: false });
+      rows.append(tr);
+    }
+    while (pool.length > wanted) pool.pop().tr.remove();
+  }
+
+  const holding = () => paused || jumped !== null || first > 0;
+
+  function hold() { paused = true; schedule(); }
+
+  function follow() {
+    paused = false; jumped = null; first = 0; box.scrollTop = 0;
+    if (stopped) { stopped = false; feed.start(); }  // on from the last event it gave
+    schedule();
+  }
+
+  function schedule() {
+    if (frame || timer) return;
+    const wait = drawn + DRAW_MS - performance.now();
+    if (wait <= 0) frame = requestAnimationFrame(draw);
+    else timer = setTimeout(() => { timer = 0; frame = requestAnimationFrame(draw); }, wait);
+  }
+
+  function draw() {
+    frame = 0;
+    drawn = performance.now();
+    if (!holding()) top = ring.count;
+    else if (jumped !== null && top < jumpTop) {
+      // A jump fills the window from the position up to the head of the log as it was, the
+      // event jumped to held in the middle.
+      top = jumpTop;
+      if (jumpedAt >= 0) first = Math.max(0, top - 1 - jumpedAt - Math.floor(pool.length / 2));
+      if (box.scrollTop !== first * ROW_PX) box.scrollTop = first * ROW_PX;
+    }
+    const height = `${(shown() + 1) * ROW_PX}px`;  // a row more for the head of the table
+    if (sizer.style.height !== height) sizer.style.height = height;
+    pause.textContent = holding() ? "Follow the log" : "Pause";
+    pause.setAttribute("aria-pressed", String(holding()));
+    const newer = ring.count - top;
+    const why = paused ? "paused" : jumped !== null ? `at position ${jumped}` : first > 0 ? "scrolled back" : "";
+    const note = why && `${why}${newer ? `: ${newer} newer events${stopped ? " (the stream waits)" : ""}` : ""}`;
+    if (behind.textContent !== note) behind.textContent = note;
+    for (let i = 0; i < pool.length; i += 1) fill(pool[i], top - 1 - first - i);
+  }
+
+  const shown = () => top - Math.max(ring.oldest(), top - KEPT);
+
+  // Only the cells whose text changes are written: neighbouring events mostly share their
+  // tag, queue and batch, and each write is a layout of its cell.
+  function fill(row, ordinal) {
+    const entry = ordinal >= top - shown() ? ring.at(ordinal) : null;
+    const position = entry ? entry.position : -1;
+    if (row.position === position) return;
+    row.position = position;
+    row.tr.hidden = !entry;
+    const isJumped = Boolean(entry) && entry.position === jumped;
+    if (row.jumped !== isJumped) { row.jumped = isJumped; row.tr.classList.toggle("jumped", isJumped); }
+    if (entry) {
+      fields(entry);
+      row.tr.dataset.position = String(position);
+      row.texts[0].setAttribute("aria-label", `Open event ${position}`);
+    } else delete row.tr.dataset.position;
+    const texts = entry ? [String(position), entry.tag, entry.queue, entry.batch, entry.session] : ["", "", "", "", ""];
+    for (let i = 0; i < 5; i += 1) {
+      if (row.shown[i] !== texts[i]) { row.shown[i] = texts[i]; row.texts[i].textContent = texts[i]; }
+    }
+  }
+
+  function scrolled() {
+    const at = Math.max(0, Math.min(Math.floor(box.scrollTop / ROW_PX), shown() - pool.length));
+    if (at === first) return;
+    if (first > 0 && at === 0 && !paused && jumped === null) { follow(); return; }
+    first = at;
+    schedule();
   }
 
   async function open(position) {
@@ -86,30 +168,56 @@ export function mount(root, context) {
     } catch (error) { message(detail, error.message, "alert"); }
   }
 
-  function restart() {
+  // Filters take the log again from a little before the newest event shown (further back
+  // with a filter, which the server applies, so that rarer events fill the window too).
+  function apply() {
+    if (jumped !== null) { jumpTo(jumped); return; }
+    const newest = ring.at(ring.count - 1)?.position ?? start;
+    const filtered = ["f-tags", "f-queue", "f-batch", "f-session"].some((id) => root.querySelector(`#${id}`).value.trim());
+    restart(Math.max(0, newest - (filtered ? FILTERED_BACKLOG : BACKLOG)));
+  }
+
+  function jumpTo(position) {
+    jumped = position; jumpedAt = -1; jumpHead = context.now().head; jumpTop = 0;
+    restart(Math.max(0, position - 1 - BEFORE_JUMP));
+    open(position);
+  }
+
+  function restart(after) {
     feed?.close();
-    rows.replaceChildren();
-    pending = [];
+    start = after;
+    ring.clear();
+    top = 0; first = 0; box.scrollTop = 0; stopped = false;
+    for (const row of pool) row.position = -2;
+    schedule();
     const value = (id) => root.querySelector(`#${id}`).value.trim();
     feed = new Feed({
-      after: start,
+      after,
+      raw: true,
       filters: { tags: value("f-tags"), queue_id: value("f-queue"), batch_id: value("f-batch"), session_id: value("f-session") },
-      onEvent(position, tag, data) {
+      onEvent(position, tag, text) {
         if (position === null) return;
-        pending.push([position, tag, data]);
-        if (pending.length > 4 * ROWS) pending = pending.slice(-ROWS);
-        if (paused) { missed += 1; state.textContent = `paused: ${missed} new`; } else schedule();
+        if (jumped !== null && jumpedAt < 0 && position >= jumped) jumpedAt = ring.count;
+        ring.push({ position, tag, text, queue: "", batch: "", session: "" });
+        if (jumped !== null && position <= jumpHead && ring.count <= KEPT) jumpTop = ring.count;
+        // Held, the ring keeps the window's KEPT and KEPT newer; one more would overwrite.
+        if (holding() && ring.count - Math.max(top, KEPT) >= KEPT) { stopped = true; feed.close(); }
+        schedule();
       },
       onState(how, position) { if (how !== "live") state.textContent = how === "reconnected" ? `reconnected after position ${position}` : "reconnecting…"; },
     }).start();
   }
 
-  root.replaceChildren(h("h2", {}, "Log"), filters, jumpForm, state,
-    h("div", { class: "log-layout" },
-      h("div", { class: "log-scroll" }, h("table", { class: "log" }, h("caption", {}, `The newest ${ROWS} events, newest first`),
-        h("thead", {}, h("tr", {}, ["Position", "Tag", "Queue", "Batch", "Session"].map((c) => h("th", { scope: "col" }, c)))), rows)),
-      detail));
-  restart();
-  if (jump) open(jump);
-  return () => { feed?.close(); cancelAnimationFrame(frame); };
+  sizer.append(h("table", { class: "log" }, h("caption", { class: "visually-hidden" }, `Events, newest first (up to ${KEPT})`),
+    h("thead", {}, h("tr", {}, ["Position", "Tag", "Queue", "Batch", "Session"].map((c) => h("th", { scope: "col" }, c)))), rows));
+  root.replaceChildren(h("h2", {}, "Log"), filters, jumpForm, state, behind,
+    h("div", { class: "log-layout" }, h("div", {}, box), detail));  // the box in a block of its own: a layout boundary
+  fitPool();
+  const resized = new ResizeObserver(() => { fitPool(); for (const row of pool) row.position = -2; schedule(); });
+  resized.observe(box);
+  box.addEventListener("scroll", scrolled, { passive: true });
+  const jump = Number(context.args[0]) || null;
+  if (jump) jumpTo(jump);
+  else restart(Math.max(0, context.head - BACKLOG));
+  return () => { feed?.close(); cancelAnimationFrame(frame); clearTimeout(timer); resized.disconnect(); };
 }

@@ -1,16 +1,24 @@
-// Stats per node type (calls, cache hits, mean and p95 seconds, max VRAM, and the RAM change
-// of the whole), a chart of node durations by type, and one of sessions completed over time
-// as this page sees them. In the past, the stats come from a replay up to the position.
+// Stats per node type (calls, cache hits, failures, mean and p95 seconds, max VRAM, RAM
+// change), a chart of node durations by type and one of sessions ended per minute. Both
+// start from the server's history (/stats/node_types, /stats/completions) and follow the
+// stream: a node's end reloads the summary, a session's end counts into its minute. In the
+// past, the stats come from a replay up to the position.
 
 import uPlot from "/web/vendor/uPlot.esm.js";
-import { get } from "/web/api.js";
-import { bytes, h, message, seconds, table, throttled } from "/web/dom.js";
+import { ApiError, get } from "/web/api.js";
+import { bytes, h, seconds, table, throttled } from "/web/dom.js";
+
+const ENDED = { "session.completed": "completed", "session.failed": "failed", "session.canceled": "canceled" };
+const MINUTE = 60;
+const MOST_MINUTES = 10080;  // the longest history the server gives, and the chart keeps
+
+const count = (value) => (value === null || value === undefined ? "–" : String(value));
 
 export function statsTable(summary, caption) {
-  const rows = summary.node_types.map((t) => [t.node_type, String(t.calls), String(t.cache_hits),
-    seconds(t.mean_seconds), seconds(t.p95_seconds), bytes(t.max_vram)]);
+  const rows = summary.node_types.map((t) => [t.node_type, String(t.calls), String(t.cache_hits), count(t.failures),
+    seconds(t.mean_seconds), seconds(t.p95_seconds), bytes(t.max_vram), bytes(t.ram_change)]);
   return h("div", { class: "stats" },
-    table(caption, ["Node type", "Calls", "Cache hits", "Mean", "p95", "Max VRAM"], rows),
+    table(caption, ["Node type", "Calls", "Cache hits", "Failures", "Mean", "p95", "Max VRAM", "RAM change"], rows),
     h("p", {}, `${summary.sessions} sessions, ${seconds(summary.execution_seconds)} of node time, RAM change ${bytes(summary.ram_change)}`));
 }
 
@@ -32,16 +40,75 @@ function durations(target, summary) {
     { label: "p95", stroke: "#c05621", width: 2, paths: () => null, points: { show: true, size: 9, fill: "#c05621" } },
   ], [types.map((_, i) => i), types.map((t) => t.mean_seconds), types.map((t) => t.p95_seconds)], {
     scales: { x: { time: false, range: [-0.5, types.length - 0.5] } },
-    axes: [{ values: (u, ticks) => ticks.map((i) => types[i]?.node_type ?? "") , splits: () => types.map((_, i) => i) }, {}],
+    axes: [{ values: (u, ticks) => ticks.map((i) => types[i]?.node_type ?? ""), splits: () => types.map((_, i) => i) }, {}],
   });
+}
+
+const clock = (minute) => new Date(minute * 1000).toISOString().slice(11, 16);
+
+// Sessions ended per minute: the server's buckets, then what the stream adds.
+class Completions {
+  constructor(target) { this.target = target; this.minutes = new Map(); this.plot = null; this.history = false; }
+
+  load(answer) {
+    for (const bucket of answer.buckets) {
+      const minute = Math.floor(Date.parse(bucket.at) / 1000 / MINUTE) * MINUTE;
+      this.minutes.set(minute, { completed: bucket.completed, failed: bucket.failed, canceled: bucket.canceled });
+    }
+    this.history = true;
+  }
+
+  count(state) {
+    // The event carries no time of its own; it has just happened, so it counts into this minute.
+    const minute = Math.floor(Date.now() / 1000 / MINUTE) * MINUTE;
+    const bucket = this.minutes.get(minute) || { completed: 0, failed: 0, canceled: 0 };
+    bucket[state] += 1;
+    this.minutes.set(minute, bucket);
+  }
+
+  // Every minute from the first with an ended session to now, the empty ones as zero.
+  series() {
+    const now = Math.floor(Date.now() / 1000 / MINUTE) * MINUTE;
+    const known = [...this.minutes.keys()];
+    const first = Math.max(Math.min(now - MINUTE, ...known), now - (MOST_MINUTES - 1) * MINUTE);
+    const xs = [], done = [], failed = [], canceled = [];
+    for (let minute = first; minute <= now; minute += MINUTE) {
+      const bucket = this.minutes.get(minute);
+      xs.push(minute); done.push(bucket?.completed || 0); failed.push(bucket?.failed || 0); canceled.push(bucket?.canceled || 0);
+    }
+    return [xs, done, failed, canceled];
+  }
+
+  draw() {
+    const data = this.series();
+    const [xs, done, failed, canceled] = data;
+    const sum = (values) => values.reduce((a, b) => a + b, 0);
+    const busiest = done.reduce((best, n, i) => (n > done[best] ? i : best), 0);
+    const source = this.history ? "" : " (since this page opened: the server keeps no history of them)";
+    this.target.setAttribute("aria-label", `Sessions ended per minute from ${clock(xs[0])} to ${clock(xs[xs.length - 1])} UTC${source}: `
+      + `${sum(done)} completed, ${sum(failed)} failed, ${sum(canceled)} canceled`
+      + (done[busiest] ? `; the most completed in one minute: ${done[busiest]} at ${clock(xs[busiest])}.` : "."));
+    this.target.dataset.completed = String(sum(done));
+    if (this.plot) { this.plot.setData(data); return; }
+    this.target.replaceChildren();
+    this.plot = chart(this.target, "Sessions ended per minute (UTC)", [
+      { label: "minute", value: (u, v) => (v === null ? "" : clock(v)) },
+      { label: "completed", stroke: "#2f855a", fill: "#2f855a44", paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: "failed", stroke: "#c53030", paths: uPlot.paths.stepped({ align: 1 }) },
+      { label: "canceled", stroke: "#718096", paths: uPlot.paths.stepped({ align: 1 }) },
+    ], data, { scales: { x: { time: true } }, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") });
+  }
+
+  destroy() { this.plot?.destroy(); }
 }
 
 export function mount(root, context) {
   const tableArea = h("div");
-  const durationChart = h("figure", { class: "chart", role: "img" });
-  const completedChart = h("figure", { class: "chart", role: "img", "aria-label": "Sessions completed over time: none yet" });
-  const completions = new Map();  // second -> sessions completed in it
-  let plot = null;
+  const alerts = h("div", { role: "alert" });
+  const durationChart = h("figure", { class: "chart", id: "durations-chart", role: "img", "aria-label": "Node durations by type: loading" });
+  const endedChart = h("figure", { class: "chart", id: "completions-chart", role: "img", "aria-label": "Sessions ended per minute: loading" });
+  const ended = new Completions(endedChart);
+  const fail = (e) => alerts.replaceChildren(h("p", { class: "error" }, e.message));
 
   async function load() {
     const summary = context.past === null ? await get("/stats/node_types") : (await get(`/as_of/${context.past}/stats`)).stats;
@@ -49,27 +116,22 @@ export function mount(root, context) {
     durations(durationChart, summary);
   }
 
-  function drawCompleted() {
-    const seconds_ = [...completions.keys()].sort((a, b) => a - b);
-    const counts = seconds_.map((s) => completions.get(s));
-    completedChart.setAttribute("aria-label", `Sessions completed over time since this page opened: ${counts.reduce((a, b) => a + b, 0)} in ${seconds_.length} seconds`);
-    if (seconds_.length < 2) return;
-    if (plot) { plot.setData([seconds_, counts]); return; }
-    completedChart.replaceChildren();
-    plot = chart(completedChart, "Sessions completed per second", [{}, { label: "completed", stroke: "#2f855a", fill: "#2f855a44" }], [seconds_, counts]);
+  async function loadEnded() {
+    try { ended.load(await get("/stats/completions")); } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error;  // a server without the route
+    }
+    ended.draw();
   }
 
-  root.replaceChildren(h("h2", {}, "Stats"), tableArea, durationChart, context.past === null ? completedChart : "");
-  const refresh = throttled(() => load().catch((e) => message(tableArea, e.message, "alert")), 500);
-  const redraw = throttled(async () => drawCompleted(), 500);
+  root.replaceChildren(h("h2", {}, "Stats"), alerts, tableArea, durationChart, context.past === null ? endedChart : "");
+  const refresh = throttled(() => load().catch(fail), 500);
+  const redraw = throttled(async () => ended.draw(), 500);
+  let following = false;  // what ended before the history's answer is in it
   const off = context.past !== null ? () => {} : context.on((position, tag) => {
-    if (tag === "session.completed") {
-      const second = Math.floor(Date.now() / 1000);
-      completions.set(second, (completions.get(second) || 0) + 1);
-      redraw();
-    }
+    if (ENDED[tag] && following) { ended.count(ENDED[tag]); redraw(); }
     if (tag === "invocation.completed" || tag === "invocation.failed") refresh();
   });
-  load().catch((e) => message(tableArea, e.message, "alert"));
-  return () => { off(); plot?.destroy(); };
+  load().catch(fail);
+  if (context.past === null) loadEnded().then(() => { following = true; }, fail);
+  return () => { off(); ended.destroy(); };
 }
