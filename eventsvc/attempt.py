@@ -325,8 +325,11 @@ class Attempt:
                 execution.complete(node.id, hit)
                 pending.append(self._completed(node, execution, hit, None, key, cached=True))
                 continue
-            await self._append(pending)
-            output, error, stats = await self._invoke(node)
+            if type(node).meta.isolation is Isolation.INLINE:
+                output, error, stats = await self._invoke_while_appending(node, pending)
+            else:
+                await self._append(pending)
+                output, error, stats = await self._invoke(node)
             if isinstance(error, Abandoned):
                 await self._cancel([])
                 return
@@ -352,6 +355,29 @@ class Attempt:
                 await self.bench.cache.put(key, node.node_type, completed.outputs)
             pending = [completed]
         await self._append(pending + decide(Complete(), self.state))
+
+    async def _invoke_while_appending(
+        self, node: BaseInvocation, pending: list[Event]
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
+        """``_invoke`` of a node whose type declares itself inline (pure, returning at once),
+        run while its ``invocation.started`` commits instead of after; the outcome is taken
+        only once the append has succeeded. Fenced, the output is dropped: a pure body that
+        ran leaves no trace, so the log is what the append-then-invoke order would write."""
+        failed: list[Exception] = []
+
+        async def append() -> None:
+            try:
+                await self._append(pending)
+            except Exception as exc:  # raised in this task, below, as _append raised it
+                failed.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append)
+            await anyio.lowlevel.checkpoint()  # the append reaches the writer first
+            outcome = await self._invoke(node)
+        if failed:
+            raise failed[0]
+        return outcome
 
     async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
         """The node's cache key if the cache was asked (cacheable node, cache on), and the
