@@ -202,7 +202,7 @@ async def floor_audit_sql_s(path: str, total: int, page: int, tables: list[str])
                 marks = ", ".join("?" * len(rows[0]))
                 scratch.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
         scratch.commit()
-        for table, select in selects.items():
+        for select in selects.values():
             live = list(await conn.execute_fetchall(select))
             assert live == scratch.execute(select).fetchall()
         elapsed = time.perf_counter() - started
