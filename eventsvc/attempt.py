@@ -4,7 +4,9 @@ each node's events appended at the session stream's exact version (DESIGN sectio
 Blocking node bodies run in worker threads under a capacity limiter, async bodies are
 awaited. Each node's ``invocation.completed`` is appended together with the next node's
 ``invocation.started`` (one commit per node), at the exact expected version, so a writer that
-is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A cancel
+is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A node
+whose type declares itself inline (pure, returning at once) runs while that commit is in
+flight: its outcome counts only once the append has succeeded, so the log is the same. A cancel
 (of the session or its batch) stops the attempt before its next node and tells a polling node
 through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
 limiter slot until it returns.
