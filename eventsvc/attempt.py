@@ -327,7 +327,7 @@ class Attempt:
                 execution.complete(node.id, hit)
                 pending.append(self._completed(node, execution, hit, None, key, cached=True))
                 continue
-            if type(node).meta.isolation is Isolation.INLINE:
+            if _pure_inline(node):
                 output, error, stats = await self._invoke_while_appending(node, pending)
             else:
                 await self._append(pending)
@@ -621,6 +621,13 @@ class Attempt:
         for event in events:
             self.state = evolve(self.state, event, result.last_position)
         return True
+
+
+def _pure_inline(node: BaseInvocation) -> bool:
+    """Whether the node's own type declares a synchronous inline body: pure and returning at
+    once, so it may run before its start is durable (an async body may do I/O: it waits)."""
+    inline = type(node).meta.isolation is Isolation.INLINE
+    return inline and not inspect.iscoroutinefunction(node.invoke)
 
 
 def _measurement(stats: Sampler | None) -> NodeMeasurement:
