@@ -4,7 +4,9 @@ each node's events appended at the session stream's exact version (DESIGN sectio
 Blocking node bodies run in worker threads under a capacity limiter, async bodies are
 awaited. Each node's ``invocation.completed`` is appended together with the next node's
 ``invocation.started`` (one commit per node), at the exact expected version, so a writer that
-is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A cancel
+is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A node
+whose type declares itself inline (pure, returning at once) runs while that commit is in
+flight: its outcome counts only once the append has succeeded, so the log is the same. A cancel
 (of the session or its batch) stops the attempt before its next node and tells a polling node
 through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
 limiter slot until it returns.
@@ -325,8 +327,11 @@ class Attempt:
                 execution.complete(node.id, hit)
                 pending.append(self._completed(node, execution, hit, None, key, cached=True))
                 continue
-            await self._append(pending)
-            output, error, stats = await self._invoke(node)
+            if _pure_inline(node):
+                output, error, stats = await self._invoke_while_appending(node, pending)
+            else:
+                await self._append(pending)
+                output, error, stats = await self._invoke(node)
             if isinstance(error, Abandoned):
                 await self._cancel([])
                 return
@@ -352,6 +357,29 @@ class Attempt:
                 await self.bench.cache.put(key, node.node_type, completed.outputs)
             pending = [completed]
         await self._append(pending + decide(Complete(), self.state))
+
+    async def _invoke_while_appending(
+        self, node: BaseInvocation, pending: list[Event]
+    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
+        """``_invoke`` of a node whose type declares itself inline (pure, returning at once),
+        run while its ``invocation.started`` commits instead of after; the outcome is taken
+        only once the append has succeeded. Fenced, the output is dropped: a pure body that
+        ran leaves no trace, so the log is what the append-then-invoke order would write."""
+        failed: list[Exception] = []
+
+        async def append() -> None:
+            try:
+                await self._append(pending)
+            except Exception as exc:  # raised in this task, below, as _append raised it
+                failed.append(exc)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append)
+            await anyio.lowlevel.checkpoint()  # the append reaches the writer first
+            outcome = await self._invoke(node)
+        if failed:
+            raise failed[0]
+        return outcome
 
     async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
         """The node's cache key if the cache was asked (cacheable node, cache on), and the
@@ -593,6 +621,13 @@ class Attempt:
         for event in events:
             self.state = evolve(self.state, event, result.last_position)
         return True
+
+
+def _pure_inline(node: BaseInvocation) -> bool:
+    """Whether the node's own type declares a synchronous inline body: pure and returning at
+    once, so it may run before its start is durable (an async body may do I/O: it waits)."""
+    inline = type(node).meta.isolation is Isolation.INLINE
+    return inline and not inspect.iscoroutinefunction(node.invoke)
 
 
 def _measurement(stats: Sampler | None) -> NodeMeasurement:

@@ -36,8 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import msgspec
+from anyio.streams.memory import MemoryObjectSendStream
 
 from eventsvc import archive_files, bounds, replay
 from eventsvc import events as ev
@@ -59,6 +61,7 @@ _SUSPECT = re.compile(rb"\\u0000|\\u[dD][89a-fA-F]|[0-9]{19}")
 _ESCAPE = b"\\u"
 _DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
+_NOT_BRACKETS = bytes(set(range(256)) - set(b"[{\n"))
 # Rows named per table before the rest are only counted.
 ROWS_NAMED = 10
 
@@ -114,12 +117,13 @@ async def audit(
             snapshots,
         )
         try:
-            after = log.after
-            while rows := await snapshot.read_rows(after=after, limit=PAGE):
-                records = log.check(rows)
-                lifecycle.check(records)
-                await rebuild.fold(records)
-                after = rows[-1].position
+            send, pages = anyio.create_memory_object_stream[list[StoredRow]](1)
+            async with anyio.create_task_group() as tg, pages:
+                tg.start_soon(_read_ahead, snapshot, log.after, send)
+                async for rows in pages:
+                    records = log.check(rows)
+                    lifecycle.check(records)
+                    await rebuild.fold(records)
             log.finish()
             await rebuild.finish(log.after)
         finally:
@@ -217,6 +221,17 @@ def _check_file(
     report.archived_events += events
 
 
+async def _read_ahead(
+    snapshot: Snapshot, after: int, send: MemoryObjectSendStream[list[StoredRow]]
+) -> None:
+    """The log page by page, the next page read (in the store's driver thread) while the
+    previous one is checked."""
+    async with send:
+        while rows := await snapshot.read_rows(after=after, limit=PAGE):
+            await send.send(rows)
+            after = rows[-1].position
+
+
 class _LogChecks:
     """Checks 1, 2 and 4, page by page."""
 
@@ -269,12 +284,9 @@ class _LogChecks:
         escaped NUL or surrogate, a long run of digits, deep nesting): a few, if any."""
         page = b"\n".join([row.data for row in rows])
         searched = _ESCAPE in page or _LONG_DIGITS in page.translate(_DIGITS_AS_ZEROS)
-        suspect = {
-            row.position
-            for row in rows
-            if (searched and _SUSPECT.search(row.data))
-            or row.data.count(b"[") + row.data.count(b"{") >= bounds.MAX_DEPTH
-        }
+        suspect = {row.position for row in _deeply_nested(rows, page)}
+        if searched:
+            suspect.update(row.position for row in rows if _SUSPECT.search(row.data))
         if not suspect:
             return
         for record in records:
@@ -286,15 +298,33 @@ class _LogChecks:
 
     def _decoded(self, rows: Sequence[StoredRow]) -> list[ev.RecordedEvent]:
         """The page's events: in one call when it allows, else row by row, naming failures."""
-        current = ev.CODEC.versions
-        if all(current.get(row.tag) == row.schema_version for row in rows):
+        tags = [row.tag for row in rows]
+        versions = {(row.tag, row.schema_version) for row in rows}
+        if versions <= ev.CODEC.versions.items():
             try:
-                ids = _IDS.decode(b'["' + b'","'.join(r.event_id.encode() for r in rows) + b'"]')
-                page = ev.CODEC.decode_page(b"[" + b",".join(row.data for row in rows) + b"]")
-                if all(ev.event_tag(e) == row.tag for e, row in zip(page, rows, strict=True)):
-                    return [_record(r, i, e) for r, i, e in zip(rows, ids, page, strict=True)]
+                ids = _IDS.decode('["' + '","'.join([row.event_id for row in rows]) + '"]')
+                page = ev.CODEC.decode_page(b"[" + b",".join([row.data for row in rows]) + b"]")
             except (EventDecodeError, msgspec.MsgspecError):
                 pass
+            else:
+                # A tampered id or payload may split or merge entries: then row by row.
+                tag_of = ev.CODEC.tag_of
+                if len(ids) == len(page) == len(rows) and [tag_of[type(e)] for e in page] == tags:
+                    return [
+                        ev.RecordedEvent(
+                            r.position,
+                            r.stream,
+                            r.version,
+                            i,
+                            r.tag,
+                            r.schema_version,
+                            e,
+                            r.recorded_at,
+                            r.hash,
+                            r.metadata.decode(),
+                        )
+                        for r, i, e in zip(rows, ids, page, strict=True)
+                    ]
         records = []
         for row in rows:
             try:
@@ -516,6 +546,18 @@ def _key_text(columns: list[str], key: list[int], values: tuple[Any, ...]) -> st
 
 
 _IDS = msgspec.json.Decoder(list[uuid.UUID])
+
+
+def _deeply_nested(rows: Sequence[StoredRow], page: bytes) -> list[StoredRow]:
+    """The rows holding at least ``MAX_DEPTH`` opening brackets (a bound on how deep they
+    nest), found in C: the page (payloads joined by newlines) is cut down to its brackets and
+    newlines and split back into rows, unless a payload holds a raw newline itself."""
+    if page.count(b"\n") != len(rows) - 1:
+        return [r for r in rows if r.data.count(b"[") + r.data.count(b"{") >= bounds.MAX_DEPTH]
+    brackets = page.translate(None, _NOT_BRACKETS).split(b"\n")
+    if max(map(len, brackets)) < bounds.MAX_DEPTH:
+        return []
+    return [row for row, held in zip(rows, brackets, strict=True) if len(held) >= bounds.MAX_DEPTH]
 
 
 def _record(row: StoredRow, event_id: uuid.UUID, event: ev.Event) -> ev.RecordedEvent:

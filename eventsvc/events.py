@@ -328,6 +328,8 @@ class EventCodec:
         self._upcasters = upcasters  # a live view: upcasters may register after the codec
         members = union.__args__ if hasattr(union, "__args__") else (union,)
         self.versions: dict[str, int] = {m.__struct_config__.tag: m.schema_version for m in members}
+        # Each event class's tag, for checking a decoded page against its rows' tags at once.
+        self.tag_of: dict[type[Event], str] = {m: m.__struct_config__.tag for m in members}
 
     def decode_current(self, data: str | bytes) -> Event:
         """Decode a payload known to be at its tag's current schema version."""

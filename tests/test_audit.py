@@ -548,3 +548,23 @@ def test_a_nul_in_a_stored_text_is_a_finding(tmp_path: Path) -> None:
     assert ("bounds", position) in [(check, at) for check, at, _, _ in found]
     [reason] = [reason for check, _, _, reason in found if check == "bounds"]
     assert reason == "origin: text holds a NUL character at index 1"
+
+
+@pytest.mark.parametrize("spacing", ["", "\n"], ids=["compact", "raw-newline"])
+def test_a_value_nested_too_deep_is_a_finding(tmp_path: Path, spacing: str) -> None:
+    # A payload with a raw newline of its own is sieved row by row, not with the page.
+    database = filled(tmp_path)
+    [(position, data)] = sql(
+        database,
+        "SELECT position, data FROM events WHERE tag = 'invocation.completed' "
+        "ORDER BY position LIMIT 1",
+    )
+    nested = "[" * 70 + "0" + "]" * 70
+    edited = data.replace('"outputs":{', f'"outputs":{spacing}{{"deep":{nested},', 1)
+    assert edited != data
+    sql(database, "UPDATE events SET data = ? WHERE position = ?", (edited, position))
+    recompute_chain(database, after=position - 1)
+    code, found = findings(database)
+    assert code == 1
+    assert [(check, at) for check, at, _, _ in found if check == "bounds"] == [("bounds", position)]
+    assert "nested more than 64 levels deep" in found[0][3]

@@ -98,7 +98,6 @@ from eventsvc.store.rows import (
     prepare,
     record,
     repeat_of,
-    stored_rows,
 )
 from eventsvc.store.subscription import EventFilter, Fanout, Subscription
 
@@ -126,6 +125,12 @@ CREATE UNIQUE INDEX events_event_id ON events (event_id);
 # The database's clock, in seconds since the epoch: leases are judged by it, not by a worker's.
 DB_NOW = "((julianday('now') - 2440587.5) * 86400.0)"
 _BETWEEN = f"SELECT {COLUMNS} FROM events WHERE position BETWEEN ? AND ?"
+# The payloads as the UTF-8 bytes that were hashed, straight from the page: no decode to text
+# and encode back per row (the hot read of audit).
+_STORED = (
+    "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
+    "CAST(data AS BLOB), CAST(metadata AS BLOB), hash FROM events"
+)
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
 # The page cache an archive's transaction gets (negative: KiB), 64 MiB.
@@ -380,12 +385,11 @@ class SqliteEventStore:
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
         rows = await self._read(
-            f"SELECT {COLUMNS} FROM events WHERE position > ? ORDER BY position LIMIT ?",
-            (after, limit),
+            f"{_STORED} WHERE position > ? ORDER BY position LIMIT ?", (after, limit)
         )
         if rows and rows[0][0] > after + 1:
             await archives.check_after(self, after)
-        return stored_rows(rows)
+        return [StoredRow(p, s, v, i, t, sv, r, d, m, h) for p, s, v, i, t, sv, r, d, m, h in rows]
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[SqliteEventStore]:
@@ -775,8 +779,9 @@ class SqliteEventStore:
             return await _on_connection_thread(self._side, run)
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """Rows of a read-only query on the reader connection (for projection views)."""
-        return [tuple(row) for row in await self._read(sql, params)]
+        """Rows of a read-only query on the reader connection (for projection views). No row
+        factory is set, so the driver's rows are tuples already (audit reads whole tables)."""
+        return await self._read(sql, params)
 
     async def point_query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read of a row or two by key, answered on the calling thread: an indexed read

@@ -171,6 +171,53 @@ async def floor_rebuild_sql_eps(path: str, total: int, page: int, tables: list[s
     return total / elapsed
 
 
+async def floor_audit_sql_s(path: str, total: int, page: int, tables: list[str]) -> float:
+    """Seconds of the SQL any audit must do, with none of the Python of ours: read every row
+    of the log in pages (as ``floor_read_eps``), write the projections' final rows into empty
+    tables of a private in-memory database (where audit folds its fresh copy), and read both
+    copies of every table back in key order, as the comparison does."""
+    import sqlite3
+
+    async with aiosqlite.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        final = {t: list(await conn.execute_fetchall(f"SELECT * FROM {t}")) for t in tables}
+        scratch = sqlite3.connect(":memory:")
+        for table in tables:
+            [(ddl,)] = await conn.execute_fetchall(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            )
+            scratch.execute(ddl)
+        selects = {t: _select_in_key_order(scratch, t) for t in tables}
+        started = time.perf_counter()
+        after, seen = 0, 0
+        while rows := list(
+            await conn.execute_fetchall(
+                "SELECT position, stream, version, event_id, tag, schema_version, recorded_at, "
+                "data, metadata, hash FROM events WHERE position > ? ORDER BY position LIMIT ?",
+                (after, page),
+            )
+        ):
+            after, seen = rows[-1][0], seen + len(rows)
+        for table, rows in final.items():
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                scratch.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        scratch.commit()
+        for select in selects.values():
+            live = list(await conn.execute_fetchall(select))
+            assert live == scratch.execute(select).fetchall()
+        elapsed = time.perf_counter() - started
+        scratch.close()
+    assert seen == total
+    return elapsed
+
+
+def _select_in_key_order(conn: Any, table: str) -> str:
+    """A select of ``table``'s rows in primary key order (every column without one)."""
+    info = conn.execute(f"PRAGMA table_info({table})").fetchall()
+    key = [row[1] for row in sorted(info, key=lambda row: row[5]) if row[5]]
+    return f"SELECT * FROM {table} ORDER BY {', '.join(key or [row[1] for row in info])}"
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
