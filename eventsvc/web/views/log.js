@@ -107,16 +107,19 @@ export function mount(root, context) {
   function draw() {
     frame = 0;
     drawn = performance.now();
+    let anchored = false;
     if (!holding()) top = ring.count;
     else if (jumped !== null && top < jumpTop) {
+      anchored = true;
       // A jump fills the window from the position up to the head of the log as it was, the
       // event jumped to held in the middle.
       top = jumpTop;
-      if (jumpedAt >= 0) first = Math.max(0, top - 1 - jumpedAt - Math.floor(pool.length / 2));
-      if (box.scrollTop !== first * ROW_PX) box.scrollTop = first * ROW_PX;
+      if (jumpedAt >= 0) first = Math.max(0, Math.min(top - 1 - jumpedAt - Math.floor(pool.length / 2), shown() - pool.length));
     }
     const height = `${(shown() + 1) * ROW_PX}px`;  // a row more for the head of the table
     if (sizer.style.height !== height) sizer.style.height = height;
+    // Set after the height, which bounds it; the scroll event it fires finds it in place.
+    if (anchored && box.scrollTop !== first * ROW_PX) box.scrollTop = first * ROW_PX;
     pause.textContent = holding() ? "Follow the log" : "Pause";
     pause.setAttribute("aria-pressed", String(holding()));
     const newer = ring.count - top;
