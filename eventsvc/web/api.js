@@ -72,13 +72,14 @@ export class Feed {
     this.onState = onState;
     this.controller = null;
     this.turn = 0;  // each start and close begins a new turn; a loop of an old one stops
+    this.closed = true;
     this.failures = 0;
   }
 
   // Starts reading, after a close too: it goes on after the last event it gave.
-  start() { this.turn += 1; this.loop(this.turn); return this; }
+  start() { this.turn += 1; this.closed = false; this.loop(this.turn); return this; }
 
-  close() { this.turn += 1; this.controller?.abort(); }
+  close() { this.turn += 1; this.closed = true; this.controller?.abort(); }
 
   async loop(turn) {
     let dropped = false;

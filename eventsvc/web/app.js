@@ -16,6 +16,10 @@ const VIEWS = {
   audit: () => import("/web/views/audit.js"),
 };
 const TRAVELS = new Set(["queue", "stats"]);  // the views that can show the past
+// The views that read a stream of their own: the page's is closed meanwhile (one stream a
+// page), they report what they see through context.seen and context.connection, and the
+// page's goes on after its last event once they are left.
+const OWN_FEED = new Set(["log"]);
 
 const QUEUE_KEY = "eventsvc.queue";  // the queue last picked, for this tab
 const listeners = new Set();
@@ -25,6 +29,8 @@ const context = {
   past: null,  // a position while showing the past
   on(listener) { listeners.add(listener); return () => listeners.delete(listener); },
   now() { return context; },  // a view's context is a copy taken when it mounted
+  seen(position) { setHead(position); },
+  connection(state, position) { showConnection(state, position); },
   go(path) { location.hash = `#/${path}`; },
 };
 
@@ -93,6 +99,8 @@ async function route() {
   }
   unmount();
   unmount = () => {};
+  if (OWN_FEED.has(view)) feed?.close();
+  else if (feed?.closed) feed.start();
   for (const link of document.querySelectorAll("nav a")) {
     link.toggleAttribute("aria-current", link.getAttribute("href") === `#/${view}`);
   }

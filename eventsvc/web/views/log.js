@@ -17,9 +17,9 @@ const BACKLOG = 100;  // events shown from before the page opened
 const FILTERED_BACKLOG = 10 * KEPT;  // positions looked back through for a filter's events
 const BEFORE_JUMP = 10;  // events shown from before a position jumped to
 const ROW_PX = 24;  // every row is this tall (style.css), so a scroll offset names a row
-// The least time between two draws: a log faster than anyone reads looks the same drawn
-// twenty times a second as sixty, for a third of the work.
-const DRAW_MS = 50;
+// The least time between two draws: a log faster than anyone reads looks the same drawn ten
+// times a second as sixty, for a sixth of the work; a quiet log's event is drawn at once.
+const DRAW_MS = 100;
 
 class Ring {
   constructor(size) { this.size = size; this.items = new Array(size); this.count = 0; }
@@ -107,18 +107,22 @@ export function mount(root, context) {
   function draw() {
     frame = 0;
     drawn = performance.now();
+    let anchored = false;
     if (!holding()) top = ring.count;
     else if (jumped !== null && top < jumpTop) {
+      anchored = true;
       // A jump fills the window from the position up to the head of the log as it was, the
       // event jumped to held in the middle.
       top = jumpTop;
-      if (jumpedAt >= 0) first = Math.max(0, top - 1 - jumpedAt - Math.floor(pool.length / 2));
-      if (box.scrollTop !== first * ROW_PX) box.scrollTop = first * ROW_PX;
+      if (jumpedAt >= 0) first = Math.max(0, Math.min(top - 1 - jumpedAt - Math.floor(pool.length / 2), shown() - pool.length));
     }
     const height = `${(shown() + 1) * ROW_PX}px`;  // a row more for the head of the table
     if (sizer.style.height !== height) sizer.style.height = height;
-    pause.textContent = holding() ? "Follow the log" : "Pause";
-    pause.setAttribute("aria-pressed", String(holding()));
+    // Set after the height, which bounds it; the scroll event it fires finds it in place.
+    if (anchored && box.scrollTop !== first * ROW_PX) box.scrollTop = first * ROW_PX;
+    // Written only when they change: a write outside the box is a layout of the whole page.
+    const label = holding() ? "Follow the log" : "Pause";
+    if (pause.textContent !== label) { pause.textContent = label; pause.setAttribute("aria-pressed", String(holding())); }
     const newer = ring.count - top;
     const why = paused ? "paused" : jumped !== null ? `at position ${jumped}` : first > 0 ? "scrolled back" : "";
     const note = why && `${why}${newer ? `: ${newer} newer events${stopped ? " (the stream waits)" : ""}` : ""}`;
@@ -197,6 +201,7 @@ export function mount(root, context) {
       filters: { tags: value("f-tags"), queue_id: value("f-queue"), batch_id: value("f-batch"), session_id: value("f-session") },
       onEvent(position, tag, text) {
         if (position === null) return;
+        context.seen(position);
         if (jumped !== null && jumpedAt < 0 && position >= jumped) jumpedAt = ring.count;
         ring.push({ position, tag, text, queue: "", batch: "", session: "" });
         if (jumped !== null && position <= jumpHead && ring.count <= KEPT) jumpTop = ring.count;
@@ -204,7 +209,10 @@ export function mount(root, context) {
         if (holding() && ring.count - Math.max(top, KEPT) >= KEPT) { stopped = true; feed.close(); }
         schedule();
       },
-      onState(how, position) { if (how !== "live") state.textContent = how === "reconnected" ? `reconnected after position ${position}` : "reconnecting…"; },
+      onState(how, position) {
+        context.connection(how, position);
+        if (how !== "live") state.textContent = how === "reconnected" ? `reconnected after position ${position}` : "reconnecting…";
+      },
     }).start();
   }
 

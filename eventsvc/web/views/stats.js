@@ -11,6 +11,7 @@ import { bytes, h, seconds, table, throttled } from "/web/dom.js";
 const ENDED = { "session.completed": "completed", "session.failed": "failed", "session.canceled": "canceled" };
 const MINUTE = 60;
 const MOST_MINUTES = 10080;  // the longest history the server gives, and the chart keeps
+const SHORTEST = 30;  // minutes the chart shows at least
 
 const count = (value) => (value === null || value === undefined ? "–" : String(value));
 
@@ -66,22 +67,21 @@ class Completions {
     this.minutes.set(minute, bucket);
   }
 
-  // Every minute from the first with an ended session to now, the empty ones as zero.
+  // Every minute from the first with an ended session (or half an hour back) to now, the
+  // empty ones as zero.
   series() {
     const now = Math.floor(Date.now() / 1000 / MINUTE) * MINUTE;
-    const known = [...this.minutes.keys()];
-    const first = Math.max(Math.min(now - MINUTE, ...known), now - (MOST_MINUTES - 1) * MINUTE);
+    const first = Math.max(Math.min(now - SHORTEST * MINUTE, ...this.minutes.keys()), now - (MOST_MINUTES - 1) * MINUTE);
     const xs = [], done = [], failed = [], canceled = [];
     for (let minute = first; minute <= now; minute += MINUTE) {
       const bucket = this.minutes.get(minute);
       xs.push(minute); done.push(bucket?.completed || 0); failed.push(bucket?.failed || 0); canceled.push(bucket?.canceled || 0);
     }
-    return [xs, done, failed, canceled];
+    return { xs, done, failed, canceled };
   }
 
   draw() {
-    const data = this.series();
-    const [xs, done, failed, canceled] = data;
+    const { xs, done, failed, canceled } = this.series();
     const sum = (values) => values.reduce((a, b) => a + b, 0);
     const busiest = done.reduce((best, n, i) => (n > done[best] ? i : best), 0);
     const source = this.history ? "" : " (since this page opened: the server keeps no history of them)";
@@ -89,14 +89,20 @@ class Completions {
       + `${sum(done)} completed, ${sum(failed)} failed, ${sum(canceled)} canceled`
       + (done[busiest] ? `; the most completed in one minute: ${done[busiest]} at ${clock(xs[busiest])}.` : "."));
     this.target.dataset.completed = String(sum(done));
-    if (this.plot) { this.plot.setData(data); return; }
+    // Stacked bars: each series is drawn as the sum of itself and those below it, the tallest
+    // first, so that each shows as its own band; the legend reads the series' own counts.
+    const parts = [done, failed, canceled];
+    const stacked = [xs, done.map((n, i) => n + failed[i] + canceled[i]), done.map((n, i) => n + failed[i]), done];
+    if (this.plot) { this.plot.setData(stacked); return; }
     this.target.replaceChildren();
+    const bars = uPlot.paths.bars({ size: [0.8, 40], align: 1 });
+    const own = (part) => (u, v, si, i) => (i === null || i === undefined ? "--" : String(parts[part][i]));
     this.plot = chart(this.target, "Sessions ended per minute (UTC)", [
       { label: "minute", value: (u, v) => (v === null ? "" : clock(v)) },
-      { label: "completed", stroke: "#2f855a", fill: "#2f855a44", paths: uPlot.paths.stepped({ align: 1 }) },
-      { label: "failed", stroke: "#c53030", paths: uPlot.paths.stepped({ align: 1 }) },
-      { label: "canceled", stroke: "#718096", paths: uPlot.paths.stepped({ align: 1 }) },
-    ], data, { scales: { x: { time: true } }, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") });
+      { label: "canceled", stroke: "#718096", fill: "#a0aec0", paths: bars, points: { show: false }, value: own(2) },
+      { label: "failed", stroke: "#c53030", fill: "#e53e3e", paths: bars, points: { show: false }, value: own(1) },
+      { label: "completed", stroke: "#2f855a", fill: "#38a169", paths: bars, points: { show: false }, value: own(0) },
+    ], stacked, { scales: { x: { time: true } }, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC") });
   }
 
   destroy() { this.plot?.destroy(); }
