@@ -46,6 +46,7 @@ from eventsvc.projections.queue_view import QueueView
 from eventsvc.projections.runner import checkpoints
 from eventsvc.projections.stats import StatsView
 from eventsvc.sessions import Cancel, Command, Retry, SessionState, decide
+from eventsvc.stats import StatsSummary
 from eventsvc.store import NO_STREAM, STREAM_EXISTS, ExpectedVersion, StoreOptions, archives
 from eventsvc.views import BatchStatus, EnqueueResult, NodeFailure, SessionDetail, SessionView
 from eventsvc.webhooks import (
@@ -286,6 +287,22 @@ class Service:
             if batch_id := session_id.rpartition(".")[0]:
                 await self._archived(batch_id, f"session {session_id!r}")
             raise
+
+    async def session_stats(self, session_id: str) -> StatsSummary:
+        """The session's stats; ArchivedError, not an empty summary, if an archive moved
+        its runs out of the live log."""
+        summary = await self.stats.session(session_id)
+        if not summary.node_types and (batch_id := session_id.rpartition(".")[0]):
+            await self._archived(batch_id, f"session {session_id!r}")
+        return summary
+
+    async def batch_stats(self, batch_id: str) -> StatsSummary:
+        """The batch's stats; ArchivedError, not an empty summary, if an archive moved its
+        runs out of the live log."""
+        summary = await self.stats.batch(batch_id)
+        if not summary.node_types:
+            await self._archived(batch_id, f"batch {batch_id!r}")
+        return summary
 
     async def _archived(self, batch_id: str, what: str) -> None:
         """Raise ArchivedError if batch ``batch_id`` (``what`` asked for) is archived."""

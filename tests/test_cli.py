@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import signal
@@ -695,6 +696,9 @@ def test_archive_audit_and_restore_from_the_command_line(tmp_path: Path) -> None
     for _ in range(2):
         assert run("run", "--example", "math-grid", "--db", db)[0] == 0
     head = json.loads(run("audit", "--db", db, "--json")[1])["events"]
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        [(batch_id,)] = conn.execute("SELECT batch_id FROM queue_batches LIMIT 1").fetchall()
+    assert run("stats", "--batch", batch_id, "--db", db, "--json")[0] == 0
 
     code, out, _ = run("archive", "--db", db, "--older-than", "1d", "--dry-run")
     assert (code, out.startswith("nothing to archive")) == (0, True)
@@ -713,6 +717,9 @@ def test_archive_audit_and_restore_from_the_command_line(tmp_path: Path) -> None
     assert f"the live log starts at position {head + 1}" in err
     assert archived.name in err
     assert "Traceback" not in err
+    for what in (["--batch", batch_id], ["--session", f"{batch_id}.0"]):
+        code, out, err = run("stats", *what, "--db", db)
+        assert (code, f"is archived in {archived.name}" in err) == (2, True), (out, err)
     code, out, _ = run("audit", "--db", db, "--archive", str(archived))
     assert code == 0
     assert f"audit: 1 events and {head} archived, clean" in out

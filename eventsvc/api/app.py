@@ -220,13 +220,15 @@ def queue_routes() -> APIRouter:
 def other_routes() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
-    @router.get("/stats/sessions/{session_id}", tags=["stats"], responses=documented())
+    @router.get("/stats/sessions/{session_id}", tags=["stats"], responses=documented(410))
     async def session_stats(session_id: SessionId, service: ServiceDep) -> StatsSummary:
-        return await service.stats.session(session_id)
+        """The session's stats (empty before it runs); 410 once archived."""
+        return await service.session_stats(session_id)
 
-    @router.get("/stats/batches/{batch_id}", tags=["stats"], responses=documented())
+    @router.get("/stats/batches/{batch_id}", tags=["stats"], responses=documented(410))
     async def batch_stats(batch_id: BatchId, service: ServiceDep) -> StatsSummary:
-        return await service.stats.batch(batch_id)
+        """The batch's stats (empty before it runs); 410 once archived."""
+        return await service.batch_stats(batch_id)
 
     @router.get("/stats/node_types", tags=["stats"], responses=documented())
     async def node_type_stats(service: ServiceDep) -> StatsSummary:

@@ -37,9 +37,9 @@ def add(commands: Any) -> None:
 async def show_stats(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     async with Service.open(settings) as service:
         if args.session:
-            summary = await service.stats.session(args.session)
+            summary = await service.session_stats(args.session)
         elif args.batch:
-            summary = await service.stats.batch(args.batch)
+            summary = await service.batch_stats(args.batch)
         else:
             summary = await service.stats.node_types()
     out.write(json.dumps(to_json(summary), indent=2) if args.json else render_table(summary))
