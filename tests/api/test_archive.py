@@ -116,6 +116,8 @@ async def test_the_client_archives_and_raises_gone(service: Service) -> None:
         with pytest.raises(Gone) as caught:
             await client.batch_status("default", "old")
         assert (caught.value.status, caught.value.code) == (410, "archived")
+        with pytest.raises(Gone):
+            await client.session_stats("old.0")
         with pytest.raises(Gone), anyio.fail_after(10):
             async for _ in client.subscribe(after=0):
                 pass
