@@ -250,7 +250,8 @@ async def _write(store: ProjectedStore, planned: archives.Plan, directory: Path)
                         raise StoreError(
                             f"the log ended at position {after} while {last} was archived"
                         )
-                    archives.stream_facts(((row.stream, row.version) for row in rows), planned)
+                    last_versions = {row.stream: row.version for row in rows}
+                    archives.stream_facts(last_versions.items(), planned)
                     _note_last(planned, rows)
                     await send.send(rows)
                     after = rows[-1].position

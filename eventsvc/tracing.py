@@ -26,6 +26,7 @@ from opentelemetry.trace import Span
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from eventsvc.events import Event, EventMetadata, NewEvent, RecordedEvent
+from eventsvc.store.rows import new_event_ids
 
 log = logging.getLogger("eventsvc.tracing")
 
@@ -102,7 +103,11 @@ def carried(events: Sequence[Event], parent: str | None) -> Sequence[Event | New
     if parent is None:
         return events
     metadata = EventMetadata(traceparent=parent)
-    return [NewEvent(event=e, event_id=uuid.uuid4(), metadata=metadata) for e in events]
+    ids = new_event_ids(len(events))  # time-ordered, as the store's own (store.rows)
+    return [
+        NewEvent(event=e, event_id=uuid.UUID(i), metadata=metadata)
+        for e, i in zip(events, ids, strict=True)
+    ]
 
 
 def found_in(records: Sequence[RecordedEvent]) -> str | None:

@@ -403,12 +403,12 @@ def _insert(tx: Transaction, row: tuple[Any, ...], backend: str) -> None:
 
 def stream_facts(rows: Iterable[tuple[str, int]], plan: Plan) -> None:
     """Note the (stream, version) of archived rows in ``plan``, in position order."""
-    streams, batches = plan.streams, plan.batch_streams
-    for stream, version in rows:
+    # In position order a stream's last version comes last: one test per stream, not per row.
+    for stream, version in dict(rows).items():
         if of_a_batch(stream):
-            batches[stream] = None
+            plan.batch_streams[stream] = None
         else:
-            streams[stream] = version
+            plan.streams[stream] = version
 
 
 __all__ = [

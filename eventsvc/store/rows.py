@@ -6,6 +6,7 @@ rows, and give a ``StoredRow`` its columns back. The column order is the same in
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -92,11 +93,16 @@ def repeat_of(
 
 
 def new_event_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUIDs in canonical form, from one read of the OS's RNG."""
+    """``count`` time-ordered (version 7) UUIDs in canonical form: the milliseconds now, then
+    random bits from one read of the OS's RNG. Ids made together sort together, so the unique
+    index on them grows at its end, and an archive's delete of the oldest rows rewrites the
+    pages of their ids only, not nearly every page of it (as random version 4 ids would)."""
+    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big")
     raw = bytearray(os.urandom(16 * count))
     ids = []
     for offset in range(0, 16 * count, 16):
-        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x40  # version 4
+        raw[offset : offset + 6] = stamp
+        raw[offset + 6] = (raw[offset + 6] & 0x0F) | 0x70  # version 7
         raw[offset + 8] = (raw[offset + 8] & 0x3F) | 0x80  # RFC 4122 variant
         h = raw[offset : offset + 16].hex()
         ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")

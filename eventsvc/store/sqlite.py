@@ -134,7 +134,7 @@ _STORED = (
 _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _MEMORY = ":memory:"
 # The page cache an archive's transaction gets (negative: KiB), 64 MiB.
-_ARCHIVE_CACHE_KIB = -65536
+ARCHIVE_CACHE_KIB = -65536
 
 
 class SqliteTransaction:
@@ -152,6 +152,16 @@ class SqliteTransaction:
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         # No row factory is set, so the driver's rows are tuples already.
         return self._raw.execute(sql, params).fetchall()
+
+
+def _vacuum_after_archive(raw: sqlite3.Connection) -> None:
+    """Hand the pages an archive's commit freed back to the file system at once, while they
+    are in its cache (pages freed in a transaction are reusable only once it has committed).
+    The archive stands whatever this does: ``give_back_space`` runs next, vacuums what is
+    left, and says why if it fails."""
+    with contextlib.suppress(sqlite3.Error):
+        if raw.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # 2: INCREMENTAL
+            raw.executescript("PRAGMA incremental_vacuum;")
 
 
 @contextmanager
@@ -688,12 +698,15 @@ class SqliteEventStore:
         with the inline projections, while no append commits."""
 
         def transaction(raw: sqlite3.Connection) -> tuple[archives.Committed, RecordedEvent]:
-            # The delete touches every index page of the rows it removes: let them stay in
-            # memory for the transaction, then give the memory back.
+            # The delete touches every index page of the rows it removes, and the vacuum after
+            # it moves pages the delete has just read: let them stay in memory for both, then
+            # give the memory back.
             size = raw.execute("PRAGMA cache_size").fetchone()[0]
-            raw.execute(f"PRAGMA cache_size = {_ARCHIVE_CACHE_KIB}")
+            raw.execute(f"PRAGMA cache_size = {ARCHIVE_CACHE_KIB}")
             try:
-                return commit(raw)
+                done = commit(raw)
+                _vacuum_after_archive(raw)
+                return done
             finally:
                 raw.execute(f"PRAGMA cache_size = {int(size)}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -12,12 +13,16 @@ from eventsvc.store.rows import columns_of, decode_rows, new_event_ids, prepare,
 from eventsvc.testing import new_event, session_started
 
 
-def test_fresh_event_ids_are_canonical_version_4_uuids() -> None:
+def test_fresh_event_ids_are_canonical_version_7_uuids_in_the_order_they_were_made() -> None:
+    before = time.time_ns() // 1_000_000
     ids = new_event_ids(200)
+    later = new_event_ids(1)
     assert len(set(ids)) == 200
     for value in ids:
         parsed = uuid.UUID(value)
-        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, value)
+        assert (parsed.version, parsed.variant, str(parsed)) == (7, uuid.RFC_4122, value)
+        assert parsed.int >> 80 >= before
+    assert max(ids) < later[0] or later[0][:13] == ids[0][:13]
 
 
 def test_prepare_encodes_and_refuses_oversized_events_and_repeated_ids() -> None:
