@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from hashlib import sha1
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -193,8 +194,10 @@ class Lease:
         )
 
 
+@lru_cache(maxsize=1024)
 def dollar_placeholders(sql: str) -> str:
-    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes)."""
+    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes). Cached:
+    the folds and views send the same few statements again and again."""
     out, count, quote = [], 0, ""
     for char in sql:
         if quote:

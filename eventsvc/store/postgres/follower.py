@@ -6,6 +6,10 @@ sealed is read back, woken by that sealer's NOTIFY (which carries the new head a
 position of every batch it sealed). A bounded poll stands in for a lost notification: when an
 append has waited a poll interval for its seal, or subscribers have heard of no seal for that
 long.
+
+A projection runner of this process reads its pages here first (``recent``): the groups this
+process sealed or read for its subscribers lately, kept once a runner has asked, and only
+while they follow on from one another; anything else is read from the database.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from eventsvc.store.subscription import Fanout
 log = logging.getLogger("eventsvc.store")
 
 ReadPage = Callable[[int, int], Awaitable[list[RecordedEvent]]]
+# Events of the groups kept for ``recent``, at most (a larger group is kept alone).
+_RECENT_EVENTS = 2000
 
 
 class Follower:
@@ -48,6 +54,10 @@ class Follower:
         self._tick = anyio.Event()
         self._heard_at = 0.0
         self._behind = anyio.Event()
+        # Groups sealed lately, consecutive, once a runner reads pages here (``recent``).
+        self._kept: list[list[RecordedEvent]] = []
+        self._kept_events = 0
+        self._keeping = False
 
     @property
     def tick(self) -> anyio.Event:
@@ -86,9 +96,13 @@ class Follower:
     def sealed_here(self, sealed: list[tuple[Any, ...]], lasts: dict[int, int]) -> None:
         """After this process's seal: resolve waiting appends, hand the rows to subscribers."""
         first, last = sealed[0][0], sealed[-1][0]
+        records = self._records(sealed) if self._keeping else None
         if len(self._fanout) and self._published == first - 1 and not self._publishing.locked():
-            self._fanout.publish(self._records(sealed))
+            records = records or self._records(sealed)
+            self._fanout.publish(records)
             self._published = last
+        if records is not None:
+            self._keep(records)
         self._heard_at = anyio.current_time()
         self._waiting.resolve(lasts)
         self.observe_head(last)
@@ -166,3 +180,35 @@ class Follower:
                     return
                 self._fanout.publish(page)
                 self._published = page[-1].position
+                if self._keeping:
+                    self._keep(page)
+
+    def recent(self, after: int, limit: int) -> list[RecordedEvent] | None:
+        """The events after ``after`` (up to ``limit``) if the groups kept hold the next one,
+        else None; from the first call on, groups are kept."""
+        self._keeping = True
+        kept = self._kept
+        for n in range(len(kept) - 1, -1, -1):  # a runner reads near the head: newest first
+            start = after + 1 - kept[n][0].position
+            if start < 0:
+                continue
+            if start >= len(kept[n]) or kept[n][start].position != after + 1:
+                return None
+            page = kept[n][start : start + limit]
+            for later in kept[n + 1 :]:
+                if len(page) >= limit:
+                    break
+                page.extend(later[: limit - len(page)])
+            return page
+        return None
+
+    def _keep(self, group: list[RecordedEvent]) -> None:
+        """Keep ``group`` for ``recent``: after the others if it follows on from them (else
+        alone), dropping the oldest beyond ``_RECENT_EVENTS``."""
+        if self._kept and self._kept[-1][-1].position + 1 != group[0].position:
+            self._kept, self._kept_events = [], 0
+        self._kept.append(group)
+        self._kept_events += len(group)
+        if self._kept_events > 2 * _RECENT_EVENTS:
+            while len(self._kept) > 1 and self._kept_events > _RECENT_EVENTS:
+                self._kept_events -= len(self._kept.pop(0))

@@ -471,6 +471,15 @@ class PostgresEventStore:
             await archives.check_after(self, after)
         return stored_rows(rows)
 
+    async def read_page(self, after: int, limit: int) -> list[RecordedEvent]:
+        """A projection runner's page: what this process sealed or read lately from memory,
+        and nothing past the head it knows (the runner then waits for the head, which polls
+        when no seal is heard of); else from the database."""
+        if after >= self._follower.known_head:
+            return []
+        page = self._follower.recent(after, limit)
+        return page if page is not None else await self.read_all(after, limit)
+
     async def wait_for_head(self, position: int) -> None:
         """Return once the sealed log reaches ``position`` (woken by seals, else a poll)."""
         await self._follower.wait_for_head(position)
