@@ -51,7 +51,7 @@ class Follower:
         self.known_head = 0
         self._published = 0
         self._publishing = anyio.Lock()
-        self._tick = anyio.Event()
+        self._tick: anyio.Event | None = None  # made when someone waits for the next seal
         self._heard_at = 0.0
         self._behind = anyio.Event()
         # Groups sealed lately, consecutive, once a runner reads pages here (``recent``).
@@ -62,6 +62,8 @@ class Follower:
     @property
     def tick(self) -> anyio.Event:
         """Set at the next seal heard of, or poll made."""
+        if self._tick is None:
+            self._tick = anyio.Event()
         return self._tick
 
     def start_at(self, head: int) -> None:
@@ -70,7 +72,7 @@ class Follower:
     async def wait_for_head(self, position: int) -> None:
         """Return once the sealed log reaches ``position`` (woken by seals, else a poll)."""
         while self.known_head < position:
-            tick = self._tick
+            tick = self.tick
             with anyio.move_on_after(self._poll_interval):
                 await tick.wait()
             if not tick.is_set():
@@ -85,8 +87,9 @@ class Follower:
     def observe_head(self, head: int) -> None:
         if head > self.known_head:
             self.known_head = head
-        tick, self._tick = self._tick, anyio.Event()
-        tick.set()
+        if self._tick is not None:
+            self._tick.set()
+            self._tick = None
         if self.known_head > self._published:
             if len(self._fanout) or self._publishing.locked():
                 self._behind.set()  # subscribers to feed: the follower reads and publishes
@@ -112,7 +115,8 @@ class Follower:
         if pid == conn.get_server_pid():
             return
         head, lasts = parse_sealed_payload(payload)
-        self._heard_at = anyio.current_time()
+        if len(self._fanout):  # only subscribers' silence makes the follower poll
+            self._heard_at = anyio.current_time()
         self._waiting.resolve(lasts)
         self.observe_head(head)
 
