@@ -6,7 +6,8 @@ awaited. Each node's ``invocation.completed`` is appended together with the next
 ``invocation.started`` (one commit per node), at the exact expected version, so a writer that
 is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A node
 whose type declares itself inline (pure, returning at once) runs while that commit is in
-flight: its outcome counts only once the append has succeeded, so the log is the same. A cancel
+flight, and the attempt goes on to the next node: its outcome is appended only once its start
+has committed (``append_ahead``), so the log is the same. A cancel
 (of the session or its batch) stops the attempt before its next node and tells a polling node
 through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
 limiter slot until it returns.
@@ -29,7 +30,7 @@ import math
 import threading
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,7 @@ import anyio
 
 from eventsvc import bounds, instruments, tracing
 from eventsvc import events as ev
+from eventsvc.append_ahead import AppendAhead
 from eventsvc.batches import data_of, session_values, substitute
 from eventsvc.cache import InvocationCache
 from eventsvc.clock import SystemClock
@@ -307,9 +309,23 @@ class Attempt:
         return substitute(enqueued.graph, values)
 
     async def _run_nodes(self, execution: GraphExecutionState) -> None:
+        failed: Exception | None = None
+        async with anyio.create_task_group() as tasks:
+            ahead = AppendAhead(tasks, self._append)
+            try:
+                await self._run_nodes_ahead(execution, ahead)
+            except Exception as exc:  # raised as it is, not in the task group's ExceptionGroup
+                failed = exc
+            finally:
+                ahead.close()
+        if failed is not None:
+            raise failed
+
+    async def _run_nodes_ahead(self, execution: GraphExecutionState, ahead: AppendAhead) -> None:
         pending: list[Event] = []
         while True:
             if self.running.canceled.is_set():
+                await ahead.settle()
                 await self._cancel(pending)
                 return
             try:
@@ -317,7 +333,7 @@ class Attempt:
             except (MissingInputError, NodeInputError) as exc:
                 node_id = exc.node_id
                 pending += self._failure(node_id, execution, exc, None)
-                await self._append(pending + self._fail_session(exc, node_id))
+                await ahead.append(pending + self._fail_session(exc, node_id))
                 return
             if node is None:
                 break
@@ -327,16 +343,18 @@ class Attempt:
                 execution.complete(node.id, hit)
                 pending.append(self._completed(node, execution, hit, None, key, cached=True))
                 continue
-            if _pure_inline(node):
-                output, error, stats = await self._invoke_while_appending(node, pending)
+            if _pure_inline(node):  # runs while its start commits (``append_ahead``)
+                await ahead.submit(pending)
             else:
-                await self._append(pending)
-                output, error, stats = await self._invoke(node)
+                await ahead.append(pending)
+            output, error, stats = await self._invoke(node)
             if isinstance(error, Abandoned):
+                await ahead.settle()
                 await self._cancel([])
                 return
             if error is not None:
                 pending = self._failure(node.id, execution, error, stats)
+                await ahead.settle()
                 if self.running.canceled.is_set():
                     await self._cancel(pending)
                 else:
@@ -348,38 +366,21 @@ class Attempt:
                 # A value the log cannot hold fails the node, as a failing body would.
                 error = InvalidValueError(f"node {node.id!r} returned a value out of bounds", found)
                 pending = self._failure(node.id, execution, error, stats)
-                await self._append(pending + self._fail_session(error, node.id))
+                await ahead.append(pending + self._fail_session(error, node.id))
                 return
             execution.complete(node.id, output)
             if key is not None:
-                # Cached now, appended with the next node: the entry is the newest, so it names
-                # its artifacts until the event does (an entry too big to keep is not put).
-                await self.bench.cache.put(key, node.node_type, completed.outputs)
+                # Cached once its start is durable, appended with the next node: the entry is
+                # the newest, so it names its artifacts until the event does (an entry too big
+                # to keep is not put).
+                await ahead.when_durable(self._put(key, node.node_type, completed.outputs))
             pending = [completed]
-        await self._append(pending + decide(Complete(), self.state))
+        await ahead.append(pending + decide(Complete(), self.state))
 
-    async def _invoke_while_appending(
-        self, node: BaseInvocation, pending: list[Event]
-    ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
-        """``_invoke`` of a node whose type declares itself inline (pure, returning at once),
-        run while its ``invocation.started`` commits instead of after; the outcome is taken
-        only once the append has succeeded. Fenced, the output is dropped: a pure body that
-        ran leaves no trace, so the log is what the append-then-invoke order would write."""
-        failed: list[Exception] = []
-
-        async def append() -> None:
-            try:
-                await self._append(pending)
-            except Exception as exc:  # raised in this task, below, as _append raised it
-                failed.append(exc)
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(append)
-            await anyio.lowlevel.checkpoint()  # the append reaches the writer first
-            outcome = await self._invoke(node)
-        if failed:
-            raise failed[0]
-        return outcome
+    def _put(
+        self, key: str, node_type: str, outputs: dict[str, Any]
+    ) -> Callable[[], Awaitable[None]]:
+        return lambda: self.bench.cache.put(key, node_type, outputs)
 
     async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
         """The node's cache key if the cache was asked (cacheable node, cache on), and the
@@ -390,7 +391,7 @@ class Attempt:
         enabled, outputs = await self.bench.cache.lookup(key)
         if not enabled:
             return None, None
-        instruments.CACHE_REQUESTS.labels("miss" if outputs is None else "hit").inc()
+        instruments.labeled(instruments.CACHE_REQUESTS, "miss" if outputs is None else "hit").inc()
         if outputs is None:
             return key, None
         output_type = self.bench.registry.get_output(outputs.get("type", ""))
@@ -404,7 +405,7 @@ class Attempt:
     ) -> tuple[BaseInvocationOutput | None, Exception | None, Sampler | None]:
         """The node's output or the exception it raised, with its measurements; past its
         time limit (its own, or what is left of the session's) a ``NodeTimeoutError``."""
-        span = tracing.start_span(f"node {node.node_type}", node=node.id, node_type=node.node_type)
+        span = tracing.start_child(f"node {node.node_type}", node=node.id, node_type=node.node_type)
         with tracing.active(span):
             output, error, stats = await self._invoke_limited(node)
             if error is not None:
@@ -657,6 +658,7 @@ def _observe(node: BaseInvocation, stats: Sampler | None, status: str) -> None:
     if stats is None:
         return
     if stats.wall_seconds is not None:
-        instruments.NODE_DURATION.labels(node.node_type, status).observe(stats.wall_seconds)
+        duration = instruments.labeled(instruments.NODE_DURATION, node.node_type, status)
+        duration.observe(stats.wall_seconds)
     if stats.vram_peak is not None:
-        instruments.NODE_VRAM_PEAK.labels(node.node_type).observe(stats.vram_peak)
+        instruments.labeled(instruments.NODE_VRAM_PEAK, node.node_type).observe(stats.vram_peak)

@@ -29,7 +29,7 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 0
 
 
 class _ResidentSize:
-    """The process's resident set size, read twice per node: from ``/proc/self/statm`` kept
+    """The process's resident set size, read around each node: from ``/proc/self/statm`` kept
     open and read in place where Linux has it (psutil opens, reads and parses the file on each
     call, which cost more than a small node's whole body), else from psutil. Reopened when the
     process is no longer the one that opened it (a forked child)."""
@@ -54,6 +54,41 @@ class _ResidentSize:
 
 
 resident_size = _ResidentSize()
+
+
+class _LastReading:
+    """The resident size read when the last measured node ended, taken as the next node's
+    reading before it when nothing else measured started meanwhile, on the same thread, and
+    within ``REUSE_SECONDS``: one read per node instead of two on a run of small nodes (each
+    read is a system call, and gives up the interpreter to whichever thread wants it). What
+    eventsvc's own bookkeeping allocates in that gap is within a reading's page granularity."""
+
+    REUSE_SECONDS = 0.001
+
+    def __init__(self) -> None:
+        self.starts = 0  # measured nodes started in this process
+        self._reading: tuple[int, int, float, int] | None = None  # starts, thread, when, rss
+
+    def before(self) -> int:
+        """The reading for a node starting now (counted as started)."""
+        reading, self._reading = self._reading, None
+        self.starts += 1
+        if reading is not None:
+            starts, thread, when, rss = reading
+            fresh = time.perf_counter() - when <= self.REUSE_SECONDS
+            if starts == self.starts - 1 and thread == threading.get_ident() and fresh:
+                return rss
+        return resident_size()
+
+    def after(self) -> int:
+        """The reading for a node ending now, kept for the next one (one assignment: another
+        thread sees the reading before or after it, never half of it)."""
+        rss = resident_size()
+        self._reading = (self.starts, threading.get_ident(), time.perf_counter(), rss)
+        return rss
+
+
+_last_reading = _LastReading()
 # A broken driver, or torch still being imported by another thread (a partially initialised
 # module has no ``cuda`` yet): no reading, never a node failure.
 _NO_READING = (RuntimeError, AttributeError)
@@ -113,7 +148,8 @@ class StatsContext(Sampler):
                 self._vram_before = self._cuda.memory_allocated()
             except _NO_READING:
                 self._cuda = None
-        self.rss_before = resident_size()
+        with _active_lock:
+            self.rss_before = _last_reading.before()
         self.start_time = time.time()
         self.started_at = datetime.fromtimestamp(self.start_time, UTC)
         self._started = time.perf_counter()
@@ -127,7 +163,7 @@ class StatsContext(Sampler):
     ) -> None:
         self.wall_seconds = time.perf_counter() - self._started
         self.ended_at = datetime.now(UTC)
-        self.rss_after = resident_size()
+        self.rss_after = _last_reading.after()
         if self._cuda is not None and self._vram_before is not None:
             try:
                 self._cuda.synchronize()

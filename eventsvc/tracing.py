@@ -62,10 +62,22 @@ def start_span(name: str, parent: str | None = None, **attributes: Any) -> Span:
     return tracer().start_span(name, context=context, attributes=attributes)
 
 
+def start_child(name: str, **attributes: Any) -> Span:
+    """A child of the current span, or a no-op one when the current span records nothing:
+    under the parent-based sampling that is the default, a child of it would record nothing
+    either (so a node's span costs nothing without an SDK)."""
+    if not enabled or not trace.get_current_span().is_recording():
+        return trace.INVALID_SPAN
+    return tracer().start_span(name, attributes=attributes)
+
+
 @contextmanager
 def active(span: Span) -> Iterator[Span]:
     """``span`` as the current span inside the block, ended after it; an exception escaping
     the block marks it failed."""
+    if span is trace.INVALID_SPAN:  # nothing to make current, nothing to end
+        yield span
+        return
     with trace.use_span(span, end_on_exit=True):
         yield span
 

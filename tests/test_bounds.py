@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -118,3 +119,20 @@ def storable(value: object, client: bool) -> bool:
 def test_problems_are_found_exactly_where_the_slow_check_finds_them(value: object) -> None:
     assert (bounds.problems(value) == []) == storable(value, client=False)
     assert (bounds.input_problems(value) == []) == storable(value, client=True)
+
+
+def nested(depth: int) -> object:
+    value: object = 1
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@given(values | st.sampled_from([nested(bounds.MAX_DEPTH), nested(bounds.MAX_DEPTH + 1)]))
+def test_the_check_on_encoded_json_refuses_exactly_what_the_walk_refuses(value: object) -> None:
+    encode = msgspec.json.encode
+    if bounds.problems(value):
+        with pytest.raises(InvalidValueError, match="the value"):
+            bounds.encoded_within(value, encode, "the value")
+    else:
+        assert bounds.encoded_within(value, encode, "the value") == encode(value)

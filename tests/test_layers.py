@@ -18,8 +18,8 @@ LAYERS = {
     "artifacts": 1, "sampling": 1, "instruments": 1, "tracing": 1, "isolation": 1,
     "artifact_retention": 1, "webhooks": 1, "archive_files": 1,
     # L2 orchestration
-    "service": 2, "executor": 2, "attempt": 2, "progress": 2, "audit": 2, "replay": 2,
-    "audit_jobs": 2, "metrics": 2, "archive": 2,
+    "service": 2, "executor": 2, "attempt": 2, "append_ahead": 2, "progress": 2, "audit": 2,
+    "replay": 2, "audit_jobs": 2, "metrics": 2, "archive": 2,
     # L3 edges, and the fakes for tests that nothing else imports
     "api": 3, "cli": 3, "client": 3, "schemas": 3, "testing": 3, "__main__": 3, "examples": 3,
 }  # fmt: skip

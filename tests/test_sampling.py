@@ -8,7 +8,7 @@ import psutil
 import pytest
 
 from eventsvc.events import NodeMeasurement
-from eventsvc.sampling import StatsContext, resident_size, update_mem_stats
+from eventsvc.sampling import StatsContext, _LastReading, resident_size, update_mem_stats
 
 
 def test_a_context_measures_time_and_process_memory() -> None:
@@ -77,3 +77,33 @@ def test_the_readings_make_a_node_measurement() -> None:
     measurement = NodeMeasurement(**stats.as_measurement())
     assert measurement.wall_seconds == stats.wall_seconds
     assert measurement.vram_peak is None
+
+
+def test_a_node_right_after_another_starts_from_its_reading(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    readings = iter(range(1000, 2000))
+    monkeypatch.setattr("eventsvc.sampling.resident_size", lambda: next(readings))
+    monkeypatch.setattr(_LastReading, "REUSE_SECONDS", 60.0)
+    with StatsContext() as first:
+        pass
+    with StatsContext() as second:
+        pass
+    assert second.rss_before == first.rss_after
+    monkeypatch.setattr(_LastReading, "REUSE_SECONDS", -1.0)  # too long ago: read again
+    with StatsContext() as third:
+        pass
+    assert third.rss_before != second.rss_after
+
+
+def test_a_node_after_another_thread_measured_reads_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter(range(1000, 2000))
+    monkeypatch.setattr("eventsvc.sampling.resident_size", lambda: next(readings))
+    with StatsContext() as first:
+        pass
+    other = threading.Thread(target=lambda: StatsContext().__enter__().__exit__(None, None, None))
+    other.start()
+    other.join()
+    with StatsContext() as later:
+        pass
+    assert later.rss_before != first.rss_after

@@ -17,15 +17,19 @@ from typing import Any
 from eventsvc.invocations.base import BaseInvocation
 
 NOT_INPUTS = frozenset({"id", "type", "is_intermediate", "use_cache"})
+_EXCLUDED = set(NOT_INPUTS)  # as pydantic takes it (never changed)
 
 
 def cache_key(node: BaseInvocation) -> str | None:
     meta = type(node).meta
     if not node.use_cache or not meta.deterministic:
         return None
-    if not _finite(node.model_dump(exclude=set(NOT_INPUTS))):
+    inputs = node.model_dump(exclude=_EXCLUDED)
+    plain = _plain(inputs)
+    if plain is None:
         return None  # NaN or infinity: JSON has no form for it (pydantic writes null)
-    inputs = node.model_dump(mode="json", exclude=set(NOT_INPUTS))
+    if not plain:  # values JSON has no type for (a datetime, a set): as pydantic writes them
+        inputs = node.model_dump(mode="json", exclude=_EXCLUDED)
     canonical = json.dumps(
         {"type": meta.type, "version": meta.version, "inputs": inputs},
         sort_keys=True,
@@ -35,12 +39,19 @@ def cache_key(node: BaseInvocation) -> str | None:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _finite(value: Any) -> bool:
-    """No NaN or infinity anywhere in ``value``."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    if isinstance(value, list | tuple | set | frozenset):
-        return all(_finite(v) for v in value)
-    return True
+def _plain(value: Any) -> bool | None:
+    """Whether ``value`` is made of JSON's own types only (then pydantic's JSON mode would
+    write it as it is); None if it holds a NaN or an infinity anywhere."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return True if math.isfinite(value) else None
+    if kind is dict or kind is list or kind is tuple or isinstance(value, set | frozenset):
+        items = value.values() if kind is dict else value
+        found = [_plain(item) for item in items]
+        if None in found:
+            return None
+        keys_plain = kind is not dict or all(type(k) is str for k in value)
+        return all(found) and keys_plain and kind is not set and kind is not frozenset
+    return False

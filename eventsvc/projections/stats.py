@@ -26,6 +26,7 @@ totals of every run survive in the snapshot (``stats_totals``).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -39,7 +40,7 @@ from eventsvc.events import (
 )
 from eventsvc.invocations.context import artifacts_in
 from eventsvc.projections import ProjectionTransaction, stats_totals
-from eventsvc.projections.stats_totals import RUN_COLUMNS, RunRow, Tally
+from eventsvc.projections.stats_totals import RUN_COLUMNS, Tally
 from eventsvc.stats import Completions, NodeRun, StatsSummary, summarize
 from eventsvc.store.protocols import Reads
 
@@ -220,12 +221,8 @@ def _run_row(position: int, data: InvocationCompleted | InvocationFailed) -> tup
     )
 
 
-def _measured(row: tuple[Any, ...]) -> RunRow:
-    """The part of a ``stats_runs`` row the totals count (``_INSERT``'s column order)."""
-    position, _, batch_id, _, _, _, node_type, failed, start, end, wall, before, after = row[:13]
-    return RunRow(
-        position, batch_id, node_type, failed, start, end, wall, before, after, row[13], *row[16:]
-    )
+# The part of a ``stats_runs`` row (``_INSERT``'s column order) the totals count.
+_measured = operator.itemgetter(0, 2, 6, 7, 8, 9, 10, 11, 12, 13, 16, 17)
 
 
 def _drop_session(
@@ -235,7 +232,7 @@ def _drop_session(
     for run in tx.fetchall(
         f"SELECT {RUN_COLUMNS} FROM stats_runs WHERE session_id = ?", (data.session_id,)
     ):
-        tally.run(RunRow(*run), -1, position)
+        tally.run(run, -1, position)
     tally.session(data.batch_id, position, -1)
     tx.execute("DELETE FROM stats_runs WHERE session_id = ?", (data.session_id,))
 

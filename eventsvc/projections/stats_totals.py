@@ -22,9 +22,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from eventsvc.stats import (
     CompletionBucket,
@@ -38,6 +37,7 @@ from eventsvc.stats import (
 from eventsvc.store.protocols import Reads, Transaction
 
 EVERY_RUN = ""
+_K = TypeVar("_K")
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS stats_types (
     scope TEXT NOT NULL,
@@ -151,83 +151,66 @@ _MINUTE = 60_000_000  # recorded_at is in microseconds
 ENDINGS = {"session.completed": 0, "session.failed": 1, "session.canceled": 2}
 
 
-@dataclass(slots=True)
-class RunRow:
-    """The measured part of one ``stats_runs`` row."""
-
-    position: int
-    batch_id: str
-    node_type: str
-    failed: int
-    started_at: int | None
-    ended_at: int | None
-    wall_seconds: float | None
-    rss_before: int | None
-    rss_after: int | None
-    vram_peak: int | None
-    cache_hit: int
-    cache_miss: int
-
-
 RUN_COLUMNS = (
     "position, batch_id, node_type, failed, started_at, ended_at, wall_seconds, rss_before, "
     "rss_after, vram_peak, cache_hit, cache_miss"
 )
+"""The measured part of a ``stats_runs`` row: what ``Tally.run`` counts, in this order."""
+RunRow = tuple[Any, ...]
 
 
 class Tally:
-    """What one page adds to (or takes from) the totals, written in one go."""
+    """What one page adds to (or takes from) the totals, written in one go.
+
+    Runs are tallied per batch and node type as they come (one merge per run); the totals of
+    every run are the batch tallies merged by node type when the page is written, from those
+    runs the ``''`` scope does not count yet (``fresh``)."""
 
     def __init__(self, counted_through: int) -> None:
         # Events up to here are already in the ``''`` scope (a restored snapshot counts them).
         self._counted_through = counted_through
-        self._types: dict[tuple[str, str], list[Any]] = {}
+        self._counted: dict[tuple[str, str], list[Any]] = {}  # runs the '' scope counts
+        self._fresh: dict[tuple[str, str], list[Any]] = {}  # runs it does not count yet
         self._durations: Counter[tuple[str, str, int]] = Counter()
         self._sessions: dict[str, list[int]] = {}
         self._ends: dict[int, list[int]] = {}
 
-    def _scopes(self, batch_id: str, position: int) -> tuple[str, ...]:
-        return (batch_id,) if position <= self._counted_through else (batch_id, EVERY_RUN)
-
     def run(self, run: RunRow, sign: int, at: int) -> None:
         """Count ``run`` (``sign`` 1) or take it back (-1), for an event at position ``at``."""
-        seconds = run.wall_seconds
-        change = ram_change_of(run.rss_before, run.rss_after)
+        _, batch_id, node_type, failed, start, end, seconds, before, after, vram, hit, miss = run
+        change = ram_change_of(before, after)
         added: list[Any] = [
             sign,
-            sign * run.failed,
+            sign * failed,
             sign * (seconds is not None),
             sign * round((seconds or 0.0) * 1_000_000),  # integers: sums in any order agree
             sign * (change is not None),
             sign * (change or 0),
-            sign * run.cache_hit,
-            sign * run.cache_miss,
+            sign * hit,
+            sign * miss,
         ]
         if sign > 0:
-            rss_first = (run.started_at, run.rss_before) if run.rss_before is not None else None
-            rss_last = (run.started_at, run.rss_after) if run.rss_after is not None else None
-            added += [seconds, run.started_at, seconds, run.vram_peak, run.ended_at]
-            added += [*(rss_first or (None, None)), *(rss_last or (None, None))]
+            added += [seconds, start, seconds, vram, end]
+            added += [None, None] if before is None else [start, before]
+            added += [None, None] if after is None else [start, after]
         else:
-            added += [None] * 9
-        for scope in self._scopes(run.batch_id, at):
-            self._add(scope, run.node_type, added)
-            if seconds is not None:
-                self._durations[(scope, run.node_type, duration_bucket(seconds))] += sign
-
-    def _add(self, scope: str, node_type: str, added: list[Any]) -> None:
-        held = self._types.get((scope, node_type))
+            added += _NOTHING_SEEN
+        fresh = at > self._counted_through
+        tallies = self._fresh if fresh else self._counted
+        held = tallies.get((batch_id, node_type))
         if held is None:
-            self._types[(scope, node_type)] = list(added)
-            return
-        old = list(held)
-        for i in range(len(_SUMS)):
-            held[i] += added[i]
-        for i in range(len(_SUMS), len(COLUMNS)):
-            held[i] = _pick(COLUMNS[i], i, old, added)
+            tallies[(batch_id, node_type)] = added
+        else:
+            _merge(held, added)
+        if seconds is not None:
+            bucket = duration_bucket(seconds)
+            self._durations[(batch_id, node_type, bucket)] += sign
+            if fresh:
+                self._durations[(EVERY_RUN, node_type, bucket)] += sign
 
     def session(self, batch_id: str, position: int, sign: int) -> None:
-        for scope in self._scopes(batch_id, position):
+        scopes = (batch_id, EVERY_RUN) if position > self._counted_through else (batch_id,)
+        for scope in scopes:
             counted = self._sessions.setdefault(scope, [0, position])
             counted[0] += sign
 
@@ -236,8 +219,8 @@ class Tally:
             self._ends.setdefault(recorded_at // _MINUTE, [0, 0, 0])[ENDINGS[tag]] += 1
 
     def write(self, tx: Transaction) -> None:
-        if self._types:
-            tx.executemany(_UPSERT_TYPES, [(*key, *row) for key, row in self._types.items()])
+        if rows := self._type_rows():
+            tx.executemany(_UPSERT_TYPES, rows)
         if durations := [(*key, n) for key, n in self._durations.items() if n]:
             tx.executemany(_UPSERT_DURATIONS, durations)
             # A bucket emptied again is gone, as if its runs had never been folded.
@@ -248,20 +231,50 @@ class Tally:
         if self._ends:
             tx.executemany(_UPSERT_COMPLETIONS, [(m, *n) for m, n in self._ends.items()])
 
+    def _type_rows(self) -> list[tuple[Any, ...]]:
+        """The ``stats_types`` rows to upsert: per batch, and for every run."""
+        per_batch = {key: list(held) for key, held in self._counted.items()}
+        every: dict[str, list[Any]] = {}
+        for (batch_id, node_type), held in self._fresh.items():
+            _merge_into(per_batch, (batch_id, node_type), held)
+            _merge_into(every, node_type, held)
+        rows = [(batch_id, node_type, *row) for (batch_id, node_type), row in per_batch.items()]
+        return rows + [(EVERY_RUN, node_type, *row) for node_type, row in every.items()]
 
-def _pick(column: str, i: int, old: list[Any], added: list[Any]) -> Any:
-    """Column ``i`` of two tallies merged, as ``_UPSERT_TYPES`` merges it in SQL."""
-    if column in _FIRST or column in _LAST:
-        when = i if column.endswith("_at") else i - 1  # the value follows its time
-        if added[when] is None:
-            return old[i]
-        if old[when] is None:
-            return added[i]
-        better = added[when] < old[when] if column in _FIRST else added[when] > old[when]
-        return added[i] if better else old[i]
-    if added[i] is None or old[i] is None:
-        return old[i] if added[i] is None else added[i]
-    return min(old[i], added[i]) if column in _LOWEST else max(old[i], added[i])
+
+_NOTHING_SEEN = [None] * 9
+
+
+def _merge(held: list[Any], added: list[Any]) -> None:
+    """Merge the tally ``added`` into ``held``, as ``_UPSERT_TYPES`` merges a row in SQL."""
+    for i in range(8):
+        held[i] += added[i]
+    held[8] = _lower(held[8], added[8])  # min_seconds
+    held[9] = _lower(held[9], added[9])  # span_start
+    held[10] = _higher(held[10], added[10])  # max_seconds
+    held[11] = _higher(held[11], added[11])  # max_vram
+    held[12] = _higher(held[12], added[12])  # span_end
+    # rss_first_at, rss_first: the earliest run's reading; rss_last_*: the latest's.
+    if added[13] is not None and (held[13] is None or added[13] < held[13]):
+        held[13], held[14] = added[13], added[14]
+    if added[15] is not None and (held[15] is None or added[15] > held[15]):
+        held[15], held[16] = added[15], added[16]
+
+
+def _merge_into(tallies: dict[_K, list[Any]], key: _K, added: list[Any]) -> None:
+    held = tallies.get(key)
+    if held is None:
+        tallies[key] = list(added)
+    else:
+        _merge(held, added)
+
+
+def _lower(held: Any, added: Any) -> Any:
+    return held if added is None or (held is not None and held <= added) else added
+
+
+def _higher(held: Any, added: Any) -> Any:
+    return held if added is None or (held is not None and held >= added) else added
 
 
 def counted_through(tx: Transaction) -> int:

@@ -55,8 +55,7 @@ def prepare(stream: str, events: Sequence[Event | NewEvent], max_event_bytes: in
         else:
             event, event_id, metadata = item, next(fresh_ids), None
         tag = event_tag(event)
-        bounds.check(event, f"event {tag!r} for stream {stream!r}")
-        data = CODEC.encode(event)
+        data = bounds.encoded_within(event, CODEC.encode, f"event {tag!r} for stream {stream!r}")
         meta = b"{}" if metadata is None else CODEC.encode_metadata(metadata)
         if len(data) + len(meta) > max_event_bytes:
             raise EventTooLargeError(stream, tag, len(data) + len(meta), max_event_bytes)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -122,3 +123,37 @@ def test_keys_of_real_numbers_stay_distinct() -> None:
     keys = {cache_key(FloatInvocation(value=v)) for v in (0.0, 1.0, 1.5, -1.5, 1e300)}
     assert None not in keys
     assert len(keys) == 5
+
+
+@invocation("test_key_rich", version="1.0.0", category="tests")
+class RichInputs(BaseInvocation):
+    """Inputs JSON has no type for: pydantic's JSON form of them is what the key hashes."""
+
+    when: datetime = InputField(datetime(2026, 1, 2, tzinfo=UTC))
+    tags: frozenset[str] = InputField(frozenset({"b", "a"}))
+    pair: tuple[int, str] = InputField((1, "x"))
+    nested: dict[str, list[float]] = InputField({"k": [1.5, 2.0]})
+
+    def invoke(self, context: InvocationContext) -> IntegerOutput:
+        return IntegerOutput(value=0)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"type": "add", "a": 1, "b": 2},
+        {"type": "test_key_rich"},
+        {"type": "test_key_rich", "pair": [2, "y"], "nested": {"z": [0.1]}},
+    ],
+)
+def test_the_key_hashes_the_inputs_as_pydantic_writes_them_in_json(data: dict[str, Any]) -> None:
+    parsed = node(data)
+    meta = type(parsed).meta
+    inputs = parsed.model_dump(mode="json", exclude={"id", "type", "is_intermediate", "use_cache"})
+    canonical = json.dumps(
+        {"type": meta.type, "version": meta.version, "inputs": inputs},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    assert cache_key(parsed) == hashlib.sha256(canonical.encode()).hexdigest()

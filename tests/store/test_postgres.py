@@ -12,10 +12,10 @@ import asyncpg
 import pytest
 
 from eventsvc.chain import verify_chain
-from eventsvc.errors import StoreError
+from eventsvc.errors import ConcurrencyError, StoreError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.leases import Leases
-from eventsvc.store import ANY, AppendResult, EventStore, StoreOptions, open_store
+from eventsvc.store import ANY, NO_STREAM, AppendResult, EventStore, StoreOptions, open_store
 from eventsvc.store.postgres.store import DB_NOW, PostgresEventStore, _Append, _append_statement
 from eventsvc.store.rows import prepare
 from eventsvc.testing import new_event, session_started
@@ -95,7 +95,7 @@ async def test_a_row_committed_late_is_delivered_after_one_sealed_before_it(
             transaction = conn.transaction()
             await transaction.start()
             sql, args = _append_statement(late, store.channel("unsealed"))
-            late_batch, _, _ = await conn.fetchrow(sql, *args)
+            late_batch = (await conn.fetchrow(sql, *args))[0]
             # B appends and commits meanwhile: sealed and delivered first.
             with anyio.fail_after(10):
                 early = await store.append("early", [session_started("b")])
@@ -114,6 +114,53 @@ async def test_a_row_committed_late_is_delivered_after_one_sealed_before_it(
         assert [(e.position, e.stream) for e in seen] == [(1, "early"), (2, "late")]
         assert [e.position for e in await store.read_all()] == [1, 2]
         assert verify_chain(await store.read_rows()) is None
+
+
+async def test_a_conflict_sees_the_stream_in_its_own_statement_and_waits_for_the_seal(
+    postgres_backend: PostgresBackend,
+) -> None:
+    reached, release = anyio.Event(), anyio.Event()
+
+    async def held_round() -> None:
+        reached.set()
+        await release.wait()
+
+    async with opened(postgres_backend, seal_hook=held_round) as store:
+        outcomes: dict[str, AppendResult | ConcurrencyError] = {}
+
+        async def append(name: str) -> None:
+            try:
+                outcomes[name] = await store.append("s", [session_started(name)], NO_STREAM)
+            except ConcurrencyError as exc:
+                outcomes[name] = exc
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(append, "first")
+            with anyio.fail_after(10):
+                await reached.wait()  # its row is committed, its seal held
+            # The statement that conflicts tells what the error needs: not a repeat, the
+            # stream's version, its last event not yet sealed, and that event's batch.
+            conn = await asyncpg.connect(postgres_backend.url)
+            try:
+                late = _Append(
+                    "s", NO_STREAM, prepare("s", [session_started("x")], FAST.max_event_bytes)
+                )
+                row = await conn.fetchrow(*_statement(late))
+            finally:
+                await conn.close()
+            assert (row[0], row[2], row[3], row[4]) == (None, False, 0, None)
+            assert row[5] is not None
+            tg.start_soon(append, "second")
+            release.set()
+        first, second = outcomes["first"], outcomes["second"]
+        assert isinstance(first, AppendResult)
+        assert isinstance(second, ConcurrencyError)
+        assert (second.stream, second.actual, second.position) == ("s", 0, first.last_position)
+
+
+def _statement(request: _Append) -> tuple[str, ...]:
+    sql, args = _append_statement(request, None)
+    return (sql, *args)
 
 
 async def write(

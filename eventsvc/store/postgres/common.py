@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
 from hashlib import sha1
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -70,6 +71,8 @@ class Database:
                 timeout=10,
                 server_settings=self.settings("pool", settings),
                 reset=_session_kept,
+                # No idle timer armed at every release (a pool holds a few connections).
+                max_inactive_connection_lifetime=0,
             )
 
     async def close_pool(self) -> None:
@@ -116,17 +119,25 @@ class Database:
         except DRIVER_ERRORS as exc:
             raise StoreError(f"{action} at {self.where} failed: {exc}") from exc
 
+    # The pooled queries translate as ``translated`` does, without a context manager's
+    # generator per query: every view, cache lookup and stream read comes through here.
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        with self.translated("reading the store"):
+        try:
             return list(await self.pool.fetch(sql, *args))
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"reading the store at {self.where} failed: {exc}") from exc
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
-        with self.translated("reading the store"):
+        try:
             return await self.pool.fetchrow(sql, *args)
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"reading the store at {self.where} failed: {exc}") from exc
 
     async def execute(self, sql: str, *args: Any) -> None:
-        with self.translated("writing the store"):
+        try:
             await self.pool.execute(sql, *args)
+        except DRIVER_ERRORS as exc:
+            raise StoreError(f"writing the store at {self.where} failed: {exc}") from exc
 
 
 class Lease:
@@ -193,8 +204,10 @@ class Lease:
         )
 
 
+@lru_cache(maxsize=1024)
 def dollar_placeholders(sql: str) -> str:
-    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes)."""
+    """SQLite's ``?`` placeholders as PostgreSQL's ``$1, $2, ...`` (outside quotes). Cached:
+    the folds and views send the same few statements again and again."""
     out, count, quote = [], 0, ""
     for char in sql:
         if quote:

@@ -6,6 +6,10 @@ sealed is read back, woken by that sealer's NOTIFY (which carries the new head a
 position of every batch it sealed). A bounded poll stands in for a lost notification: when an
 append has waited a poll interval for its seal, or subscribers have heard of no seal for that
 long.
+
+A projection runner of this process reads its pages here first (``recent``): the groups this
+process sealed or read for its subscribers lately, kept once a runner has asked, and only
+while they follow on from one another; anything else is read from the database.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from eventsvc.store.subscription import Fanout
 log = logging.getLogger("eventsvc.store")
 
 ReadPage = Callable[[int, int], Awaitable[list[RecordedEvent]]]
+# Events of the groups kept for ``recent``, at most (a larger group is kept alone).
+_RECENT_EVENTS = 2000
 
 
 class Follower:
@@ -45,13 +51,19 @@ class Follower:
         self.known_head = 0
         self._published = 0
         self._publishing = anyio.Lock()
-        self._tick = anyio.Event()
+        self._tick: anyio.Event | None = None  # made when someone waits for the next seal
         self._heard_at = 0.0
         self._behind = anyio.Event()
+        # Groups sealed lately, consecutive, once a runner reads pages here (``recent``).
+        self._kept: list[list[RecordedEvent]] = []
+        self._kept_events = 0
+        self._keeping = False
 
     @property
     def tick(self) -> anyio.Event:
         """Set at the next seal heard of, or poll made."""
+        if self._tick is None:
+            self._tick = anyio.Event()
         return self._tick
 
     def start_at(self, head: int) -> None:
@@ -60,7 +72,7 @@ class Follower:
     async def wait_for_head(self, position: int) -> None:
         """Return once the sealed log reaches ``position`` (woken by seals, else a poll)."""
         while self.known_head < position:
-            tick = self._tick
+            tick = self.tick
             with anyio.move_on_after(self._poll_interval):
                 await tick.wait()
             if not tick.is_set():
@@ -75,8 +87,9 @@ class Follower:
     def observe_head(self, head: int) -> None:
         if head > self.known_head:
             self.known_head = head
-        tick, self._tick = self._tick, anyio.Event()
-        tick.set()
+        if self._tick is not None:
+            self._tick.set()
+            self._tick = None
         if self.known_head > self._published:
             if len(self._fanout) or self._publishing.locked():
                 self._behind.set()  # subscribers to feed: the follower reads and publishes
@@ -86,9 +99,13 @@ class Follower:
     def sealed_here(self, sealed: list[tuple[Any, ...]], lasts: dict[int, int]) -> None:
         """After this process's seal: resolve waiting appends, hand the rows to subscribers."""
         first, last = sealed[0][0], sealed[-1][0]
+        records = self._records(sealed) if self._keeping else None
         if len(self._fanout) and self._published == first - 1 and not self._publishing.locked():
-            self._fanout.publish(self._records(sealed))
+            records = records or self._records(sealed)
+            self._fanout.publish(records)
             self._published = last
+        if records is not None:
+            self._keep(records)
         self._heard_at = anyio.current_time()
         self._waiting.resolve(lasts)
         self.observe_head(last)
@@ -98,7 +115,8 @@ class Follower:
         if pid == conn.get_server_pid():
             return
         head, lasts = parse_sealed_payload(payload)
-        self._heard_at = anyio.current_time()
+        if len(self._fanout):  # only subscribers' silence makes the follower poll
+            self._heard_at = anyio.current_time()
         self._waiting.resolve(lasts)
         self.observe_head(head)
 
@@ -166,3 +184,35 @@ class Follower:
                     return
                 self._fanout.publish(page)
                 self._published = page[-1].position
+                if self._keeping:
+                    self._keep(page)
+
+    def recent(self, after: int, limit: int) -> list[RecordedEvent] | None:
+        """The events after ``after`` (up to ``limit``) if the groups kept hold the next one,
+        else None; from the first call on, groups are kept."""
+        self._keeping = True
+        kept = self._kept
+        for n in range(len(kept) - 1, -1, -1):  # a runner reads near the head: newest first
+            start = after + 1 - kept[n][0].position
+            if start < 0:
+                continue
+            if start >= len(kept[n]) or kept[n][start].position != after + 1:
+                return None
+            page = kept[n][start : start + limit]
+            for later in kept[n + 1 :]:
+                if len(page) >= limit:
+                    break
+                page.extend(later[: limit - len(page)])
+            return page
+        return None
+
+    def _keep(self, group: list[RecordedEvent]) -> None:
+        """Keep ``group`` for ``recent``: after the others if it follows on from them (else
+        alone), dropping the oldest beyond ``_RECENT_EVENTS``."""
+        if self._kept and self._kept[-1][-1].position + 1 != group[0].position:
+            self._kept, self._kept_events = [], 0
+        self._kept.append(group)
+        self._kept_events += len(group)
+        if self._kept_events > 2 * _RECENT_EVENTS:
+            while len(self._kept) > 1 and self._kept_events > _RECENT_EVENTS:
+                self._kept_events -= len(self._kept.pop(0))

@@ -11,9 +11,13 @@ lease (stalled past it, or its connection gone) cannot commit a page, and a rebu
 locks the same rows, never interleaves with one. Every process waits for a position with
 ``wait_for``, woken by the runner's NOTIFY per page and else by a bounded poll.
 
-A fold is synchronous (it is written for SQLite's one-call transactions), so here it runs in a
-worker thread and each of its statements hops back to the event loop to run on the page's
-connection: a handful per page, as the folds batch their statements.
+A page costs few round trips: its events come from the follower's memory when this process
+sealed or read them lately (``SealedLog.read_page``), its transaction opens with the lease's
+renewal and checks in one simple query and ends with the checkpoint, its NOTIFY and COMMIT in
+another, and an idle runner renews its lease only every third of it. A fold is synchronous (it
+is written for SQLite's one-call transactions), so here it runs in a worker thread; its writes
+are held back until it reads or ends, and each run of them hops back to the event loop once
+to run, in order, on the page's connection.
 
 A page the fold cannot take (a data error of the database, a defect) is folded event by event
 to find the very event; the projection then stalls at the position before it, recorded in
@@ -110,10 +114,64 @@ ThreadTransaction = _ThreadTransaction
 """A synchronous transaction over one connection, for SQL written for both backends."""
 
 
+class _PageTransaction(_ThreadTransaction):
+    """A fold's transaction that holds its writes back until it reads (or ends): the
+    statements still run in the fold's order on the page's connection, but a run of writes
+    costs one hop to the event loop instead of one each. A write that fails raises at that
+    hop, inside the fold, so it still becomes the page's ``FoldError``."""
+
+    def __init__(self, conn: Any) -> None:
+        super().__init__(conn)
+        self._held: list[tuple[str, str, Sequence[Any]]] = []
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._held.append(("execute", sql, params))
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._held.append(("executemany", sql, rows))
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        held, self._held = self._held, []
+        rows = anyio.from_thread.run(self._run, held, sql, params)
+        return [tuple(row) for row in rows]
+
+    def flush(self) -> None:
+        if self._held:
+            held, self._held = self._held, []
+            anyio.from_thread.run(self._run, held, None, ())
+
+    async def _run(
+        self, held: list[tuple[str, str, Sequence[Any]]], sql: str | None, params: Sequence[Any]
+    ) -> Any:
+        conn = self._conn
+        for kind, statement, args in held:
+            if kind == "execute":
+                await conn.execute(dollar_placeholders(statement), *args)
+            else:
+                await conn.executemany(dollar_placeholders(statement), args)
+        return None if sql is None else await conn.fetch(dollar_placeholders(sql), *params)
+
+
+def _fold_held(projection: Projection, tx: _PageTransaction, records: list[RecordedEvent]) -> None:
+    """``fold_or_raise``, then the writes it held back: a failing one is the page's
+    ``FoldError`` too, as a failing read already is."""
+    fold_or_raise(projection, tx, records)
+    try:
+        tx.flush()
+    except Exception as exc:
+        first = records[0]
+        reason = f"{type(exc).__name__}: {exc}"
+        raise FoldError(projection.name, first.position, first.tag, reason) from exc
+
+
 class SealedLog(Protocol):
     """What a runner reads of the log: sealed pages, and a wait for the head to move on."""
 
-    async def read_all(self, after: int = 0, limit: int = 1000) -> list[RecordedEvent]: ...
+    async def read_page(self, after: int, limit: int) -> list[RecordedEvent]:
+        """Sealed events after ``after``, up to ``limit``: from memory where this process has
+        them, and none beyond the head it knows of."""
+        ...
 
     async def wait_for_head(self, position: int) -> None: ...
 
@@ -282,14 +340,19 @@ class PostgresProjections:
             f"{max(1, round(self._lease_seconds * 1000))}ms",
         )
         checkpoint = await self.checkpoint(projection.name)
+        renewed = anyio.current_time()
         while True:
-            page = await self._log.read_all(after=checkpoint, limit=PAGE)
+            page = await self._log.read_page(checkpoint, PAGE)
             if not page:
-                if not await lease.renew(conn):
-                    return
+                # Every page renews the lease: an idle runner renews it every third of it.
+                if anyio.current_time() - renewed >= self._lease_seconds / 3:
+                    renewed = anyio.current_time()
+                    if not await lease.renew(conn):
+                        return
                 with anyio.move_on_after(self._lease_seconds / 3):
                     await self._log.wait_for_head(checkpoint + 1)
                 continue
+            renewed = anyio.current_time()
             folded = await self._fold_page(conn, lease, projection, page, checkpoint)
             if folded is None:
                 return
@@ -315,26 +378,25 @@ class PostgresProjections:
 
         async def fold(records: list[RecordedEvent]) -> int | None:
             nonlocal folded_to
-            async with conn.transaction():
-                if not await lease.renew(conn):  # also locks the lease row until commit
-                    return None
-                folded = await self._checkpoint_in(conn, projection.name)
-                if folded != folded_to:  # rebuilt meanwhile: read again from there
-                    return folded
-                transaction = _ThreadTransaction(conn)
-                await anyio.to_thread.run_sync(fold_or_raise, projection, transaction, records)
-                await conn.execute(_CHECKPOINT, projection.name, records[-1].position, channel)
-                folded_to = records[-1].position
-                return folded_to
+            try:
+                await conn.execute(_begin_page(lease, projection.name, folded_to))
+            except asyncpg.InvalidTextRepresentationError as exc:
+                await _rollback(conn)
+                moved = _refusal(exc)
+                if moved is None:
+                    lease.epoch = None
+                return moved
+            try:
+                tx = _PageTransaction(conn)
+                await anyio.to_thread.run_sync(_fold_held, projection, tx, records)
+                await conn.execute(_end_page(projection.name, records[-1].position, channel))
+            except BaseException:
+                await _rollback(conn)
+                raise
+            folded_to = records[-1].position
+            return folded_to
 
         return await fold_exactly(fold, page, lambda exc: _transient(exc.__cause__))
-
-    @staticmethod
-    async def _checkpoint_in(conn: Any, name: str) -> int:
-        position = await conn.fetchval(
-            "SELECT position FROM projection_checkpoints WHERE name = $1", name
-        )
-        return 0 if position is None else int(position)
 
     async def write(self, work: Callable[[Transaction], _T]) -> _T:
         """Run a synchronous ``work`` in one transaction of a pooled connection."""
@@ -376,3 +438,59 @@ async def _reset_idle_timeout(conn: Any) -> None:
     closed by the pool instead, so a failure here changes nothing."""
     with anyio.CancelScope(shield=True), anyio.move_on_after(1), suppress(*DRIVER_ERRORS):
         await conn.execute("RESET idle_in_transaction_session_timeout")
+
+
+# A page's transaction opens and ends in one round trip each (simple queries, so values are
+# literals): BEGIN, the renewal of the lease (which locks its row until the commit, so a
+# rebuild never interleaves) and, in a statement of its own that sees a rebuild that held the
+# row, a check that the lease is still ours and the checkpoint the one the page continues;
+# then the checkpoint, its NOTIFY and COMMIT. The check refuses by failing a cast to bigint of
+# a text naming why (SQL has no RAISE), so the transaction is rolled back.
+_LOST, _MOVED = "eventsvc: projection lease lost", "eventsvc: projection checkpoint at"
+
+
+def _begin_page(lease: Lease, name: str, checkpoint: int) -> str:
+    holder, epoch = _literal(lease.name), int(lease.epoch or 0)
+    return (
+        "BEGIN; UPDATE leases SET expires_at = clock_timestamp() + make_interval(secs => "
+        f"{float(lease.seconds)!r}), holder_pid = pg_backend_pid() "
+        f"WHERE name = {holder} AND epoch = {epoch}; "
+        f"SELECT CASE WHEN l.epoch IS DISTINCT FROM {epoch} "
+        f"THEN ('{_LOST} ' || coalesce(l.epoch::text, 'none'))::bigint "
+        f"WHEN coalesce(c.position, 0) <> {int(checkpoint)} "
+        f"THEN ('{_MOVED} ' || coalesce(c.position, 0))::bigint END "
+        f"FROM (SELECT 1) q LEFT JOIN leases l ON l.name = {holder} "
+        f"LEFT JOIN projection_checkpoints c ON c.name = {_literal(name)}"
+    )
+
+
+def _end_page(name: str, position: int, channel: str) -> str:
+    return (
+        "INSERT INTO projection_checkpoints (name, position) "
+        f"VALUES ({_literal(name)}, {int(position)}) "
+        "ON CONFLICT (name) DO UPDATE SET position = excluded.position; "
+        f"SELECT pg_notify({_literal(channel)}, {_literal(f'{name}:{int(position)}')}); COMMIT"
+    )
+
+
+def _refusal(exc: BaseException) -> int | None:
+    """What ``_begin_page``'s check said: the checkpoint a rebuild moved to, or None when the
+    lease is lost. Any other failed cast is not the check's, and is raised."""
+    message = str(exc)
+    if _MOVED in message:
+        return int(message.partition(_MOVED)[2].strip(' "'))
+    if _LOST in message:
+        return None
+    raise exc
+
+
+def _literal(text: str) -> str:
+    """``text`` as an SQL string literal, whatever ``standard_conforming_strings`` says."""
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+async def _rollback(conn: Any) -> None:
+    """End a page's transaction that failed; a connection that failed too is closed by the
+    pool instead (which rolls back whatever is open), so a failure here changes nothing."""
+    with anyio.CancelScope(shield=True), suppress(*DRIVER_ERRORS):
+        await conn.execute("ROLLBACK")

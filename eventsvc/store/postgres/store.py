@@ -80,6 +80,7 @@ from eventsvc.store.postgres.sealer import Sealer
 from eventsvc.store.postgres.waiting import Pending, Waiting
 from eventsvc.store.protocols import (
     ANY,
+    NO_STREAM,
     AppendResult,
     ExpectedVersion,
     StoreOptions,
@@ -150,8 +151,9 @@ _VERSION_SQL = {
     "exact": "UPDATE streams SET version = version + $2::bigint WHERE stream = $1::text "
     "AND version = $8::bigint RETURNING version",
 }
-# What a conflicting append needs, in one round trip: whether its first event id is stored
-# (a repeat), else the stream's version and the position of its last event (NULL until sealed).
+# What a conflicting append reads again when its own statement saw the stream from before the
+# commit it waited on (``_shows_conflict``): whether its first event id is stored (a repeat),
+# else the stream's version and the position of its last event (NULL until sealed).
 _CONFLICT = (
     "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $1), s.version, e.position "
     "FROM (SELECT $2::text AS stream) q LEFT JOIN streams s ON s.stream = q.stream "
@@ -184,6 +186,8 @@ class _Append:
     # repeat of stored ids; or it failed.
     pending: Pending | None = None
     conflict: bool = False
+    # What the append's statement saw of the stream when it conflicted (``_Conflict``).
+    seen: tuple[Any, ...] | None = None
     duplicate: bool = False
     error: BaseException | None = None
 
@@ -470,6 +474,15 @@ class PostgresEventStore:
         if rows and rows[0][0] > after + 1:
             await archives.check_after(self, after)
         return stored_rows(rows)
+
+    async def read_page(self, after: int, limit: int) -> list[RecordedEvent]:
+        """A projection runner's page: what this process sealed or read lately from memory,
+        and nothing past the head it knows (the runner then waits for the head, which polls
+        when no seal is heard of); else from the database."""
+        if after >= self._follower.known_head:
+            return []
+        page = self._follower.recent(after, limit)
+        return page if page is not None else await self.read_all(after, limit)
 
     async def wait_for_head(self, position: int) -> None:
         """Return once the sealed log reaches ``position`` (woken by seals, else a poll)."""
@@ -760,8 +773,8 @@ class PostgresEventStore:
             for request in ordered:
                 sql, args = _append_statement(request, None)
                 row = await conn.fetchrow(sql, *args)
-                if row is None:
-                    request.conflict = True
+                if row[0] is None:
+                    request.conflict, request.seen = True, tuple(row[2:6])
                 else:
                     inserted.append((request, int(row[0]), int(row[1])))
             if inserted and notify:
@@ -776,8 +789,8 @@ class PostgresEventStore:
         channel = self._db.channel("unsealed") if notify else None
         sql, args = _append_statement(request, channel)
         row = await conn.fetchrow(sql, *args)
-        if row is None:
-            request.conflict = True
+        if row[0] is None:
+            request.conflict, request.seen = True, tuple(row[2:6])
         else:
             batch, last = int(row[0]), int(row[1])
             request.pending = self._waiting.register(request.stream, batch, last, request.items)
@@ -796,12 +809,15 @@ class PostgresEventStore:
             return await self._sealed(request.pending)
         if request.conflict:
             tick = self._follower.tick
-            stored, version, position = await self._db.fetchrow(
-                _CONFLICT, request.items[0][0], request.stream
-            )
-            if not stored:
-                first = (tick, (version, position))
-                raise await self._conflict_error(request, first)
+            seen = request.seen
+            if seen is None or not _shows_conflict(request.expected, seen):
+                # What the statement saw predates a concurrent commit: look again.
+                stored, version, position = await self._db.fetchrow(
+                    _CONFLICT, request.items[0][0], request.stream
+                )
+                seen = (stored, version, position, None)
+            if not seen[0]:
+                raise await self._conflict_error(request, (tick, seen[1:]))
         return await self._resolve_stored(request)
 
     async def _sealed(self, pending: Pending) -> AppendResult:
@@ -838,21 +854,23 @@ class PostgresEventStore:
         return f"sealing lag: {waiting} committed row(s) wait to be sealed, {lease}"
 
     async def _conflict_error(
-        self, request: _Append, first: tuple[anyio.Event, tuple[int | None, int | None]]
+        self, request: _Append, first: tuple[anyio.Event, tuple[int | None, int | None, int | None]]
     ) -> ConcurrencyError:
         """The stream's version and last position (once sealed) for the caller's error;
-        ``first`` is the look the conflict check already made."""
+        ``first`` is the look already made, with the batch of the stream's last event, whose
+        seal, once heard of, gives that position without another look."""
+        tick, (version, position, batch) = first
 
         async def look() -> tuple[int | None, int | None]:
-            _, version, position = await self._db.fetchrow(
-                _CONFLICT, request.items[0][0], request.stream
-            )
-            return version, position
+            if batch is not None and (last := self._waiting.sealed_at(batch)) is not None:
+                return version, last
+            _, found, at = await self._db.fetchrow(_CONFLICT, request.items[0][0], request.stream)
+            return found, at
 
         def ready(found: tuple[int | None, int | None]) -> bool:
             return found[0] is None or found[1] is not None
 
-        version, position = await self._when_sealed(look, ready, first)
+        version, position = await self._when_sealed(look, ready, (tick, (version, position)))
         if version is None:
             position = 0
         assert position is not None
@@ -901,33 +919,67 @@ class PostgresEventStore:
 
 
 def _append_statement(request: _Append, notify: str | None) -> tuple[str, list[Any]]:
-    """The one statement of an append: version check, batch number, rows (and a NOTIFY)."""
+    """The one statement of an append: version check, batch number, rows (and a NOTIFY). A
+    single event goes as plain values: arrays and ``unnest`` cost the driver and the server
+    more than the row itself."""
     expected = request.expected
     kind = "exact" if isinstance(expected, int) else expected.value
     args: list[Any] = [request.stream, len(request.items)]
-    args += [list(column) for column in zip(*request.items, strict=True)][:5]
+    single = len(request.items) == 1
+    if single:
+        args += request.items[0][:5]
+    else:
+        args += [list(column) for column in zip(*request.items, strict=True)][:5]
     if isinstance(expected, int):
         args.append(expected)
     if notify is not None:
         args.append(notify)
-    return _append_sql(kind, notify is not None, len(args)), args
+    return _append_sql(kind, notify is not None, len(args), single), args
 
 
-@lru_cache(maxsize=16)
-def _append_sql(kind: str, notify: bool, last_param: int) -> str:
+@lru_cache(maxsize=32)
+def _append_sql(kind: str, notify: bool, last_param: int, single: bool) -> str:
     wake = f", pg_notify(${last_param}::text, '1')" if notify else ""
+    rows = (
+        "SELECT $1::text, b.last, $3::text, $4::text, $5::bigint, $6::text, $7::text, b.batch "
+        "FROM b"
+        if single
+        else """SELECT $1::text, b.last - $2::bigint + u.n, u.event_id, u.tag, u.schema_version,
+           u.data, u.metadata, b.batch
+    FROM b, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
+        WITH ORDINALITY AS u(event_id, tag, schema_version, data, metadata, n)"""
+    )
+    first_id = "$3::text" if single else "($3::text[])[1]"
     return f"""
 WITH v AS ({_VERSION_SQL[kind]}),
-b AS (SELECT version AS last, nextval('events_batch') AS batch FROM v),
+b AS MATERIALIZED (SELECT version AS last, nextval('events_batch') AS batch FROM v),
 i AS (
     INSERT INTO events (stream, version, event_id, tag, schema_version, data, metadata, batch)
-    SELECT $1::text, b.last - $2::bigint + u.n, u.event_id, u.tag, u.schema_version, u.data,
-           u.metadata, b.batch
-    FROM b, unnest($3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[])
-        WITH ORDINALITY AS u(event_id, tag, schema_version, data, metadata, n)
+    {rows}
 )
-SELECT b.batch, b.last{wake} FROM b
+SELECT b.batch, b.last, NULL::boolean, NULL::bigint, NULL::bigint, NULL::bigint{wake} FROM b
+UNION ALL
+SELECT NULL, NULL, EXISTS (SELECT 1 FROM events WHERE event_id = {first_id}), s.version,
+       e.position, e.batch{", NULL" if notify else ""}
+FROM (SELECT 1) q LEFT JOIN streams s ON s.stream = $1::text
+    LEFT JOIN events e ON e.stream = s.stream AND e.version = s.version
+WHERE NOT EXISTS (SELECT 1 FROM b)
 """
+
+
+def _shows_conflict(expected: ExpectedVersion, seen: tuple[Any, ...]) -> bool:
+    """Whether what a conflicting append's statement saw (``_append_sql``: stored, version,
+    position, batch) is a state that conflicts with ``expected``. Its snapshot predates
+    the lock its check waited for: a stream created or moved by the commit it waited on is
+    not in it, and then it is read again."""
+    stored, version = seen[0], seen[1]
+    if stored:
+        return True
+    if isinstance(expected, int):
+        return version is not None and version != expected
+    if expected is NO_STREAM:
+        return version is not None
+    return version is None  # STREAM_EXISTS (ANY never conflicts)
 
 
 async def _no_mark() -> int:

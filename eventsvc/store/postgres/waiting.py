@@ -76,6 +76,10 @@ class Waiting:
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
 
+    def sealed_at(self, batch: int) -> int | None:
+        """The position of the last row of ``batch``, if its seal was heard of lately."""
+        return self._recent.get(batch)
+
     def stop(self, why: str) -> None:
         """Wake every pending append with ``why`` (it may still be sealed, elsewhere)."""
         self.stopped = why
