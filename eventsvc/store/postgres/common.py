@@ -236,11 +236,8 @@ def sealed_payload(head: int, lasts: dict[int, int]) -> str:
 
 def parse_sealed_payload(payload: str) -> tuple[int, dict[int, int]]:
     head, _, rest = payload.partition(" ")
-    lasts = {}
-    for pair in filter(None, rest.split(",")):
-        batch, _, last = pair.partition(":")
-        lasts[int(batch)] = int(last)
-    return int(head), lasts
+    pairs = (pair.partition(":") for pair in rest.split(",") if pair)
+    return int(head), {int(batch): int(last) for batch, _, last in pairs}
 
 
 async def close_quietly(conn: Any) -> None:

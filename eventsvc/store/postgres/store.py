@@ -6,7 +6,10 @@ NULL) until the sealer gives it its place. An append is one statement: it moves 
 row in ``streams`` (the optimistic version check: ``ON CONFLICT DO UPDATE`` for ``ANY``, a
 conditional ``UPDATE`` for an exact version, no table lock) and inserts its events under a
 ``batch`` number drawn after that row is locked. Concurrent appends of one process go together
-into one transaction (group commit); one caller's conflict fails only that caller.
+into one transaction (group commit); one caller's conflict fails only that caller. A conflict
+costs no second statement: the append's own returns whether its first id is stored, the
+stream's version, and its last event's position and batch (whose seal, once heard of, gives
+that position); only a view older than the commit the check waited on is read again.
 
 The parts, each a module of this package: ``sealer`` (one process at a time gives committed
 rows their positions and hashes, under a fenced lease), ``follower`` (this process's view of

@@ -68,11 +68,10 @@ class Waiting:
 
     def resolve(self, lasts: dict[int, int]) -> None:
         """Batches sealed, each with the position of its last row."""
-        for batch, last in lasts.items():
-            self._recent[batch] = last
-            pending = self.pending.pop(batch, None)
-            if pending is not None:
-                pending.resolve(last)
+        self._recent.update(lasts)
+        if self.pending:  # a seal names every batch it sealed, most of them other processes'
+            for batch in lasts.keys() & self.pending.keys():
+                self.pending.pop(batch).resolve(lasts[batch])
         while len(self._recent) > _RECENT:
             self._recent.popitem(last=False)
 
