@@ -130,10 +130,20 @@ class StatsProjection:
     )
     reads_own_tables = False
 
+    def __init__(self) -> None:
+        # Where a restored snapshot's totals count through, read once, and again after this
+        # projection's own ``restore`` or ``forget``. It matters only to the events a rebuild
+        # folds from a snapshot: any other fold starts past its checkpoint, which is never
+        # below it, so a value another process's archive (or a rolled back rebuild) left
+        # stale decides nothing.
+        self._counted_through: int | None = None
+
     def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
         rows: list[tuple[Any, ...]] = []
         refs, uses = [], []
-        tally = Tally(stats_totals.counted_through(tx))
+        if self._counted_through is None:
+            self._counted_through = stats_totals.counted_through(tx)
+        tally = Tally(self._counted_through)
         for record in events:
             data = record.data
             if isinstance(data, InvocationCompleted) and (named := artifacts_in(data.outputs)):
@@ -171,6 +181,7 @@ class StatsProjection:
     def forget(self, tx: ProjectionTransaction, horizon: int) -> None:
         """Drop the rows of archived runs, and the totals of archived batches; an artifact
         named below the horizon and again above keeps its first live position."""
+        self._counted_through = None  # read again, as this transaction leaves it
         stats_totals.forget_batches(tx, horizon)
         # The live tables now stand as a rebuild restored from this snapshot would: the
         # totals count every run through the checkpoint the snapshot was taken at.
@@ -193,6 +204,7 @@ class StatsProjection:
         )
 
     def restore(self, tx: ProjectionTransaction, state: dict[str, Any]) -> None:
+        self._counted_through = None
         stats_totals.restore(tx, state)
 
 
