@@ -187,10 +187,13 @@ async def archive(
         before = await store.size_bytes()
         if request.dry_run or not count:
             return _report(request.dry_run, planned, why, before, before, started)
-        await _write(store, planned, directory)
-        if before_commit is not None:
-            await before_commit()
-        committed = await store.commit_archive(planned)
+
+        async def write_file() -> None:
+            await _write(store, planned, directory)
+            if before_commit is not None:
+                await before_commit()
+
+        committed = await store.commit_archive(planned, write_file)
         await store.give_back_space()
         moved = 0
         if move_artifacts == "move" and artifacts is not None:

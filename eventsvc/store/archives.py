@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -238,12 +239,30 @@ def commit(
     now_us: int,
     backend: str,
 ) -> Committed:
-    """Apply an archive whose file is written, in the caller's one transaction: check that
-    the plan still holds, record the marker, take the projections' snapshots, forget what
-    only archived events made, delete the archived rows, and append ``log.archived``."""
+    """Apply an archive whose file is written, in the caller's one transaction: ``remove``,
+    then ``seal``."""
+    return seal(tx, plan, remove(tx, plan, projections), now_us=now_us, backend=backend)
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """What ``remove`` found before it deleted: the head, the stored hash of the plan's last
+    row, and the artifacts no live event names any more."""
+
+    head: tuple[int, bytes, int]
+    last_hash: bytes | None
+    released: list[str]
+
+
+def remove(tx: Transaction, plan: Plan, projections: Sequence[Projection]) -> Removed:
+    """The part of an archive that needs only its positions, so it may run while its file is
+    still being written from the same rows (which it cannot change before it commits): check
+    that the plan still holds, take the projections' snapshots, forget what only archived
+    events made, and delete the archived rows."""
     names = [p.name for p in projections]
     _check_still_holds(tx, plan, names)
     head, head_hash, head_recorded = tx.fetchall(_HEAD)[0]
+    stored = tx.fetchall("SELECT hash FROM events WHERE position = ?", (plan.last,))
     if "queue" in names:
         tx.execute(
             "INSERT INTO archived_batches (batch_id, file) SELECT batch_id, ? FROM queue_batches "
@@ -270,6 +289,22 @@ def commit(
         if (hooks := archivable(projection)) is not None:
             hooks.forget(tx, plan.horizon)
     released = _still_unnamed(tx, named)
+    tx.execute(
+        "DELETE FROM events WHERE position >= ? AND position < ?", (plan.first, plan.horizon)
+    )
+    last_hash = bytes(stored[0][0]) if stored else None
+    return Removed((int(head), bytes(head_hash), int(head_recorded)), last_hash, released)
+
+
+def seal(tx: Transaction, plan: Plan, removed: Removed, *, now_us: int, backend: str) -> Committed:
+    """The part of an archive that needs its written file's facts: check that the file's last
+    row is the one that was stored, record the streams' archived versions and the marker, and
+    append ``log.archived``."""
+    if removed.last_hash != plan.last_hash:
+        raise ArchiveConflictError(
+            f"the event at position {plan.last} is not the one written to {plan.file}; "
+            "nothing was archived"
+        )
     tx.executemany(
         "INSERT INTO archived_streams (stream, version) VALUES (?, ?) "
         "ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
@@ -280,10 +315,7 @@ def commit(
         for start in range(0, len(batch_streams), 10_000):
             chunk = batch_streams[start : start + 10_000]
             tx.execute("DELETE FROM streams WHERE stream = ANY(?::text[])", (chunk,))
-    tx.execute(
-        "DELETE FROM events WHERE position >= ? AND position < ?", (plan.first, plan.horizon)
-    )
-    row = _log_archived(tx, plan, (int(head), bytes(head_hash), int(head_recorded)), now_us)
+    row = _log_archived(tx, plan, removed.head, now_us)
     _insert(tx, row, backend)
     marker = Marker(
         plan.first, plan.last, plan.last_hash, plan.last_recorded_at, plan.file, plan.sha256,
@@ -293,23 +325,18 @@ def commit(
         f"INSERT INTO log_archives ({MARKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         marker.row(),
     )
-    return Committed(row, marker, released)
+    return Committed(row, marker, removed.released)
 
 
 def _check_still_holds(tx: Transaction, plan: Plan, names: Sequence[str]) -> None:
-    """The log and the queue as the plan found them: no archive since, the file's last row
-    stored as read, and no batch below the horizon that came back to life."""
+    """The log and the queue as the plan found them: no archive since, and no batch below the
+    horizon that came back to life (that the file's last row is stored as read, ``seal``
+    checks)."""
     previous = held_markers(tx)
     if first_live(previous) != plan.first:
         raise ArchiveConflictError(
             f"another archive moved the live log's start to position {first_live(previous)} "
             f"while this one planned to start at {plan.first}; nothing was archived"
-        )
-    stored = tx.fetchall("SELECT hash FROM events WHERE position = ?", (plan.last,))
-    if not stored or bytes(stored[0][0]) != plan.last_hash:
-        raise ArchiveConflictError(
-            f"the event at position {plan.last} is not the one written to {plan.file}; "
-            "nothing was archived"
         )
     if "queue" not in names:
         return
@@ -416,6 +443,7 @@ __all__ = [
     "Committed",
     "Marker",
     "Plan",
+    "Removed",
     "archived_error",
     "batch_archive",
     "check_after",
@@ -428,6 +456,8 @@ __all__ = [
     "import_state",
     "load_state",
     "markers",
+    "remove",
+    "seal",
     "state_of",
     "stream_facts",
 ]

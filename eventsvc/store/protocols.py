@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeAlias, TypeVar
@@ -210,8 +210,13 @@ class Archiver(Protocol):
         """Held while one archive runs; another one meanwhile raises ArchiveConflictError."""
         ...
 
-    async def commit_archive(self, plan: Plan) -> Committed:
-        """Apply an archive whose file is written, in one transaction (``archives.commit``)."""
+    async def commit_archive(
+        self, plan: Plan, write_file: Callable[[], Awaitable[None]]
+    ) -> Committed:
+        """Write the archive's file (``write_file``, which fills in ``plan``'s facts of it)
+        and apply the archive in one transaction (``archives.commit``) that commits only once
+        the file is in place. A backend may remove the rows (``archives.remove``) while the
+        file is being written, and seal the archive (``archives.seal``) after it."""
         ...
 
     async def give_back_space(self) -> None:

@@ -38,6 +38,7 @@ import logging
 import os
 import socket
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
@@ -135,6 +136,13 @@ _INSERT = f"INSERT INTO events ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 _MEMORY = ":memory:"
 # The page cache an archive's transaction gets (negative: KiB), 64 MiB.
 ARCHIVE_CACHE_KIB = -65536
+# The most events an archive removes while its file is written (``commit_archive``): about a
+# second or two of holding the writer.
+OVERLAPPED_EVENTS = 100_000
+
+
+class _FileNotWritten(Exception):
+    """The archive's file failed or was canceled: its transaction rolls back."""
 
 
 class SqliteTransaction:
@@ -693,10 +701,52 @@ class SqliteEventStore:
         async with self._archive_lock:
             yield
 
-    async def commit_archive(self, plan: archives.Plan) -> archives.Committed:
-        """Apply an archive whose file is written (``archives.commit``) in one transaction
-        with the inline projections, while no append commits."""
+    async def commit_archive(
+        self, plan: archives.Plan, write_file: Callable[[], Awaitable[None]]
+    ) -> archives.Committed:
+        """Apply an archive in one transaction with the inline projections, while no append
+        commits. The rows are removed (``archives.remove``) while ``write_file`` writes the
+        file from the reader connection, whose snapshots this open transaction cannot change,
+        and the archive is sealed (``archives.seal``) and committed once the file is in place.
+        The in-memory store (its one connection is also its reader), and an archive of more
+        than ``OVERLAPPED_EVENTS`` (it would hold the writer, and the side tables' writes, for
+        as long as its file takes), write the file first."""
+        if self._path == _MEMORY or plan.horizon - plan.first > OVERLAPPED_EVENTS:
+            await write_file()
+            return await self._archive_transaction(plan, None)
+        file_done = threading.Event()
+        failed: list[Exception] = []
+        written = False
 
+        async def write() -> None:
+            nonlocal written
+            try:
+                await write_file()
+                written = True
+            except Exception as exc:  # raised below, once the transaction has rolled back
+                failed.append(exc)
+            finally:
+                file_done.set()
+
+        def wait_for_file() -> None:  # on the connection's thread, inside the transaction
+            file_done.wait()
+            if not written:
+                raise _FileNotWritten
+
+        committed: archives.Committed | None = None
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(write)
+            with anyio.CancelScope(shield=True):  # the transaction ends on its own thread
+                with contextlib.suppress(_FileNotWritten):
+                    committed = await self._archive_transaction(plan, wait_for_file)
+        if failed:
+            raise failed[0]
+        assert committed is not None  # else the file was canceled, and so is this task
+        return committed
+
+    async def _archive_transaction(
+        self, plan: archives.Plan, wait_for_file: Callable[[], None] | None
+    ) -> archives.Committed:
         def transaction(raw: sqlite3.Connection) -> tuple[archives.Committed, RecordedEvent]:
             # The delete touches every index page of the rows it removes, and the vacuum after
             # it moves pages the delete has just read: let them stay in memory for both, then
@@ -712,12 +762,12 @@ class SqliteEventStore:
 
         def commit(raw: sqlite3.Connection) -> tuple[archives.Committed, RecordedEvent]:
             with _transaction(raw):
-                committed = archives.commit(
-                    SqliteTransaction(raw),
-                    plan,
-                    self._projections,
-                    now_us=self._clock.now_us(),
-                    backend="sqlite",
+                tx = SqliteTransaction(raw)
+                removed = archives.remove(tx, plan, self._projections)
+                if wait_for_file is not None:
+                    wait_for_file()
+                committed = archives.seal(
+                    tx, plan, removed, now_us=self._clock.now_us(), backend="sqlite"
                 )
                 [event] = decode_rows([committed.row])
                 self._apply_projections(raw, [event])

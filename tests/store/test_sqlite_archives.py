@@ -6,10 +6,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from eventsvc.archive import ArchiveRequest, archive
 from eventsvc.audit import audit
+from eventsvc.events import QueuePaused
+from eventsvc.ids import queue_stream
 from eventsvc.projections.builtin import open_projected
 from eventsvc.testing import FakeClock
 from tests.store.test_contract_archives import traffic
@@ -62,3 +65,31 @@ async def test_a_store_made_without_incremental_vacuum_is_switched_at_its_first_
     size, mode = pages(path)
     assert mode == 2
     assert path.stat().st_size == size < before / 4
+
+
+async def test_an_append_while_the_rows_are_removed_lands_after_the_archive(
+    tmp_path: Path,
+) -> None:
+    """The rows go while the file is written, in a transaction that holds the writer: an
+    append meanwhile waits for the commit and follows ``log.archived``."""
+    path, clock = tmp_path / "events.db", FakeClock()
+    async with open_projected(f"sqlite://{path}", clock=clock) as store:
+        await traffic(store, 1000)
+        head = await store.head()
+        appended: list[int] = []
+
+        async def append_meanwhile() -> None:
+            result = await store.append(queue_stream("default"), [QueuePaused(queue_id="default")])
+            appended.append(result.last_position)
+
+        async with anyio.create_task_group() as tasks:
+
+            async def once_the_file_is_written() -> None:
+                tasks.start_soon(append_meanwhile)
+                await anyio.wait_all_tasks_blocked()  # the append waits for the writer
+                assert appended == []
+
+            report = await archive(store, ArchiveRequest(before_position=head), tmp_path / "a",
+                                   clock=clock, before_commit=once_the_file_is_written)  # fmt: skip
+        assert appended == [report.event_position + 1]
+        assert (await audit(store)).clean

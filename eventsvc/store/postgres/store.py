@@ -684,10 +684,14 @@ class PostgresEventStore:
         finally:
             await close_quietly(conn)
 
-    async def commit_archive(self, plan: archives.Plan) -> archives.Committed:
-        """Apply an archive whose file is written (``archives.commit``) in one transaction
-        that holds the sealer's lease row (no seal interleaves, and the ``log.archived`` row
-        goes in sealed, as an import's do) and every projection's (no fold interleaves)."""
+    async def commit_archive(
+        self, plan: archives.Plan, write_file: Callable[[], Awaitable[None]]
+    ) -> archives.Committed:
+        """Write the archive's file, then apply the archive (``archives.commit``) in one
+        transaction that holds the sealer's lease row (no seal interleaves, and the
+        ``log.archived`` row goes in sealed, as an import's do) and every projection's (no
+        fold interleaves)."""
+        await write_file()
         names = self.projections
         projections = [self._projections.projection(name) for name in names]
         with self._db.translated("archiving"):
