@@ -93,3 +93,23 @@ async def test_an_append_while_the_rows_are_removed_lands_after_the_archive(
                                    clock=clock, before_commit=once_the_file_is_written)  # fmt: skip
         assert appended == [report.event_position + 1]
         assert (await audit(store)).clean
+
+
+async def test_a_small_archive_keeps_what_it_freed_for_the_appends_to_come(
+    tmp_path: Path,
+) -> None:
+    path, clock = tmp_path / "events.db", FakeClock()
+    async with open_projected(f"sqlite://{path}", clock=clock) as store:
+        await traffic(store, 3000)
+        size_before = pages(path)[0]
+        report = await archive(store, ArchiveRequest(before_position=300), tmp_path / "a",
+                               clock=clock)  # fmt: skip
+        assert 0 < report.events < 400
+        with sqlite3.connect(path) as conn:
+            [(free,)] = conn.execute("PRAGMA freelist_count").fetchall()
+        assert free > 0  # within the reserve: kept, not handed back
+        assert pages(path)[0] == size_before
+        await traffic(store, 300)
+        with sqlite3.connect(path) as conn:
+            [(free_after,)] = conn.execute("PRAGMA freelist_count").fetchall()
+        assert free_after < free  # the appends took pages from it
