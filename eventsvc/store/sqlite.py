@@ -168,7 +168,7 @@ class SqliteTransaction:
 FREE_RESERVE = 0.25
 
 
-def _incremental_vacuum(raw: sqlite3.Connection) -> None:
+def free_pages_beyond_reserve(raw: sqlite3.Connection) -> None:
     """Hand the free pages beyond ``FREE_RESERVE`` back to the file system: a store whose
     live log shrinks gives its disk back, one that archives what it appends keeps its size."""
     [(free,)] = raw.execute("PRAGMA freelist_count").fetchall()
@@ -186,7 +186,7 @@ def _vacuum_after_archive(raw: sqlite3.Connection) -> None:
     left, and says why if it fails."""
     with contextlib.suppress(sqlite3.Error):
         if raw.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # 2: INCREMENTAL
-            _incremental_vacuum(raw)
+            free_pages_beyond_reserve(raw)
 
 
 @contextmanager
@@ -811,7 +811,7 @@ class SqliteEventStore:
                 raw.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 raw.execute("VACUUM")
             else:
-                _incremental_vacuum(raw)
+                free_pages_beyond_reserve(raw)
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
         async def run(conn: aiosqlite.Connection) -> None:

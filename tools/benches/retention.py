@@ -46,7 +46,7 @@ from eventsvc.events import (
 from eventsvc.ids import batch_stream, session_stream
 from eventsvc.projections.builtin import ProjectedStore, open_projected
 from eventsvc.store import StoreOptions, archives
-from eventsvc.store.sqlite import ARCHIVE_CACHE_KIB
+from eventsvc.store.sqlite import ARCHIVE_CACHE_KIB, free_pages_beyond_reserve
 from eventsvc.testing import FakeClock
 
 DAYS = 30
@@ -182,7 +182,8 @@ async def archive_sql_floor(
     copy of the store (so the store itself is left to the archive): the rows read in pages of
     1000, as the export pages them, straight through sqlite3 (the driver under aiosqlite),
     deleted by position range in one transaction with the page cache the archive's
-    transaction gets, their pages given back by an incremental vacuum, and the WAL truncated;
+    transaction gets, their pages given back by an incremental vacuum (beyond the store's
+    reserve of free pages), and the WAL truncated;
     no projection's rows, no Python of ours. 0 when nothing is archived."""
     planned, _ = await plan(store, request, clock.now_us())
     if planned.horizon == planned.first:
@@ -224,7 +225,7 @@ def _archive_sql(path: Path, first: int, last: int) -> float:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DELETE FROM events WHERE position BETWEEN ? AND ?", (first, last))
         conn.execute("COMMIT")
-        conn.executescript("PRAGMA incremental_vacuum;")
+        free_pages_beyond_reserve(conn)  # the store's own vacuum policy
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         return time.perf_counter() - started
     finally:
