@@ -16,20 +16,23 @@ below H go too: what they did survives in the projections' snapshot.
 **An archive run.** The rows from the previous horizon up to H are read exactly as stored and
 written, in the export's NDJSON form behind a header of the archives before them, to one gzip
 file in the archive directory (the ``archive_dir`` setting; beside a SQLite store, ``<store
-file>.archive/``), fsynced and renamed into place (``archive_files``). Only then does one store
-transaction (``store.archives.commit``) check that the plan still holds, record the marker
-(``log_archives``), take each projection's snapshot, let the projections forget what only
-archived events made, delete the archived rows, and append ``log.archived`` at the head with
-the same facts. The chain is not touched: the first live row chains to the marker's
-``last_hash``. Disk is then given back: SQLite runs an incremental vacuum of the free pages
-beyond a reserve of a quarter of the pages in use (what a daily archive frees, the next day's
-appends take again) (new stores are made with ``auto_vacuum = INCREMENTAL``; a store made
-before that is switched by one full VACUUM at its first archive, not by a migration step, as
-VACUUM cannot run inside the migration's transaction and may take long); PostgreSQL VACUUMs the
-tables, outside the transaction. A crash between the file and the commit leaves a stray file
-and the log as it was: the next archive of the same positions writes the file again under the
-same name. One archive runs at a time (a lock in the one writing SQLite process; a PostgreSQL
-advisory lock).
+file>.archive/``), fsynced and renamed into place (``archive_files``). One store transaction
+(``store.archives.commit``) checks that the plan still holds, takes each projection's snapshot,
+lets the projections forget what only archived events made and deletes the archived rows
+(``archives.remove``), then records the marker (``log_archives``) and appends ``log.archived``
+at the head with the same facts (``archives.seal``); it commits only once the file is in place.
+SQLite removes while the file is being written: the file is read from the reader connection,
+whose snapshots the open transaction cannot change, and appends wait for the writer meanwhile,
+as for any archive; PostgreSQL writes the file first. The chain is not touched: the first live
+row chains to the marker's ``last_hash``. Disk is then given back. SQLite runs an incremental
+vacuum of the free pages beyond a reserve of a quarter of the pages in use, since what a daily
+archive frees the next day's appends take again; new stores are made with ``auto_vacuum =
+INCREMENTAL``, and a store made before that is switched by one full VACUUM at its first
+archive, not by a migration step, as VACUUM cannot run inside the migration's transaction and
+may take long. PostgreSQL VACUUMs the tables, outside the transaction. A crash between the file
+and the commit leaves a stray file and the log as it was: the next archive of the same
+positions writes the file again under the same name. One archive runs at a time (a lock in the
+one writing SQLite process; a PostgreSQL advisory lock).
 
 **Reading past the horizon.** A read or subscription from an archived position raises
 ``ArchivedError`` naming the first live position and the files (HTTP 410). Audit starts the

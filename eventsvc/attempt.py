@@ -1,16 +1,16 @@
 """One attempt of one session: its graph built and parsed, its nodes run one after another,
 each node's events appended at the session stream's exact version (DESIGN section 4).
 
-Blocking node bodies run in worker threads under a capacity limiter, async bodies are
-awaited. Each node's ``invocation.completed`` is appended together with the next node's
-``invocation.started`` (one commit per node), at the exact expected version, so a writer that
-is no longer the session's owner is fenced off (``Fenced``) and abandons the session. A node
-whose type declares itself inline (pure, returning at once) runs while that commit is in
-flight, and the attempt goes on to the next node: its outcome is appended only once its start
-has committed (``append_ahead``), so the log is the same. A cancel
-(of the session or its batch) stops the attempt before its next node and tells a polling node
-through ``context.is_canceled()``; a node thread cannot be killed: it is abandoned, keeping its
-limiter slot until it returns.
+Blocking node bodies run in worker threads under a capacity limiter, async bodies are awaited.
+Each node's ``invocation.completed`` is appended together with the next node's
+``invocation.started``, at the exact expected version, so a writer that is no longer the
+session's owner is fenced off (``Fenced``) and abandons the session. A node whose type declares
+itself inline (pure, returning at once) does not wait for its start to commit: its events go to
+the attempt's own appending task (``append_ahead``), several nodes to a commit, in the order
+append-then-invoke would write them; any other node's start is durable before it runs (one
+commit per node). A cancel (of the session or its batch) stops the attempt before its next node
+and tells a polling node through ``context.is_canceled()``; a node thread cannot be killed: it
+is abandoned, keeping its limiter slot until it returns.
 
 Where a body runs is its type's ``isolation`` or the service's default: a thread, or a worker
 process of ``eventsvc.isolation`` (killed and replaced on a cancel). How long it may run is
@@ -24,13 +24,14 @@ health and ``/metrics`` count the thread until it returns).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import logging
 import math
 import threading
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -373,14 +374,12 @@ class Attempt:
                 # Cached once its start is durable, appended with the next node: the entry is
                 # the newest, so it names its artifacts until the event does (an entry too big
                 # to keep is not put).
-                await ahead.when_durable(self._put(key, node.node_type, completed.outputs))
+                cache = self.bench.cache
+                await ahead.when_durable(
+                    functools.partial(cache.put, key, node.node_type, completed.outputs)
+                )
             pending = [completed]
         await ahead.append(pending + decide(Complete(), self.state))
-
-    def _put(
-        self, key: str, node_type: str, outputs: dict[str, Any]
-    ) -> Callable[[], Awaitable[None]]:
-        return lambda: self.bench.cache.put(key, node_type, outputs)
 
     async def _cached(self, node: BaseInvocation) -> tuple[str | None, BaseInvocationOutput | None]:
         """The node's cache key if the cache was asked (cacheable node, cache on), and the
