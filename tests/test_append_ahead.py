@@ -3,10 +3,12 @@ that fails drops everything after it and is raised at the attempt's next call.""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import anyio
 import pytest
+from anyio.abc import TaskGroup
 
 from eventsvc.append_ahead import MAX_EVENTS, AppendAhead
 from eventsvc.events import Event
@@ -15,14 +17,14 @@ pytestmark = pytest.mark.anyio
 
 
 class Log:
-    """An append that waits for ``release`` while ``hold`` is set, and records each call."""
+    """An append that waits for ``let_go`` while held, and records each call."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fail_next: bool = False) -> None:
         self.appends: list[list[Event]] = []
-        self.hold = False
+        self.hold = True
         self.release = anyio.Event()
         self.entered = anyio.Event()
-        self.fail_next = False
+        self.fail_next = fail_next
 
     async def append(self, events: Sequence[Event]) -> None:
         self.entered.set()
@@ -33,6 +35,26 @@ class Log:
             raise RuntimeError("fenced")
         self.appends.append(list(events))
 
+    def let_go(self) -> None:
+        """Let the append that waits, and every one after it, through."""
+        self.hold = False
+        self.release.set()
+
+
+@asynccontextmanager
+async def appending(log: Log) -> AsyncIterator[tuple[AppendAhead, TaskGroup]]:
+    """An ``AppendAhead`` appending to ``log``, its task stopped at the end of the block."""
+    async with anyio.create_task_group() as tasks:
+        ahead = AppendAhead(tasks, log.append)
+        yield ahead, tasks
+        ahead.close()
+
+
+async def in_flight(ahead: AppendAhead, log: Log, *names: str) -> None:
+    """Submit ``names`` and wait until their append has reached ``log``."""
+    await ahead.submit(events(*names))
+    await log.entered.wait()
+
 
 def events(*names: str) -> list[Event]:
     return list(names)  # type: ignore[arg-type]  # any value stands for an event here
@@ -40,56 +62,42 @@ def events(*names: str) -> list[Event]:
 
 async def test_what_is_submitted_during_an_append_goes_into_the_next_one_in_order() -> None:
     log = Log()
-    log.hold = True
-    async with anyio.create_task_group() as tasks:
-        ahead = AppendAhead(tasks, log.append)
-        await ahead.submit(events("a"))
-        await log.entered.wait()
+    async with appending(log) as (ahead, _):
+        await in_flight(ahead, log, "a")
         await ahead.submit(events("b"))
         await ahead.submit(events("c", "d"))
-        log.hold = False
-        log.release.set()
+        log.let_go()
         await ahead.settle()
-        ahead.close()
     assert log.appends == [["a"], ["b", "c", "d"]]
 
 
 async def test_when_durable_waits_for_what_was_submitted_before_it() -> None:
     log = Log()
-    log.hold = True
     seen: list[list[list[Event]]] = []
 
     async def note() -> None:
         seen.append([list(a) for a in log.appends])
 
-    async with anyio.create_task_group() as tasks:
-        ahead = AppendAhead(tasks, log.append)
+    async with appending(log) as (ahead, _):
         await ahead.when_durable(note)  # nothing submitted: at once
-        await ahead.submit(events("a"))
-        await log.entered.wait()
+        await in_flight(ahead, log, "a")
         await ahead.when_durable(note)  # after the append in flight
         await ahead.submit(events("b"))
         await ahead.when_durable(note)  # after the queued one
-        log.hold = False
-        log.release.set()
+        log.let_go()
         await ahead.settle()
-        ahead.close()
     assert seen == [[], [["a"]], [["a"], ["b"]]]
 
 
 async def test_a_failed_append_drops_what_follows_and_is_raised_at_the_next_call() -> None:
-    log = Log()
-    log.hold = True
-    log.fail_next = True
+    log = Log(fail_next=True)
     ran: list[str] = []
 
     async def never() -> None:
         ran.append("never")
 
-    async with anyio.create_task_group() as tasks:
-        ahead = AppendAhead(tasks, log.append)
-        await ahead.submit(events("a"))
-        await log.entered.wait()
+    async with appending(log) as (ahead, _):
+        await in_flight(ahead, log, "a")
         await ahead.submit(events("b"))
         await ahead.when_durable(never)
         log.release.set()
@@ -99,47 +107,36 @@ async def test_a_failed_append_drops_what_follows_and_is_raised_at_the_next_call
             await ahead.submit(events("c"))
         with pytest.raises(RuntimeError, match="fenced"):
             await ahead.append(events("d"))
-        ahead.close()
     assert log.appends == []
     assert ran == []
 
 
 async def test_submit_waits_once_an_append_is_full() -> None:
     log = Log()
-    log.hold = True
     submitted = anyio.Event()
-    async with anyio.create_task_group() as tasks:
-        ahead = AppendAhead(tasks, log.append)
+    async with appending(log) as (ahead, tasks):
 
         async def one_more() -> None:
             await ahead.submit(events("over"))
             submitted.set()
 
-        await ahead.submit(events("first"))
-        await log.entered.wait()
+        await in_flight(ahead, log, "first")
         for n in range(MAX_EVENTS):
             await ahead.submit(events(str(n)))
         tasks.start_soon(one_more)
         for _ in range(20):
             await anyio.lowlevel.checkpoint()
         assert not submitted.is_set()  # held back while the next append is full
-        log.hold = False
-        log.release.set()
+        log.let_go()
         await submitted.wait()
         await ahead.settle()
-        ahead.close()
     assert [len(a) for a in log.appends] == [1, MAX_EVENTS, 1]
 
 
 async def test_append_waits_for_what_was_submitted_and_for_its_own_events() -> None:
     log = Log()
-    log.hold = True
-    async with anyio.create_task_group() as tasks:
-        ahead = AppendAhead(tasks, log.append)
-        await ahead.submit(events("a"))
-        await log.entered.wait()
-        log.hold = False
-        log.release.set()
+    async with appending(log) as (ahead, _):
+        await in_flight(ahead, log, "a")
+        log.let_go()
         await ahead.append(events("b"))
         assert log.appends == [["a"], ["b"]]
-        ahead.close()

@@ -20,6 +20,12 @@ from tests.store.test_contract_archives import traffic
 pytestmark = pytest.mark.anyio
 
 
+def free_pages(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        [(free,)] = conn.execute("PRAGMA freelist_count").fetchall()
+    return int(free)
+
+
 def pages(path: Path) -> tuple[int, int]:
     """(page_count * page_size, auto_vacuum) of the database file."""
     with sqlite3.connect(path) as conn:
@@ -105,11 +111,8 @@ async def test_a_small_archive_keeps_what_it_freed_for_the_appends_to_come(
         report = await archive(store, ArchiveRequest(before_position=300), tmp_path / "a",
                                clock=clock)  # fmt: skip
         assert 0 < report.events < 400
-        with sqlite3.connect(path) as conn:
-            [(free,)] = conn.execute("PRAGMA freelist_count").fetchall()
+        free = free_pages(path)
         assert free > 0  # within the reserve: kept, not handed back
         assert pages(path)[0] == size_before
         await traffic(store, 300)
-        with sqlite3.connect(path) as conn:
-            [(free_after,)] = conn.execute("PRAGMA freelist_count").fetchall()
-        assert free_after < free  # the appends took pages from it
+        assert free_pages(path) < free  # the appends took pages from it
