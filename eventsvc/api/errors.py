@@ -128,7 +128,8 @@ def error_response(
 
 
 def install(app: FastAPI) -> None:
-    """Register the handlers: eventsvc errors by the table, request errors as 422."""
+    """Register the handlers: eventsvc errors by the table, request errors as 422 (a body
+    that is not JSON at all as 400, as the OpenAPI document says)."""
 
     async def on_eventsvc_error(request: Request, exc: Exception) -> JSONResponse:
         for kind, status, code in ERROR_TABLE:
@@ -139,6 +140,8 @@ def install(app: FastAPI) -> None:
 
     async def on_request_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if unparsed := [e for e in exc.errors() if e.get("type") == "json_invalid"]:
+            return error_response(400, "bad_request", _not_json(unparsed[0]), [])
         details = [_request_detail(e) for e in exc.errors()]
         return error_response(422, "invalid_request", "the request is invalid", details)
 
@@ -168,6 +171,15 @@ _HTTP_MESSAGES = {
     "There was an error parsing the body": "the request body could not be parsed as JSON",
     "Not Found": "no such route",
 }
+
+
+def _not_json(error: dict[str, Any]) -> str:
+    """Where and why the JSON parser stopped (FastAPI puts the character's offset last in
+    ``loc``)."""
+    where = error.get("loc", ())[-1:]
+    at = f" at character {where[0]}" if where and isinstance(where[0], int) else ""
+    why = str(error.get("ctx", {}).get("error", "")).lower()
+    return f"the request body is not JSON{at}" + (f": {why}" if why else "")
 
 
 def allowed_methods(request: Request) -> list[str]:

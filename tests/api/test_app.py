@@ -568,6 +568,21 @@ async def test_malformed_ids_and_positions_are_4xx_that_name_them(
     assert set(parsed.json()) == {"code", "message", "details"}
 
 
+async def test_a_body_that_is_not_json_is_400_naming_where_it_stops(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    for body, where in (
+        (b"nope", "at character 0"),
+        (b'{"batch": {"batch_id": ', "at character 23"),
+    ):
+        response = await client.post(
+            f"{Q}/enqueue_batch", content=body, headers={"content-type": "application/json"}
+        )
+        assert (response.status_code, response.json()["code"]) == (400, "bad_request")
+        assert response.json()["message"].startswith(f"the request body is not JSON {where}: ")
+    assert await service.store.head() == 0
+
+
 async def test_framework_errors_have_the_api_error_body_and_every_allowed_method(
     client: httpx.AsyncClient,
 ) -> None:
