@@ -16,6 +16,7 @@ its own, in a thread, so both behave the same.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from httpx_sse import EventSource
 from pydantic import TypeAdapter, ValidationError
 
 from eventsvc.api.browse import AuditStatus, LoggedEvent, PastQueue, PastStats
-from eventsvc.api.errors import ErrorDetail
+from eventsvc.api.errors import ArchivedDetail, ErrorDetail
 from eventsvc.api.models import (
     ArchiveResult,
     CacheCleared,
@@ -103,7 +104,13 @@ class Conflict(ClientError):
 
 
 class Gone(ClientError):
-    pass
+    """``first_live_position``: where the live log begins; ``files``: the archive files that
+    hold what was asked for (None, [] from a server that did not say)."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[ErrorDetail]) -> None:
+        super().__init__(status, code, message, details)
+        self.first_live_position: int | None = None
+        self.files: list[str] = []
 
 
 class PayloadTooLarge(ClientError):
@@ -151,6 +158,7 @@ _BY_STATUS = {400: BadRequest, 401: Unauthorized, 403: Forbidden, 404: NotFound,
 def error_of(response: httpx.Response) -> ClientError:
     """The error an error answer stands for (an answer without the API's body, from a proxy
     say, is known by its status)."""
+    body: Any = None
     try:
         body = response.json()
         code, message = str(body["code"]), str(body["message"])
@@ -158,7 +166,16 @@ def error_of(response: httpx.Response) -> ClientError:
     except (ValueError, KeyError, TypeError, ValidationError):
         code, message, details = "error", response.text[:200], []
     kind = _BY_CODE.get(code) or _BY_STATUS.get(response.status_code, ClientError)
-    return kind(response.status_code, code, message, details)
+    error = kind(response.status_code, code, message, details)
+    if (
+        isinstance(error, Gone)
+        and isinstance(body, dict)
+        and isinstance(body.get("archived"), dict)
+    ):
+        with contextlib.suppress(ValidationError):
+            where = ArchivedDetail.model_validate(body["archived"])
+            error.first_live_position, error.files = where.first_live_position, where.files
+    return error
 
 
 # --- the event stream -----------------------------------------------------------------------

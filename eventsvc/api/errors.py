@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from eventsvc.bounds import storable_text
@@ -40,10 +40,19 @@ class ErrorDetail(BaseModel):
     field: str | None = None
 
 
+class ArchivedDetail(BaseModel):
+    """What a 410 adds: where the live log begins, and the archive files that hold what was
+    asked for (names in the store's archive directory)."""
+
+    first_live_position: int
+    files: list[str]
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
     details: list[ErrorDetail] = []
+    archived: ArchivedDetail | None = Field(default=None, description="Only on a 410")
 
 
 _MEANINGS = {
@@ -106,7 +115,11 @@ ERROR_TABLE: list[tuple[type[Exception], int, str]] = [
 
 
 def error_response(
-    status: int, code: str, message: str, details: list[ErrorDetail]
+    status: int,
+    code: str,
+    message: str,
+    details: list[ErrorDetail],
+    archived: ArchivedDetail | None = None,
 ) -> JSONResponse:
     # An error may quote the request back, and a request may hold text that has no UTF-8
     # form (a lone surrogate): the answer must still encode.
@@ -123,8 +136,11 @@ def error_response(
             )
             for detail in details
         ],
+        archived=archived,
     )
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+    # Only a 410 carries ``archived``: every other error keeps the three keys it always had.
+    content = body.model_dump(mode="json", exclude={"archived"} if archived is None else None)
+    return JSONResponse(status_code=status, content=content)
 
 
 def install(app: FastAPI) -> None:
@@ -134,7 +150,7 @@ def install(app: FastAPI) -> None:
     async def on_eventsvc_error(request: Request, exc: Exception) -> JSONResponse:
         for kind, status, code in ERROR_TABLE:
             if isinstance(exc, kind):
-                return error_response(status, code, str(exc), _details(exc))
+                return error_response(status, code, str(exc), _details(exc), _archived(exc))
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return error_response(500, "internal", "internal error", [])
 
@@ -208,6 +224,12 @@ def _details(exc: Exception) -> list[ErrorDetail]:
             for p in exc.problems
         ]
     return []
+
+
+def _archived(exc: Exception) -> ArchivedDetail | None:
+    if isinstance(exc, ArchivedError):
+        return ArchivedDetail(first_live_position=exc.first_live, files=exc.archives)
+    return None
 
 
 def _request_detail(error: dict[str, Any]) -> ErrorDetail:

@@ -73,6 +73,7 @@ async def test_an_admin_archives_and_reads_below_the_horizon_are_410(
         body = answer.json()
         assert body["code"] == "archived"
         assert name in body["message"]
+        assert body["archived"] == {"first_live_position": head + 1, "files": [name]}
     assert f"the live log starts at position {head + 1}" in answers[0].json()["message"]
     live = await client.get("/api/v1/events", params={"after": head, "follow": "false"})
     assert (live.status_code, "event: log.archived" in live.text) == (200, True)
@@ -116,6 +117,7 @@ async def test_the_client_archives_and_raises_gone(service: Service) -> None:
         with pytest.raises(Gone) as caught:
             await client.batch_status("default", "old")
         assert (caught.value.status, caught.value.code) == (410, "archived")
+        assert (caught.value.first_live_position, len(caught.value.files)) == (head + 1, 1)
         with pytest.raises(Gone):
             await client.session_stats("old.0")
         with pytest.raises(Gone), anyio.fail_after(10):
