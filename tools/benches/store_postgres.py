@@ -244,29 +244,43 @@ async def bench_store_postgres(dsn: str, total: int) -> list[Figure]:
         elapsed = await timed(append_batches)
     figures.append(Figure("pg_append_batched_eps", total / elapsed, "events/s", floor, ">= 0.35"))
 
-    # pg_append_concurrent_eps and pg_append_concurrent_vs_plain: 8 stores (as 8 processes
-    # would), each appending single events one after another
-    locked = await pg_floor_concurrent_eps(dsn, raw_rows(singles), stores, locked=True)
-    plain = await pg_floor_concurrent_eps(dsn, raw_rows(singles), stores, locked=False)
-    async with pg_schema(dsn) as schema, AsyncExitStack() as stack:
-        opened = [
-            await stack.enter_async_context(open_store(pg_url(dsn, schema))) for _ in range(stores)
-        ]
+    # pg_append_concurrent_eps, _vs_plain and _vs_protocol: 8 stores (as 8 processes would),
+    # each appending single events one after another. The best of three runs of each, the
+    # store's alternating with its floors': on a shared machine one run of each may land on
+    # a busy moment and the other on a quiet one.
+    async def concurrent_eps() -> float:
+        async with pg_schema(dsn) as schema, AsyncExitStack() as stack:
+            opened = [
+                await stack.enter_async_context(open_store(pg_url(dsn, schema)))
+                for _ in range(stores)
+            ]
 
-        async def writer(n: int) -> None:
-            for i in range(singles // stores):
-                await opened[n].append(f"w{n}", [events[i]])
+            async def writer(n: int) -> None:
+                for i in range(singles // stores):
+                    await opened[n].append(f"w{n}", [events[i]])
 
-        async def all_writers() -> None:
-            async with anyio.create_task_group() as tg:
-                for n in range(stores):
-                    tg.start_soon(writer, n)
+            async def all_writers() -> None:
+                async with anyio.create_task_group() as tg:
+                    for n in range(stores):
+                        tg.start_soon(writer, n)
 
-        value = singles / await timed(all_writers)
+            return singles / await timed(all_writers)
+
+    runs: dict[str, list[float]] = {"store": [], "locked": [], "plain": [], "protocol": []}
+    for _ in range(3):
+        rows = raw_rows(singles)
+        runs["locked"].append(await pg_floor_concurrent_eps(dsn, rows, stores, locked=True))
+        runs["plain"].append(await pg_floor_concurrent_eps(dsn, rows, stores, locked=False))
+        runs["store"].append(await concurrent_eps())
+        runs["protocol"].append(await pg_floor_sealing_protocol_eps(dsn, rows, stores))
+    value, locked, plain, protocol = (
+        max(runs[k]) for k in ("store", "locked", "plain", "protocol")
+    )
     figures.append(Figure("pg_append_concurrent_eps", value, "events/s", locked, ">= 2"))
     figures.append(Figure("pg_append_concurrent_vs_plain", value, "events/s", plain))
-    protocol = await pg_floor_sealing_protocol_eps(dsn, raw_rows(singles), stores)
-    figures.append(Figure("pg_append_concurrent_vs_protocol", value, "events/s", protocol))
+    figures.append(
+        Figure("pg_append_concurrent_vs_protocol", value, "events/s", protocol, ">= 0.85")
+    )
     figures.append(Figure("pg_wal_flush_ms", await pg_wal_flush_ms(dsn), "ms", None))
 
     # pg_subscribe_p50_ms / pg_subscribe_p99_ms
