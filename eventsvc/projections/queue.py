@@ -321,16 +321,30 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
     if latest:
         none = dict.fromkeys(STATES, 0)
         tx.executemany(
-            "UPDATE queue_batches SET "
-            + ", ".join(f"n_{state} = n_{state} + ?" for state in STATES)
-            + ", last_position = ? WHERE batch_id = ?",
+            _UPDATE_BATCH,
             [
-                (*deltas.get(batch_id, none).values(), position, batch_id)
+                (*deltas.get(batch_id, none).values(), position, batch_id in at_cursor, batch_id)
                 for batch_id, position in latest.items()
             ],
         )
-    for batch_id in at_cursor:
-        _advance_cursor(tx, batch_id, batches[batch_id][1])
+
+
+# A batch's counters and latest position; and, when the session at its cursor got its first
+# row (the third parameter), its cursor moved past every materialized index from there: to
+# the first index after it whose successor has no row, found on ``queue_sessions_index`` in
+# the same statement (a fold that reads less holds back fewer writes on PostgreSQL).
+_UPDATE_BATCH = (
+    "UPDATE queue_batches SET "
+    + ", ".join(f"n_{state} = n_{state} + ?" for state in STATES)
+    + """, last_position = ?,
+    cursor = CASE WHEN ? THEN coalesce((
+        SELECT s.idx + 1 FROM queue_sessions s
+        WHERE s.batch_id = queue_batches.batch_id AND s.idx >= queue_batches.cursor
+            AND NOT EXISTS (SELECT 1 FROM queue_sessions t
+                            WHERE t.batch_id = s.batch_id AND t.idx = s.idx + 1)
+        ORDER BY s.idx LIMIT 1), queue_batches.cursor) ELSE queue_batches.cursor END
+WHERE batch_id = ?"""
+)
 
 
 def _session_row(
@@ -373,20 +387,3 @@ def _select_in(tx: ProjectionTransaction, sql: str, keys: list[str]) -> dict[str
         for key, *rest in tx.fetchall(sql.format(", ".join("?" * len(chunk))), chunk):
             found[key] = tuple(rest) if len(rest) > 1 else rest[0]
     return found
-
-
-def _advance_cursor(tx: ProjectionTransaction, batch_id: str, cursor: int) -> None:
-    """Move the cursor past every materialized index from it on, a chunk at a time."""
-    while True:
-        indexes = tx.fetchall(
-            "SELECT idx FROM queue_sessions WHERE batch_id = ? AND idx >= ? ORDER BY idx LIMIT ?",
-            (batch_id, cursor, _CHUNK),
-        )
-        start = cursor
-        for (index,) in indexes:
-            if index != cursor:
-                break
-            cursor += 1
-        if cursor - start < _CHUNK:
-            break
-    tx.execute("UPDATE queue_batches SET cursor = ? WHERE batch_id = ?", (cursor, batch_id))

@@ -117,6 +117,27 @@ def test_a_rebuild_equals_the_incremental_projection(steps: list[tuple[Any, ...]
     anyio.run(run, steps)
 
 
+@pytest.mark.anyio
+async def test_the_cursor_moves_past_every_index_materialized_from_it() -> None:
+    async with Service.open(Settings(store_url="sqlite://:memory:"), clock=FakeClock()) as service:
+        data = [[BatchDatum(node_path="a", field_name="a", items=list(range(7)))]]
+        await service.enqueue_batch("q", Batch(batch_id="b", graph=GRAPH, data=data))
+
+        async def cursor_after(session_id: str, command: Any) -> int:
+            await _act(service, session_id, command)
+            [(cursor,)] = await service.store.query("SELECT cursor FROM queue_batches")
+            return int(cursor)
+
+        # Out of order, as workers pick among the first few: the cursor waits for index 0.
+        assert [await cursor_after(f"b.{i}", Start("w")) for i in (2, 1, 4)] == [0, 0, 0]
+        assert await cursor_after("b.0", Start("w")) == 3
+        assert await cursor_after("b.5", Cancel("user")) == 3
+        assert await cursor_after("b.3", Start("w")) == 6
+        live = await snapshot(service)
+        await service.store.rebuild("queue")
+        assert await snapshot(service) == live
+
+
 # --- the next sessions ----------------------------------------------------------------------
 
 anyio_test = pytest.mark.anyio
