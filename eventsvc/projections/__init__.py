@@ -83,6 +83,14 @@ class Archivable(Protocol):
         ...
 
 
+def nonblocking(projection: Projection) -> bool:
+    """Whether ``projection`` declares its fold fit to run on an event loop (a ``nonblocking``
+    attribute, true): it only computes and goes through its transaction, and never waits on
+    anything of its own. PostgreSQL's runner folds such a projection's small pages on the loop
+    when they read nothing; any other fold runs in a worker thread."""
+    return getattr(projection, "nonblocking", False) is True
+
+
 def archivable(projection: Projection) -> Archivable | None:
     """``projection``'s archive hooks, if it has them."""
     return projection if isinstance(projection, Archivable) else None
@@ -166,4 +174,5 @@ __all__ = [
     "ProjectionTransaction",
     "archivable",
     "fold_or_raise",
+    "nonblocking",
 ]

@@ -131,6 +131,7 @@ class QueueProjection:
     schema = SCHEMA
     tables = ("queue_state", "queue_batches", "queue_sessions")
     reads_own_tables = True
+    nonblocking = True  # its fold only computes and writes (``projections.nonblocking``)
 
     def __init__(self) -> None:
         self._handlers: dict[str, Callable[[ProjectionTransaction, Any, RecordedEvent], None]] = {

@@ -129,6 +129,7 @@ class StatsProjection:
         }
     )
     reads_own_tables = False
+    nonblocking = True  # its fold only computes and writes (``projections.nonblocking``)
 
     def __init__(self) -> None:
         # Where a restored snapshot's totals count through, read once, and again after this

@@ -101,6 +101,52 @@ class Seen:
             raise self.fail_with
 
 
+class LoopSeen(Seen):
+    """``Seen``, declared ``nonblocking``; a page holding ``reads_on`` reads its own table.
+    Notes which thread folded each page (``threads``: True on the event loop's)."""
+
+    nonblocking = True
+
+    def __init__(self, reads_on: str) -> None:
+        super().__init__()
+        self.reads_on = reads_on
+        self.threads: list[tuple[int, bool]] = []
+
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        if any(e.stream == self.reads_on for e in events):
+            tx.fetchall("SELECT count(*) FROM seen")
+        super().apply(tx, events)
+        self.threads.append((events[-1].position, threading.current_thread() is MAIN))
+
+
+MAIN = threading.main_thread()
+
+
+async def test_a_nonblocking_fold_runs_on_the_loop_until_it_reads_and_folds_each_page_once(
+    schema: PostgresBackend,
+) -> None:
+    seen = LoopSeen(reads_on="batch-reads")
+    async with projected_store(schema, projections=[seen]) as store:
+        positions = []
+        for batch_id in ("first", "reads", "after", "later"):
+            positions.append(await enqueue(store, batch_id))
+            await store.wait_for_projections(positions[-1])
+        # A page that only writes folds on the loop; the one that reads is tried there, then
+        # folded again in a thread; the page after a read goes to a thread at once, and the
+        # next one to the loop again.
+        assert seen.threads == [
+            (positions[0], True),
+            (positions[1], False),
+            (positions[2], False),
+            (positions[3], True),
+        ]
+        rows = await store.query("SELECT position, stream FROM seen ORDER BY 1")
+        assert rows == [
+            (p, f"batch-{b}")
+            for p, b in zip(positions, ("first", "reads", "after", "later"), strict=True)
+        ]
+
+
 # --- one runner per projection ---------------------------------------------------------------
 
 

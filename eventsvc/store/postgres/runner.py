@@ -15,9 +15,16 @@ A page costs few round trips: its events come from the follower's memory when th
 sealed or read them lately (``SealedLog.read_page``), its transaction opens with the lease's
 renewal and checks in one simple query and ends with the checkpoint, its NOTIFY and COMMIT in
 another, and an idle runner renews its lease only every third of it. A fold is synchronous (it
-is written for SQLite's one-call transactions), so here it runs in a worker thread; its writes
-are held back until it reads or ends, and each run of them hops back to the event loop once
-to run, in order, on the page's connection.
+is written for SQLite's one-call transactions) and its writes are held back, to run in order on
+the page's connection once it has folded. A fold that reads needs a worker thread, where each
+read first runs the writes held before it; one that does not (the stats projection's, nearly
+always) may fold a small page on the event loop, as a hop to a thread and back costs more CPU
+than such a fold. So a small page of a projection declared ``nonblocking`` (its fold never
+waits on anything of its own) is folded on the loop first, unless the projection's last page
+read; the first read it asks for abandons that try (nothing has run: its writes were only
+held) and the page is folded again, from the start, in a thread. Folds are deterministic
+functions of the tables and the events (a rebuild relies on it), so the second fold is the
+one the first would have been.
 
 A page the fold cannot take (a data error of the database, a defect) is folded event by event
 to find the very event; the projection then stalls at the position before it, recorded in
@@ -41,7 +48,13 @@ import asyncpg  # type: ignore[import-untyped]
 
 from eventsvc.errors import StoreError
 from eventsvc.events import RecordedEvent
-from eventsvc.projections import FoldError, Projection, ProjectionStall, fold_or_raise
+from eventsvc.projections import (
+    FoldError,
+    Projection,
+    ProjectionStall,
+    fold_or_raise,
+    nonblocking,
+)
 from eventsvc.projections.runner import (
     choose,
     ddl_statements,
@@ -114,51 +127,77 @@ ThreadTransaction = _ThreadTransaction
 """A synchronous transaction over one connection, for SQL written for both backends."""
 
 
-class _PageTransaction(_ThreadTransaction):
-    """A fold's transaction that holds its writes back until it reads (or ends): the
-    statements still run in the fold's order on the page's connection, but a run of writes
-    costs one hop to the event loop instead of one each. A write that fails raises at that
-    hop, inside the fold, so it still becomes the page's ``FoldError``."""
+Held = list[tuple[str, str, Sequence[Any]]]
+"""Writes a fold held back: ("execute" or "executemany", the statement, its arguments)."""
 
-    def __init__(self, conn: Any) -> None:
-        super().__init__(conn)
-        self._held: list[tuple[str, str, Sequence[Any]]] = []
+# The most events a page may hold to be folded on the event loop (a fold takes microseconds
+# an event: a longer page would hold the loop up).
+LOOP_FOLD_EVENTS = 64
+
+
+class _ReadNeeded(BaseException):
+    """A fold tried on the event loop asked to read (a BaseException, so that
+    ``fold_or_raise`` lets it through instead of calling the page unfoldable)."""
+
+
+class _HeldWrites:
+    """A fold's transaction on the event loop: writes held, no read (``_ReadNeeded``)."""
+
+    def __init__(self) -> None:
+        self.held: Held = []
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._held.append(("execute", sql, params))
+        self.held.append(("execute", sql, params))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._held.append(("executemany", sql, rows))
+            self.held.append(("executemany", sql, rows))
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        held, self._held = self._held, []
-        rows = anyio.from_thread.run(self._run, held, sql, params)
+        raise _ReadNeeded
+
+
+class _PageTransaction(_ThreadTransaction, _HeldWrites):
+    """A fold's transaction in a worker thread: writes held back until it reads (or ends),
+    so they still run in the fold's order on the page's connection, but a run of writes
+    before a read costs one hop to the event loop instead of one each; what is held at the
+    end is the runner's to run."""
+
+    def __init__(self, conn: Any) -> None:
+        _ThreadTransaction.__init__(self, conn)
+        _HeldWrites.__init__(self)
+        self.reads = 0
+
+    execute = _HeldWrites.execute
+    executemany = _HeldWrites.executemany
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self.reads += 1
+        held, self.held = self.held, []
+        rows = anyio.from_thread.run(self._read_after, held, sql, params)
         return [tuple(row) for row in rows]
 
-    def flush(self) -> None:
-        if self._held:
-            held, self._held = self._held, []
-            anyio.from_thread.run(self._run, held, None, ())
-
-    async def _run(
-        self, held: list[tuple[str, str, Sequence[Any]]], sql: str | None, params: Sequence[Any]
-    ) -> Any:
-        conn = self._conn
-        for kind, statement, args in held:
-            if kind == "execute":
-                await conn.execute(dollar_placeholders(statement), *args)
-            else:
-                await conn.executemany(dollar_placeholders(statement), args)
-        return None if sql is None else await conn.fetch(dollar_placeholders(sql), *params)
+    async def _read_after(self, held: Held, sql: str, params: Sequence[Any]) -> Any:
+        await run_held(self._conn, held)
+        return await self._conn.fetch(dollar_placeholders(sql), *params)
 
 
-def _fold_held(projection: Projection, tx: _PageTransaction, records: list[RecordedEvent]) -> None:
-    """``fold_or_raise``, then the writes it held back: a failing one is the page's
-    ``FoldError`` too, as a failing read already is."""
-    fold_or_raise(projection, tx, records)
+async def run_held(conn: Any, held: Held) -> None:
+    """Run held writes, in order, on ``conn``."""
+    for kind, statement, args in held:
+        if kind == "execute":
+            await conn.execute(dollar_placeholders(statement), *args)
+        else:
+            await conn.executemany(dollar_placeholders(statement), args)
+
+
+async def _write_folded(
+    conn: Any, held: Held, projection: Projection, records: list[RecordedEvent]
+) -> None:
+    """The writes a fold of ``records`` held back: a failing one is the page's ``FoldError``
+    too, as a failing read inside the fold already is."""
     try:
-        tx.flush()
+        await run_held(conn, held)
     except Exception as exc:
         first = records[0]
         reason = f"{type(exc).__name__}: {exc}"
@@ -197,6 +236,8 @@ class PostgresProjections:
         self._known: dict[str, int] = {}
         self._stalls: dict[str, ProjectionStall] = {}
         self._changed = anyio.Event()
+        # The projections whose last page read: their next goes straight to a worker thread.
+        self._reading: set[str] = set()
 
     @property
     def names(self) -> list[str]:
@@ -387,8 +428,8 @@ class PostgresProjections:
                     lease.epoch = None
                 return moved
             try:
-                tx = _PageTransaction(conn)
-                await anyio.to_thread.run_sync(_fold_held, projection, tx, records)
+                held = await self._fold(conn, projection, records)
+                await _write_folded(conn, held, projection, records)
                 await conn.execute(_end_page(projection.name, records[-1].position, channel))
             except BaseException:
                 await _rollback(conn)
@@ -397,6 +438,28 @@ class PostgresProjections:
             return folded_to
 
         return await fold_exactly(fold, page, lambda exc: _transient(exc.__cause__))
+
+    async def _fold(self, conn: Any, projection: Projection, records: list[RecordedEvent]) -> Held:
+        """Fold ``records`` (on the event loop if the page is small and needs no read, else in
+        a worker thread, see the module's docstring); the writes it held back."""
+        if (
+            len(records) <= LOOP_FOLD_EVENTS
+            and nonblocking(projection)
+            and projection.name not in self._reading
+        ):
+            on_loop = _HeldWrites()
+            try:
+                fold_or_raise(projection, on_loop, records)
+                return on_loop.held
+            except _ReadNeeded:
+                pass
+        tx = _PageTransaction(conn)
+        await anyio.to_thread.run_sync(fold_or_raise, projection, tx, records)
+        if tx.reads:
+            self._reading.add(projection.name)
+        else:
+            self._reading.discard(projection.name)
+        return tx.held
 
     async def write(self, work: Callable[[Transaction], _T]) -> _T:
         """Run a synchronous ``work`` in one transaction of a pooled connection."""
