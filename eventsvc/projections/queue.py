@@ -280,17 +280,7 @@ def _fold_sessions(tx: ProjectionTransaction, records: list[RecordedEvent]) -> N
         event = cast(SessionEvent, record.data)
         by_session.setdefault(event.session_id, []).append(record)
         batch_of[event.session_id] = event.batch_id
-    batches = _select_in(
-        tx,
-        "SELECT batch_id, canceled_at, cursor, priority, position FROM queue_batches "
-        "WHERE batch_id IN ({})",
-        list(set(batch_of.values())),
-    )
-    stored = _select_in(
-        tx,
-        "SELECT session_id, status FROM queue_sessions WHERE session_id IN ({})",
-        list(by_session),
-    )
+    batches, stored = _batches_and_sessions(tx, list(set(batch_of.values())), list(by_session))
     upserts = []
     deltas: dict[str, dict[str, int]] = {}
     # Each batch's latest event here (what an archive's horizon must not cut through).
@@ -379,12 +369,40 @@ def _session_row(
     )
 
 
-def _select_in(tx: ProjectionTransaction, sql: str, keys: list[str]) -> dict[str, Any]:
-    """Rows keyed by their first column (the rest as a tuple, or the one value), fetched for
-    ``keys`` a chunk at a time."""
-    found: dict[str, Any] = {}
+def _batches_and_sessions(
+    tx: ProjectionTransaction, batch_ids: list[str], session_ids: list[str]
+) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
+    """The batches' (canceled_at, cursor, priority, position) and the sessions' stored status,
+    read together, one statement per chunk of keys (on PostgreSQL each read of a fold is a
+    round trip and a hop from its thread)."""
+    batches: dict[str, tuple[Any, ...]] = {}
+    stored: dict[str, str] = {}
+    keys = [(True, key) for key in batch_ids] + [(False, key) for key in session_ids]
     for start in range(0, len(keys), _CHUNK):
         chunk = keys[start : start + _CHUNK]
-        for key, *rest in tx.fetchall(sql.format(", ".join("?" * len(chunk))), chunk):
-            found[key] = tuple(rest) if len(rest) > 1 else rest[0]
-    return found
+        of_batches = [key for is_batch, key in chunk if is_batch]
+        of_sessions = [key for is_batch, key in chunk if not is_batch]
+        selects = []
+        if of_batches:
+            selects.append(_BATCHES_READ.format(", ".join("?" * len(of_batches))))
+        if of_sessions:
+            selects.append(_SESSIONS_READ.format(", ".join("?" * len(of_sessions))))
+        for kind, key, *batch, status in tx.fetchall(
+            " UNION ALL ".join(selects), of_batches + of_sessions
+        ):
+            if kind == "batch":
+                batches[key] = tuple(batch)
+            else:
+                stored[key] = status
+    return batches, stored
+
+
+# The two halves of that read, in the same columns: a kind, a key, the batch's four, a status.
+_BATCHES_READ = (
+    "SELECT 'batch', batch_id, canceled_at, cursor, priority, position, NULL "
+    "FROM queue_batches WHERE batch_id IN ({})"
+)
+_SESSIONS_READ = (
+    "SELECT 'session', session_id, NULL, NULL, NULL, NULL, status "
+    "FROM queue_sessions WHERE session_id IN ({})"
+)
