@@ -50,6 +50,7 @@ def failing(store: EventStore, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     with monkeypatch.context() as patch:
         patch.setattr(db, "dsn", "postgresql://eventsvc@127.0.0.1:9/gone")
         patch.setattr(db, "_pool", _ClosedPool())
+        patch.setattr(db, "_kept", [])  # the connections kept for single statements
         patch.setattr(store, "_writer", None)
         yield
     assert pool is not None  # closed with the store, as usual

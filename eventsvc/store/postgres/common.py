@@ -4,6 +4,7 @@ sealer's or a projection's work, and SQLite-style placeholders turned into Postg
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -33,6 +34,8 @@ HEAD = (
 )
 # A NOTIFY payload holds at most 8000 bytes.
 NOTIFY_LIMIT = 7900
+# Pool connections kept out of it for single statements (the pool grows by as many).
+KEPT = 2
 
 
 async def _session_kept(conn: Any) -> None:
@@ -54,6 +57,9 @@ class Database:
         self.schema = ""
         self._pool: Any = None
         self.closed = False
+        # Pool connections kept for single statements: the idle ones, and how many there are.
+        self._kept: list[Any] = []
+        self._keeping = 0
 
     @property
     def pool(self) -> Any:
@@ -67,7 +73,7 @@ class Database:
             self._pool = await asyncpg.create_pool(
                 self.dsn,
                 min_size=1,
-                max_size=8,
+                max_size=8 + KEPT,
                 timeout=10,
                 server_settings=self.settings("pool", settings),
                 reset=_session_kept,
@@ -76,10 +82,13 @@ class Database:
             )
 
     async def close_pool(self) -> None:
+        pool = None if self.closed else self._pool
         self.closed = True
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
+        if pool is not None:
             with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+                kept, self._kept = self._kept, []
+                for conn in kept:
+                    await self._give_back(conn)
                 await pool.close()
                 return
             pool.terminate()
@@ -119,25 +128,62 @@ class Database:
         except DRIVER_ERRORS as exc:
             raise StoreError(f"{action} at {self.where} failed: {exc}") from exc
 
-    # The pooled queries translate as ``translated`` does, without a context manager's
-    # generator per query: every view, cache lookup and stream read comes through here.
+    # Single statements run on kept connections, and translate as ``translated`` does without
+    # a context manager's generator each: every view, cache lookup and stream read comes
+    # through here. asyncpg's acquire and release (a shielded task each) cost more CPU than
+    # the statement itself.
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
-        try:
-            return list(await self.pool.fetch(sql, *args))
-        except DRIVER_ERRORS as exc:
-            raise StoreError(f"reading the store at {self.where} failed: {exc}") from exc
+        return list(await self._single("fetch", "reading", sql, args))
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
-        try:
-            return await self.pool.fetchrow(sql, *args)
-        except DRIVER_ERRORS as exc:
-            raise StoreError(f"reading the store at {self.where} failed: {exc}") from exc
+        return await self._single("fetchrow", "reading", sql, args)
 
     async def execute(self, sql: str, *args: Any) -> None:
+        await self._single("execute", "writing", sql, args)
+
+    async def _single(self, method: str, doing: str, sql: str, args: tuple[Any, ...]) -> Any:
+        """One statement outside any transaction, on a kept connection (on the pool's own
+        path while ``KEPT`` are busy)."""
         try:
-            await self.pool.execute(sql, *args)
+            pool = self.pool  # raises once the store is closed
+            conn = await self._take(pool)
+            if conn is None:
+                return await getattr(pool, method)(sql, *args)
+            try:
+                result = await getattr(conn, method)(sql, *args)
+            except BaseException:
+                await self._give_back(conn)
+                raise
         except DRIVER_ERRORS as exc:
-            raise StoreError(f"writing the store at {self.where} failed: {exc}") from exc
+            raise StoreError(f"{doing} the store at {self.where} failed: {exc}") from exc
+        if self.closed:
+            await self._give_back(conn)
+        else:
+            self._kept.append(conn)
+        return result
+
+    async def _take(self, pool: Any) -> Any:
+        """An idle kept connection, a new one while fewer than ``KEPT`` are kept, else None."""
+        while self._kept:
+            conn = self._kept.pop()
+            if not conn.is_closed():
+                return conn
+            await self._give_back(conn)  # its server went away: the pool reconnects it
+        if self._keeping >= KEPT:
+            return None
+        self._keeping += 1
+        try:
+            return await pool.acquire()
+        except BaseException:
+            self._keeping -= 1
+            raise
+
+    async def _give_back(self, conn: Any) -> None:
+        """Return a kept connection to the pool, which resets it, or closes it if it is
+        broken (a statement failed or was cancelled on it)."""
+        self._keeping -= 1
+        with anyio.CancelScope(shield=True), contextlib.suppress(*DRIVER_ERRORS):
+            await self._pool.release(conn)
 
 
 class Lease:
