@@ -16,6 +16,7 @@ from eventsvc.errors import ConcurrencyError, StoreError
 from eventsvc.events import CODEC, RecordedEvent
 from eventsvc.leases import Leases
 from eventsvc.store import ANY, NO_STREAM, AppendResult, EventStore, StoreOptions, open_store
+from eventsvc.store.postgres.common import KEPT
 from eventsvc.store.postgres.store import DB_NOW, PostgresEventStore, _Append, _append_statement
 from eventsvc.store.rows import prepare
 from eventsvc.testing import new_event, session_started
@@ -401,6 +402,49 @@ async def test_queries_take_sqlite_placeholders_and_heartbeats_use_database_time
             (60.0,),
         )
         assert rows == [("w1",), ("w2",)]
+
+
+async def backend_pid(store: EventStore) -> int:
+    [(pid,)] = await store.query("SELECT pg_backend_pid()")
+    return int(pid)
+
+
+async def test_single_statements_run_on_connections_kept_out_of_the_pool(
+    postgres_backend: PostgresBackend,
+) -> None:
+    async with opened(postgres_backend) as store:
+        one_after_another = {await backend_pid(store) for _ in range(5)}
+        assert len(one_after_another) == 1
+        async with store._db.pool.acquire() as conn:  # not the kept one: that stays out
+            assert await conn.fetchval("SELECT pg_backend_pid()") not in one_after_another
+        # More at once than are kept: the others take the pool's own path, and all answer.
+        answered: list[int] = []
+
+        async def slow() -> None:
+            await store.query("SELECT pg_sleep(0.05)")
+            answered.append(await backend_pid(store))
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as tg:
+                for _ in range(KEPT + 2):
+                    tg.start_soon(slow)
+        assert len(answered) == KEPT + 2
+        assert await backend_pid(store) in one_after_another | set(answered)
+
+
+async def test_a_kept_connection_that_fails_under_a_statement_is_not_kept(
+    postgres_backend: PostgresBackend,
+) -> None:
+    async with opened(postgres_backend) as store:
+        first = await backend_pid(store)
+        with pytest.raises(StoreError, match="reading the store"):
+            await store.query("SELECT pg_terminate_backend(pg_backend_pid())")
+        assert await backend_pid(store) != first
+        # One cancelled mid-statement goes back to the pool too, and the next one answers.
+        with anyio.move_on_after(0.2):
+            await store.query("SELECT pg_sleep(30)")
+        with anyio.fail_after(10):
+            assert await store.query("SELECT 1") == [(1,)]
 
 
 async def test_an_unreachable_server_is_named_without_its_password() -> None:
