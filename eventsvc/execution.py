@@ -18,6 +18,7 @@ continues identically; that list is also its JSON form.
 from __future__ import annotations
 
 import copy
+import functools
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -46,14 +47,12 @@ class _Source:
     topo: int
     incoming: list[Edge]
     successors: list[str]
+    kind: str = ""  # its node type, asked at every step
+    upstream: frozenset[str] = frozenset()  # the sources its incoming edges come from
     iterators: tuple[str, ...] = ()
     executed: dict[Indexes, str] = field(default_factory=dict)
     pending: int = 0
     created: bool = False  # for collect: its single copy exists
-
-    @property
-    def kind(self) -> str:
-        return self.node.node_type
 
 
 class GraphExecutionState:
@@ -82,7 +81,7 @@ class GraphExecutionState:
         if cyclic:
             raise ValueError(f"graph {graph.id!r} has a cycle; validate it first")
         sources = {
-            node_id: _Source(graph.nodes[node_id], topo, [], [])
+            node_id: _Source(graph.nodes[node_id], topo, [], [], graph.nodes[node_id].node_type)
             for topo, node_id in enumerate(order)
         }
         for edge in graph.edges:
@@ -92,6 +91,7 @@ class GraphExecutionState:
                 successors.append(edge.destination.node_id)
         for node_id in order:
             source = sources[node_id]
+            source.upstream = frozenset(e.source.node_id for e in source.incoming)
             if source.kind == COLLECT:
                 continue
             inherited = {i for e in source.incoming for i in sources[e.source.node_id].iterators}
@@ -199,8 +199,7 @@ class GraphExecutionState:
             source = self._sources[node_id]
             if node_id in self._complete:
                 continue
-            upstream = {e.source.node_id for e in source.incoming}
-            if not upstream <= self._complete:
+            if not source.upstream <= self._complete:
                 continue
             if source.kind == COLLECT and not source.created:
                 source.created = True
@@ -236,8 +235,8 @@ class GraphExecutionState:
             value = getattr(self.results[copy_id], edge.source.field)
             _assign(node, edge.destination.field, copy.deepcopy(value))
             fed.add(edge.destination.field)
-        for name, spec in input_specs(type(node)).items():
-            if name not in fed and spec.orig_required and getattr(node, name) is None:
+        for name in _required(type(node)):
+            if name not in fed and getattr(node, name) is None:
                 raise MissingInputError(exec_id, name)
         return node
 
@@ -310,12 +309,27 @@ def _fresh_values(node: BaseInvocation) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _required(cls: type[BaseInvocation]) -> tuple[str, ...]:
+    """The inputs of a node class that must have a value by the time it runs."""
+    return tuple(name for name, spec in input_specs(cls).items() if spec.orig_required)
+
+
+@functools.cache
+def _conversion(cls: type[BaseInvocation], name: str) -> type | None:
+    """What a value arriving on an edge into ``name`` may be converted to (str or list)."""
+    annotation = strip_type(input_specs(cls)[name].annotation)
+    if annotation is str:
+        return str
+    return list if getattr(annotation, "__origin__", None) is list else None
+
+
 def _assign(node: BaseInvocation, name: str, value: Any) -> None:
     """Assign a value arriving on an edge, converting what the type rules allow."""
-    annotation = strip_type(input_specs(type(node))[name].annotation)
-    if annotation is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+    conversion = _conversion(type(node), name)
+    if conversion is str and isinstance(value, (int, float)) and not isinstance(value, bool):
         value = str(value)
-    elif getattr(annotation, "__origin__", None) is list and not isinstance(value, list):
+    elif conversion is list and not isinstance(value, list):
         value = [value]
     try:
         setattr(node, name, value)

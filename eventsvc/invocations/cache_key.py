@@ -18,6 +18,8 @@ from eventsvc.invocations.base import BaseInvocation
 
 NOT_INPUTS = frozenset({"id", "type", "is_intermediate", "use_cache"})
 _EXCLUDED = set(NOT_INPUTS)  # as pydantic takes it (never changed)
+# json.dumps with these options would build an encoder at every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def cache_key(node: BaseInvocation) -> str | None:
@@ -30,12 +32,7 @@ def cache_key(node: BaseInvocation) -> str | None:
         return None  # NaN or infinity: JSON has no form for it (pydantic writes null)
     if not plain:  # values JSON has no type for (a datetime, a set): as pydantic writes them
         inputs = node.model_dump(mode="json", exclude=_EXCLUDED)
-    canonical = json.dumps(
-        {"type": meta.type, "version": meta.version, "inputs": inputs},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
+    canonical = _CANONICAL.encode({"type": meta.type, "version": meta.version, "inputs": inputs})
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
