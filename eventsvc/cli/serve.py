@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TextIO
@@ -116,13 +117,17 @@ async def serve(settings: Settings, args: argparse.Namespace, out: TextIO, err: 
                 f"eventsvc serving {service.store.url} on http://{host}:{port} "
                 f"with {settings.workers} worker(s)\n"
             )
-            yield create_app(
+            app = create_app(
                 service,
                 token=token,
                 cors_origins=args.cors_origin,
                 loopback_only=loopback_only,
                 metrics_open_on_loopback=args.metrics_open_on_loopback,
             )
+            # What starting made (modules, schemas, routes) lives as long as the process:
+            # kept out of the collector, whose full passes would walk all of it each time.
+            gc.freeze()
+            yield app
 
     await server.serve(opened, host, port)
     return 0
