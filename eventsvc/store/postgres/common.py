@@ -48,8 +48,9 @@ async def _session_kept(conn: Any) -> None:
 
 
 class Database:
-    """One PostgreSQL schema as the store's parts reach it: a pool, connections of their own
-    with the store's settings, the schema's NOTIFY channels, and ``translated``."""
+    """One PostgreSQL schema as the store's parts reach it: a pool (single statements on
+    connections kept out of it), connections of their own with the store's settings, the
+    schema's NOTIFY channels, and ``translated``."""
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
