@@ -2,8 +2,8 @@
 sharing one PostgreSQL schema.
 
 ``executor --backend postgres --processes 3`` runs batches of chains of ``add`` nodes (each
-session from its own input, so none is served from the invocation cache) on real ``eventsvc
-serve`` processes with two workers each, each batch timed from its enqueue until its last
+session from its own input, chains that never meet: none is served from the invocation cache,
+which each run checks afterwards) on real ``eventsvc serve`` processes with two workers each, each batch timed from its enqueue until its last
 session ended; the best of two batches, one after another on the same processes, counts.
 ``pg_nodes_per_s_1proc`` is a batch on one such process, beside the physical floor of its
 cost model: single-row durable commits per second through asyncpg into a plain table, from as
@@ -54,7 +54,7 @@ from benches.common import (
 )
 from eventsvc.audit import audit
 from eventsvc.batches import Batch, BatchDatum
-from eventsvc.events import SESSION_ENDED
+from eventsvc.events import SESSION_ENDED, InvocationCompleted
 from eventsvc.graph import parse_graph
 from eventsvc.store import EventFilter, EventStore, open_store
 
@@ -62,9 +62,11 @@ WAIT_WORKERS = 4  # workers in each process of the scale-out runs
 
 
 def pg_chain_batch(batch_id: str, first: int, sessions: int, length: int) -> Batch:
-    """Chains of ``add`` nodes, a session per input from ``first`` on: no two sessions of a
-    run compute the same node, so none is served from the invocation cache."""
-    items = list(range(first, first + sessions))
+    """Chains of ``add`` nodes, session ``first + n`` starting at ``(first + n)`` millions:
+    chains that never meet (consecutive starts would make node k of one session node 0 of
+    the k-th next), so no node of any run is served from the invocation cache."""
+    assert length < 1_000_000
+    items = [(first + n) * 1_000_000 for n in range(sessions)]
     data = [[BatchDatum(node_path="n0", field_name="a", items=items)]]
     return Batch(batch_id=batch_id, graph=chain_graph(length), data=data)
 
@@ -109,7 +111,18 @@ async def pg_nodes_per_s(
                 if sessions * length / elapsed > best:
                     nodes = sessions * length
                     best, best_cpu, best_own = nodes / elapsed, used / nodes, used_own / nodes
+            if hits := await cache_hits(follower):
+                raise RuntimeError(f"{hits} nodes of the benchmark came from the cache")
     return best, best_cpu, best_own
+
+
+async def cache_hits(store: EventStore) -> int:
+    """Nodes of the log served from the invocation cache (``invocation.completed``, cached)."""
+    hits, after = 0, 0
+    while page := await store.read_all(after=after, limit=5000):
+        hits += sum(isinstance(r.data, InvocationCompleted) and r.data.cached for r in page)
+        after = page[-1].position
+    return hits
 
 
 async def bench_executor_postgres(dsn: str, processes: int) -> list[Figure]:
