@@ -3,8 +3,9 @@ sharing one PostgreSQL schema.
 
 ``executor --backend postgres --processes 3`` runs batches of chains of ``add`` nodes (each
 session from its own input, chains that never meet: none is served from the invocation cache,
-which each run checks afterwards) on real ``eventsvc serve`` processes with two workers each, each batch timed from its enqueue until its last
-session ended; the best of two batches, one after another on the same processes, counts.
+which each run checks afterwards) on real ``eventsvc serve`` processes with two workers each,
+each batch timed from its enqueue until its last session ended; the best of two batches, one
+after another on the same processes, counts.
 ``pg_nodes_per_s_1proc`` is a batch on one such process, beside the physical floor of its
 cost model: single-row durable commits per second through asyncpg into a plain table, from as
 many connections as the process has workers (a worker needs one commit per node, or less once
@@ -15,6 +16,8 @@ commits, is what binds (the benchmark process itself shares those cores).
 ``pg_nodes_per_s_1proc_vs_core`` puts it beside what one core allows the service process at
 its own CPU per node (``pg_nodes_service_cpu_us_per_node``): one process's Python runs on one
 core at a time, so that is its ceiling however fast the database is.
+``pg_statement_client_cpu_us`` is what one statement costs a client in CPU with none of our
+code around it (a point select through asyncpg): the price of each statement a node needs.
 ``pg_nodes_per_s_3proc`` is the same batch on 3 processes (``--processes``) beside the one
 process figure of the same run: the ratio is what scaling out gained on this machine (on one
 small machine the processes share its cores with each other and the server). The processes
@@ -140,8 +143,29 @@ async def bench_executor_postgres(dsn: str, processes: int) -> list[Figure]:
         Figure("pg_nodes_per_s_1proc_vs_cpu", one, "nodes/s", (os.cpu_count() or 1) / cpu),
         Figure("pg_nodes_per_s_1proc_vs_core", one, "nodes/s", 1 / own),
         Figure(f"pg_nodes_per_s_{processes}proc", many, "nodes/s", one, "(vs 1 process)"),
+        Figure("pg_statement_client_cpu_us", await statement_client_cpu(dsn) * 1e6, "us", None),
         *await bench_scaleout(dsn, processes),
     ]
+
+
+async def statement_client_cpu(dsn: str, statements: int = 3000) -> float:
+    """CPU seconds a statement costs its client process with nothing of ours around it: a
+    point select by primary key through asyncpg, one after another on one connection. A
+    node's statements (its cache lookup, its share of appends, seals and projection pages)
+    cost the service at least this much each."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CREATE TEMP TABLE point (k TEXT PRIMARY KEY, v BIGINT)")
+        await conn.execute("INSERT INTO point SELECT g::text, g FROM generate_series(1, 1000) g")
+        me = psutil.Process()
+        before = sum(me.cpu_times()[:2])
+        for n in range(statements):
+            await conn.fetch("SELECT v FROM point WHERE k = $1", str(n % 1000))
+        return (sum(me.cpu_times()[:2]) - before) / statements
+    finally:
+        await conn.close()
 
 
 def wait_batch(batch_id: str, sessions: int, length: int) -> Batch:
