@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.from_thread
+import anyio.lowlevel
 
 from eventsvc import bounds, instruments, tracing
 from eventsvc import events as ev
@@ -127,8 +129,11 @@ class _Slot:
     """A limiter slot held for one node thread, given back by whoever sees the thread end.
 
     Normally the event loop gives it back when the thread's result arrives; a thread that
-    was abandoned gives it back itself when it finally returns, so the slot stays taken for
-    exactly as long as the thread runs.
+    was abandoned hands it back to the loop itself when it finally returns, so the slot stays
+    taken for exactly as long as the thread runs. It hands it over from a daemon thread of
+    its own, without waiting: a loop that has stopped (the process is shutting down) runs
+    nothing more, and a worker thread waiting on it would hold the interpreter's exit up for
+    ever (anyio offers no hand-off to a loop that does not wait for its result).
     """
 
     def __init__(self, limiter: anyio.CapacityLimiter, bench: Workbench) -> None:
@@ -136,6 +141,7 @@ class _Slot:
         self._bench = bench
         self._lock = threading.Lock()
         self._abandoned = self._done = False
+        self._loop: anyio.lowlevel.EventLoopToken | None = None
 
     async def take(self) -> None:
         await self._limiter.acquire_on_behalf_of(self)
@@ -144,6 +150,7 @@ class _Slot:
         self._limiter.release_on_behalf_of(self)
 
     def abandon(self) -> None:
+        self._loop = anyio.lowlevel.current_token()  # where the thread hands the slot back
         with self._lock:
             self._abandoned = True
             done = self._done
@@ -161,9 +168,12 @@ class _Slot:
             self._done = True
             abandoned = self._abandoned
         if abandoned:
-            # RuntimeError: the event loop is gone (the process is shutting down).
-            with contextlib.suppress(RuntimeError):
-                anyio.from_thread.run_sync(self._abandoned_done)
+            threading.Thread(target=self._hand_back, name="eventsvc slot", daemon=True).start()
+
+    def _hand_back(self) -> None:
+        # RuntimeError: the event loop is closed (the process is shutting down).
+        with contextlib.suppress(RuntimeError):
+            anyio.from_thread.run_sync(self._abandoned_done, token=self._loop)
 
 
 async def session_state(
