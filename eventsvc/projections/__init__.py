@@ -17,6 +17,10 @@ horizon left behind (JSON-able, merged with the previous snapshot), ``forget`` t
 archived events made, and ``restore`` a snapshot into fresh tables before the live log is
 folded from the horizon (rebuilds, audit's rebuild, imports). One without them keeps every
 row it has, and a rebuild of it sees only the live log.
+
+A projection may declare itself ``nonblocking`` (its fold only computes and goes through its
+transaction): PostgreSQL's runner then folds its small pages on the event loop when they read
+nothing, instead of in a worker thread (``store.postgres.runner``).
 """
 
 from __future__ import annotations
