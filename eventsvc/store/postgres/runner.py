@@ -318,7 +318,12 @@ class PostgresProjections:
             while self._known.get(name, 0) < position:
                 stall = self._stalls.get(name)
                 if stall is not None and position >= stall.position:
-                    raise stall.error()
+                    # The runner may have got past it, its notice still on the way: the
+                    # table says for sure (one read, only while a stall is known).
+                    await self.read_stall(name)
+                    stall = self._stalls.get(name)
+                    if stall is not None and position >= stall.position:
+                        raise stall.error()
                 changed = self._changed
                 with anyio.move_on_after(self._poll_interval):
                     await changed.wait()
