@@ -141,7 +141,7 @@ class _Slot:
         self._bench = bench
         self._lock = threading.Lock()
         self._abandoned = self._done = False
-        self._loop: anyio.lowlevel.EventLoopToken | None = None
+        self._token: anyio.lowlevel.EventLoopToken | None = None
 
     async def take(self) -> None:
         await self._limiter.acquire_on_behalf_of(self)
@@ -150,7 +150,7 @@ class _Slot:
         self._limiter.release_on_behalf_of(self)
 
     def abandon(self) -> None:
-        self._loop = anyio.lowlevel.current_token()  # where the thread hands the slot back
+        self._token = anyio.lowlevel.current_token()  # the loop the thread hands the slot to
         with self._lock:
             self._abandoned = True
             done = self._done
@@ -173,7 +173,7 @@ class _Slot:
     def _hand_back(self) -> None:
         # RuntimeError: the event loop is closed (the process is shutting down).
         with contextlib.suppress(RuntimeError):
-            anyio.from_thread.run_sync(self._abandoned_done, token=self._loop)
+            anyio.from_thread.run_sync(self._abandoned_done, token=self._token)
 
 
 async def session_state(

@@ -157,19 +157,16 @@ class _HeldWrites:
         raise _ReadNeeded
 
 
-class _PageTransaction(_ThreadTransaction, _HeldWrites):
+class _PageTransaction(_HeldWrites):
     """A fold's transaction in a worker thread: writes held back until it reads (or ends),
     so they still run in the fold's order on the page's connection, but a run of writes
     before a read costs one hop to the event loop instead of one each; what is held at the
     end is the runner's to run."""
 
     def __init__(self, conn: Any) -> None:
-        _ThreadTransaction.__init__(self, conn)
-        _HeldWrites.__init__(self)
+        super().__init__()
+        self._conn = conn
         self.reads = 0
-
-    execute = _HeldWrites.execute
-    executemany = _HeldWrites.executemany
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         self.reads += 1
@@ -178,11 +175,11 @@ class _PageTransaction(_ThreadTransaction, _HeldWrites):
         return [tuple(row) for row in rows]
 
     async def _read_after(self, held: Held, sql: str, params: Sequence[Any]) -> Any:
-        await run_held(self._conn, held)
+        await _run_held(self._conn, held)
         return await self._conn.fetch(dollar_placeholders(sql), *params)
 
 
-async def run_held(conn: Any, held: Held) -> None:
+async def _run_held(conn: Any, held: Held) -> None:
     """Run held writes, in order, on ``conn``."""
     for kind, statement, args in held:
         if kind == "execute":
@@ -197,7 +194,7 @@ async def _write_folded(
     """The writes a fold of ``records`` held back: a failing one is the page's ``FoldError``
     too, as a failing read inside the fold already is."""
     try:
-        await run_held(conn, held)
+        await _run_held(conn, held)
     except Exception as exc:
         first = records[0]
         reason = f"{type(exc).__name__}: {exc}"
