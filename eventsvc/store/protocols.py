@@ -74,6 +74,12 @@ class StoreOptions:
     # stalled or vanished sealer is replaced within it).
     seal_timeout: float = 30.0
     sealer_lease: float = 5.0
+    # PostgreSQL: while events keep coming, a projection's runner starts a page at most this
+    # often, in seconds, so a page holds the events of that while (a page costs its runner a
+    # few statements however few events it holds); a caller in the runner's process that waits
+    # for the projection starts the next page at once, one in another process may wait this
+    # much longer. Capped at a third of the lease, which every page renews.
+    projection_page_interval: float = 0.02
 
 
 class EventStore(Protocol):

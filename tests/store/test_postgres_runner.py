@@ -147,6 +147,34 @@ async def test_a_nonblocking_fold_runs_on_the_loop_until_it_reads_and_folds_each
         ]
 
 
+class PagesSeen(Seen):
+    """``Seen``, noting the positions of each page it folds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pages: list[list[int]] = []
+
+    def apply(self, tx: ProjectionTransaction, events: Sequence[RecordedEvent]) -> None:
+        super().apply(tx, events)
+        self.pages.append([e.position for e in events])
+
+
+async def test_a_runner_gathers_a_trickle_of_events_into_one_page_until_a_caller_here_waits(
+    schema: PostgresBackend,
+) -> None:
+    # A page interval no test run outlasts (a third of the lease caps it).
+    paced = StoreOptions(
+        sealer_lease=60, poll_interval=0.02, seal_timeout=10, projection_page_interval=20
+    )
+    seen = PagesSeen()
+    async with projected_store(schema, paced, projections=[seen]) as store:
+        first = await enqueue(store, "first")  # an idle runner folds it at once
+        await store.wait_for_projections(first)
+        trickle = [await enqueue(store, f"trickle-{n}") for n in range(3)]
+        await store.wait_for_projections(trickle[-1])  # the pacing runner goes on at once
+        assert seen.pages == [[first], trickle]
+
+
 # --- one runner per projection ---------------------------------------------------------------
 
 

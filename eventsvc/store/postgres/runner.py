@@ -26,6 +26,13 @@ held) and the page is folded again, from the start, in a thread. Folds are deter
 functions of the tables and the events (a rebuild relies on it), so the second fold is the
 one the first would have been.
 
+A page costs its runner those round trips however few events it holds, so a runner that has
+caught up with the head paces itself while events keep coming: it starts its next page only
+``projection_page_interval`` (``StoreOptions``) after the last one started, and that page holds
+the events of the while. A caller in the runner's own process that waits for the projection
+(``wait_for``) starts the next page at once; one in another process may wait up to the interval
+longer. The first event after a quiet while is folded at once.
+
 A page the fold cannot take (a data error of the database, a defect) is folded event by event
 to find the very event; the projection then stalls at the position before it, recorded in
 ``projection_stalls`` and announced on the checkpoints channel, so every process answers a
@@ -223,16 +230,23 @@ class PostgresProjections:
         holder: str,
         lease_seconds: float,
         poll_interval: float,
+        page_interval: float = 0.0,
     ) -> None:
         self._db = db
         self._log = log_reader
         self._holder = holder
         self._lease_seconds = lease_seconds
         self._poll_interval = poll_interval
+        # Every page renews the lease, so a paced runner must not wait past a third of it.
+        self._page_interval = min(page_interval, lease_seconds / 3)
         self._projections: dict[str, Projection] = {}
         self._known: dict[str, int] = {}
         self._stalls: dict[str, ProjectionStall] = {}
         self._changed = anyio.Event()
+        # The highest position a caller in this process waits for, by projection; a paced
+        # runner is woken (``_wanted_more``) when it rises past what it has folded.
+        self._wanted: dict[str, int] = {}
+        self._wanted_more = anyio.Event()
         # The projections whose last page read: their next goes straight to a worker thread.
         self._reading: set[str] = set()
 
@@ -313,6 +327,7 @@ class PostgresProjections:
         stalled before it."""
         for name in self.names:
             while self._known.get(name, 0) < position:
+                self._want(name, position)
                 stall = self._stalls.get(name)
                 if stall is not None and position >= stall.position:
                     # The runner may have got past it, its notice still on the way: the
@@ -327,6 +342,13 @@ class PostgresProjections:
                 if not changed.is_set():
                     await self.checkpoint(name)
                     await self.read_stall(name)
+
+    def _want(self, name: str, position: int) -> None:
+        """A caller here waits for ``name`` to fold ``position``: its runner, if pacing, goes on."""
+        if self._wanted.get(name, 0) < position:
+            self._wanted[name] = position
+            self._wanted_more.set()
+            self._wanted_more = anyio.Event()
 
     # --- the runner -------------------------------------------------------------------------
 
@@ -400,10 +422,19 @@ class PostgresProjections:
             if folded is None:
                 return
             checkpoint = folded
+            if len(page) < PAGE:  # caught up with the head: let the next page gather events
+                await self._pace(projection.name, checkpoint, renewed + self._page_interval)
             stall = self._stalls.get(projection.name)
             if stall is not None and checkpoint >= stall.position:
                 await conn.execute(_UNSTALL, projection.name, channel)
                 log.warning("projection %s got past its stall at %d", stall.name, stall.position)
+
+    async def _pace(self, name: str, checkpoint: int, deadline: float) -> None:
+        """Wait until ``deadline``, or until a caller in this process waits for a position
+        past ``checkpoint``."""
+        with anyio.CancelScope(deadline=deadline):
+            while self._wanted.get(name, 0) <= checkpoint:
+                await self._wanted_more.wait()
 
     async def _fold_page(
         self,

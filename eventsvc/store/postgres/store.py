@@ -230,6 +230,7 @@ class PostgresEventStore:
             holder=self.holder,
             lease_seconds=options.sealer_lease,
             poll_interval=options.poll_interval,
+            page_interval=options.projection_page_interval,
         )
         self._sealer = Sealer(
             self._db,
