@@ -314,6 +314,7 @@ CREATE TABLE plain (
     recorded_at BIGINT NOT NULL, data TEXT NOT NULL, metadata TEXT NOT NULL, hash BYTEA NOT NULL
 );
 CREATE SEQUENCE plain_position;
+CREATE TABLE plain_lookup (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -343,11 +344,18 @@ async def pg_schema(dsn: str, ddl: str = "") -> AsyncIterator[str]:
 
 
 async def pg_floor_concurrent_eps(
-    dsn: str, rows: list[tuple[object, ...]], connections: int, *, locked: bool
+    dsn: str,
+    rows: list[tuple[object, ...]],
+    connections: int,
+    *,
+    locked: bool,
+    looked_up: bool = False,
 ) -> float:
     """Single-event durable transactions from ``connections`` connections at once into a plain
     table: gap-free the conventional way (each transaction takes ``LOCK TABLE ... IN EXCLUSIVE
-    MODE`` and the next position after the maximum), or unordered (a sequence, no lock)."""
+    MODE`` and the next position after the maximum), or unordered (a sequence, no lock). With
+    ``looked_up``, each is preceded by a point select that finds nothing, in a round trip of
+    its own (as a node asks the invocation cache before it runs)."""
     import asyncpg
 
     position = (
@@ -363,6 +371,8 @@ async def pg_floor_concurrent_eps(
 
     async def writer(conn: Any, mine: list[tuple[object, ...]]) -> None:
         for row in mine:
+            if looked_up:
+                await conn.fetchval("SELECT value FROM plain_lookup WHERE key = $1", row[3])
             async with conn.transaction():
                 if locked:
                     await conn.execute("LOCK TABLE plain IN EXCLUSIVE MODE")
