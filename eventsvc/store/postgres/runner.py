@@ -422,12 +422,12 @@ class PostgresProjections:
             if folded is None:
                 return
             checkpoint = folded
-            if len(page) < PAGE:  # caught up with the head: let the next page gather events
-                await self._pace(projection.name, checkpoint, renewed + self._page_interval)
             stall = self._stalls.get(projection.name)
             if stall is not None and checkpoint >= stall.position:
                 await conn.execute(_UNSTALL, projection.name, channel)
                 log.warning("projection %s got past its stall at %d", stall.name, stall.position)
+            if len(page) < PAGE:  # caught up with the head: let the next page gather events
+                await self._pace(projection.name, checkpoint, renewed + self._page_interval)
 
     async def _pace(self, name: str, checkpoint: int, deadline: float) -> None:
         """Wait until ``deadline``, or until a caller in this process waits for a position
