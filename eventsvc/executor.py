@@ -2,9 +2,14 @@
 
 A worker takes the next session from the queue projection and claims it by appending
 ``session.started`` at the session stream's exact version (``NO_STREAM`` for a session that
-never ran): a conflict means another worker got it, and the worker picks again. The claimed
-attempt then runs in ``eventsvc.attempt``: the batch re-read for a cancel, the graph built and
-parsed, the nodes run one commit each, fenced by the exact version.
+never ran): a conflict means another worker got it, and the worker picks again. A session the
+projection shows never started is claimed at ``NO_STREAM`` without reading its stream first;
+if that conflicts, its stream is read and the claim decided from it. The projection may not
+show a claim yet (PostgreSQL's runner folds a page at a time), so a worker passes over the
+sessions this process is running or claimed lately at the attempt the projection shows, and
+waits for the projection if it shows nothing else. The claimed attempt then runs in
+``eventsvc.attempt``: the batch re-read for a cancel, the graph built and parsed, the nodes
+run one commit each, fenced by the exact version.
 
 A follower task reads the log live: new work (an enqueue, a retry, a resume, a new priority)
 wakes idle workers, and a cancel (of a running session or its batch) stops its attempt before
@@ -57,11 +62,14 @@ from eventsvc.projections import ProjectionHost
 from eventsvc.projections.queue_view import QueueView
 from eventsvc.sessions import (
     Resume,
+    SessionState,
     Start,
     decide,
     evolve,
 )
-from eventsvc.store import EventFilter, EventStore
+from eventsvc.store import NO_STREAM, EventFilter, EventStore
+from eventsvc.store.protocols import ExpectedVersion
+from eventsvc.views import SessionView
 
 log = logging.getLogger("eventsvc.executor")
 
@@ -70,6 +78,7 @@ WAKING_TAGS = frozenset(
 )
 CANCELING_TAGS = frozenset({"batch.canceled", "session.canceled"})
 CANDIDATES = 4  # under contention a worker picks among this many next sessions
+CLAIMS_KEPT = 256  # claims remembered, until the queue projection surely shows them
 
 
 class WorkStore(EventStore, ProjectionHost, Protocol):
@@ -120,6 +129,8 @@ class Executor:
         )
         self._work = anyio.Event()
         self._running: dict[str, Running] = {}
+        # The latest claims of this process: session id -> (attempt, log position).
+        self._claimed: dict[str, tuple[int, int]] = {}
         self.live_workers = workers
         instance = f"{name}-{os.getpid()}-{secrets.token_hex(3)}"
         self.worker_ids = [f"{instance}-{n}" for n in range(workers)]
@@ -287,38 +298,87 @@ class Executor:
                 await work.wait()
             return picks
         spread = min(CANDIDATES, max(1, self.live_workers))
-        candidates = await self.parts.queue.next_sessions(self.queue_id, spread)
+        # Asked for past the sessions this process runs, which the projection may still show.
+        asked = spread + self.workers
+        shown = await self.parts.queue.next_sessions(self.queue_id, asked)
+        candidates = [view for view in shown if not self._ours(view)][:spread]
         if not candidates:
-            await work.wait()
+            if len(shown) == asked and self._claimed:
+                # Sessions this process claimed, and maybe more behind them: once the
+                # projection shows those claims, it shows what is left.
+                await self.store.wait_for_projections(max(p for _, p in self._claimed.values()))
+            else:
+                await work.wait()
             return picks
         # A lone worker takes the next session; under contention each worker picks by its own
         # hash, moved on at every pick so every candidate (the cursor's first) is taken.
         picks += 1
         pick = zlib.crc32(f"{worker_id}:{picks}".encode()) % len(candidates)
-        await self._take(worker_id, candidates[pick].session_id)
+        chosen = candidates[pick]
+        fresh = chosen.started_at is None and chosen.attempt == 1
+        await self._take(worker_id, chosen.session_id, fresh=fresh)
         return picks
 
-    async def _take(self, worker_id: str, session_id: str) -> None:
+    def _ours(self, view: SessionView) -> bool:
+        """Whether ``view`` is a session this process runs, or an attempt of it that this
+        process claimed (the projection has not folded the claim yet)."""
+        if view.session_id in self._running:
+            return True
+        claimed = self._claimed.get(view.session_id)
+        return claimed is not None and claimed[0] == view.attempt
+
+    async def _take(self, worker_id: str, session_id: str, *, fresh: bool = False) -> None:
+        """Claim and run ``session_id``; ``fresh``: the projection shows it never started."""
         if session_id in self._running:
             return
         # Held from before the claim, so _recover never takes the session for an orphan.
         running = self._running[session_id] = Running(parse_session_id(session_id)[0])
         try:
-            state, version = await session_state(self.store, self.queue_id, session_id)
-            try:
-                [started] = decide(Start(worker_id), state)
-                claimed = await self.store.append(session_stream(session_id), [started], version)
-            except ConcurrencyError as exc:
-                await self.store.wait_for_projections(exc.position)  # another worker got it
-                return
-            except IllegalTransitionError:
-                return  # it moved on since the projection was read
-            state = evolve(state, started, claimed.last_position)
-            await Attempt(self.bench, worker_id, state, claimed.version, running).run()
+            claim = await self._claim(worker_id, session_id, fresh)
+            if claim is not None:
+                state, version = claim
+                await Attempt(self.bench, worker_id, state, version, running).run()
         except Fenced:
             log.warning("%s lost session %s to another writer", worker_id, session_id)
         finally:
             del self._running[session_id]
+
+    async def _claim(
+        self, worker_id: str, session_id: str, fresh: bool
+    ) -> tuple[SessionState, int] | None:
+        """Append ``session.started`` at the session stream's exact version: the attempt's
+        state and version, or None when another worker got it or it moved on. A ``fresh``
+        one is claimed as a stream that does not exist yet, with no read; a conflict there
+        means the stream exists, and it is read."""
+        guessed = fresh
+        state: SessionState
+        version: ExpectedVersion
+        if guessed:
+            state, version = SessionState.new(self.queue_id, session_id), NO_STREAM
+        else:
+            state, version = await session_state(self.store, self.queue_id, session_id)
+        while True:
+            try:
+                [started] = decide(Start(worker_id), state)
+                claimed = await self.store.append(session_stream(session_id), [started], version)
+            except ConcurrencyError as exc:
+                if not guessed:
+                    await self.store.wait_for_projections(exc.position)  # another worker got it
+                    return None
+                guessed = False
+                state, version = await session_state(self.store, self.queue_id, session_id)
+                continue
+            except IllegalTransitionError:
+                return None  # it moved on since the projection was read
+            state = evolve(state, started, claimed.last_position)
+            self._remember(session_id, state.attempt, claimed.last_position)
+            return state, claimed.version
+
+    def _remember(self, session_id: str, attempt: int, position: int) -> None:
+        self._claimed.pop(session_id, None)
+        self._claimed[session_id] = (attempt, position)
+        if len(self._claimed) > CLAIMS_KEPT:
+            del self._claimed[next(iter(self._claimed))]
 
     def report(self, progress: Progress) -> None:
         self.parts.progress.publish_threadsafe(progress)

@@ -25,6 +25,7 @@ from eventsvc.invocations.context import InvocationContext
 from eventsvc.invocations.primitives import IntegerOutput
 from eventsvc.service import Service
 from eventsvc.store import ANY, EventFilter
+from eventsvc.testing import session_started
 
 pytestmark = pytest.mark.anyio
 
@@ -295,6 +296,54 @@ async def test_a_session_claimed_after_its_batch_was_canceled_is_canceled_at_onc
     await service.executor()._take("w1", "late.0")
     tags = [e.tag for e in await stream(service, "late.0")]
     assert tags == ["session.started", "session.canceled"]
+
+
+async def test_a_session_guessed_fresh_that_another_worker_started_is_left_to_it(
+    service: Service,
+) -> None:
+    await service.enqueue_batch(
+        "default", Batch(batch_id="taken", graph=graph({"a": {"type": "add"}}))
+    )
+    await service.store.append(session_stream("taken.0"), [session_started("taken.0", "other")])
+    # The projection showed it never started: the claim goes without a read, conflicts, and
+    # what its stream says (in progress elsewhere) is left alone.
+    await service.executor()._take("w1", "taken.0", fresh=True)
+    assert [(e.tag, e.data.worker_id) for e in await stream(service, "taken.0")] == [  # type: ignore[attr-defined]
+        ("session.started", "other")
+    ]
+
+
+async def test_a_worker_passes_over_the_sessions_this_process_claimed_and_the_queue_still_shows(
+    service: Service,
+) -> None:
+    await service.enqueue_batch(
+        "default",
+        Batch(batch_id="shown", graph=graph({"a": {"type": "add"}}), runs=2),
+    )
+    executor = service.executor()
+    head = await service.store.head()
+    executor._remember("shown.0", 1, head)  # as if claimed here, the projection not told yet
+    await executor._work_once("w1", 0)
+    assert await stream(service, "shown.0") == []
+    assert [e.tag for e in await stream(service, "shown.1")][-1] == "session.completed"
+
+
+async def test_a_worker_shown_only_sessions_this_process_claimed_waits_for_the_projection(
+    service: Service,
+) -> None:
+    await service.enqueue_batch(
+        "default",
+        Batch(batch_id="mine", graph=graph({"a": {"type": "add"}}), runs=2),
+    )
+    executor = service.executor()
+    head = await service.store.head()
+    for session_id in ("mine.0", "mine.1"):
+        executor._remember(session_id, 1, head)
+    # It asks the projection to fold those claims (folded already here) and picks again,
+    # taking neither.
+    with anyio.fail_after(10):
+        assert await executor._work_once("w1", 0) == 0
+    assert await stream(service, "mine.0") == await stream(service, "mine.1") == []
 
 
 async def test_a_worker_that_lost_its_session_is_fenced_off(service: Service) -> None:
