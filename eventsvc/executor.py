@@ -2,12 +2,11 @@
 
 A worker takes the next session from the queue projection and claims it by appending
 ``session.started`` at the session stream's exact version (``NO_STREAM`` for a session that
-never ran): a conflict means another worker got it, and the worker picks again. A session the
-projection shows never started is claimed at ``NO_STREAM`` without reading its stream first;
-if that conflicts, its stream is read and the claim decided from it. The projection may not
+never ran, claimed without reading its stream first): a conflict means another worker got it,
+and the worker waits for the projection to show that and picks again. The projection may not
 show a claim yet (PostgreSQL's runner folds a page at a time), so a worker passes over the
-sessions this process is running or claimed lately at the attempt the projection shows, and
-waits for the projection if it shows nothing else. The claimed attempt then runs in
+sessions this process runs or claimed lately at the attempt the projection shows, and waits
+for the projection if it shows nothing else. The claimed attempt then runs in
 ``eventsvc.attempt``: the batch re-read for a cancel, the graph built and parsed, the nodes
 run one commit each, fenced by the exact version.
 
@@ -347,32 +346,26 @@ class Executor:
         self, worker_id: str, session_id: str, fresh: bool
     ) -> tuple[SessionState, int] | None:
         """Append ``session.started`` at the session stream's exact version: the attempt's
-        state and version, or None when another worker got it or it moved on. A ``fresh``
-        one is claimed as a stream that does not exist yet, with no read; a conflict there
-        means the stream exists, and it is read."""
-        guessed = fresh
+        state and version, or None when another worker got it or it moved on. A ``fresh`` one
+        is claimed as a stream that does not exist yet, with no read: a conflict means some
+        event of it is in the log, which the projection shows once it has folded that far."""
         state: SessionState
         version: ExpectedVersion
-        if guessed:
+        if fresh:
             state, version = SessionState.new(self.queue_id, session_id), NO_STREAM
         else:
             state, version = await session_state(self.store, self.queue_id, session_id)
-        while True:
-            try:
-                [started] = decide(Start(worker_id), state)
-                claimed = await self.store.append(session_stream(session_id), [started], version)
-            except ConcurrencyError as exc:
-                if not guessed:
-                    await self.store.wait_for_projections(exc.position)  # another worker got it
-                    return None
-                guessed = False
-                state, version = await session_state(self.store, self.queue_id, session_id)
-                continue
-            except IllegalTransitionError:
-                return None  # it moved on since the projection was read
-            state = evolve(state, started, claimed.last_position)
-            self._remember(session_id, state.attempt, claimed.last_position)
-            return state, claimed.version
+        try:
+            [started] = decide(Start(worker_id), state)
+            claimed = await self.store.append(session_stream(session_id), [started], version)
+        except ConcurrencyError as exc:
+            await self.store.wait_for_projections(exc.position)  # another worker got it
+            return None
+        except IllegalTransitionError:
+            return None  # it moved on since the projection was read
+        state = evolve(state, started, claimed.last_position)
+        self._remember(session_id, state.attempt, claimed.last_position)
+        return state, claimed.version
 
     def _remember(self, session_id: str, attempt: int, position: int) -> None:
         self._claimed.pop(session_id, None)

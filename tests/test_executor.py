@@ -306,7 +306,7 @@ async def test_a_session_guessed_fresh_that_another_worker_started_is_left_to_it
     )
     await service.store.append(session_stream("taken.0"), [session_started("taken.0", "other")])
     # The projection showed it never started: the claim goes without a read, conflicts, and
-    # what its stream says (in progress elsewhere) is left alone.
+    # the session is left to the worker that has it.
     await service.executor()._take("w1", "taken.0", fresh=True)
     assert [(e.tag, e.data.worker_id) for e in await stream(service, "taken.0")] == [  # type: ignore[attr-defined]
         ("session.started", "other")
