@@ -175,6 +175,23 @@ async def test_a_runner_gathers_a_trickle_of_events_into_one_page_until_a_caller
         assert seen.pages == [[first], trickle]
 
 
+async def test_an_audit_compares_a_projection_that_lags_behind_the_head_while_it_reads_on(
+    schema: PostgresBackend,
+) -> None:
+    paced = StoreOptions(
+        sealer_lease=60, poll_interval=0.02, seal_timeout=10, projection_page_interval=20
+    )
+    async with projected_store(schema, paced) as store:
+        first = await enqueue(store, "first")
+        await store.wait_for_projections(first)
+        await enqueue(store, "unfolded")  # the runner paces itself: nobody waits for it
+        # The checkpoints lie inside the log: each projection is compared there, while the
+        # next page of the log is being read from the same snapshot.
+        assert await checkpoint(store, "queue") == first < await store.head()
+        report = await audit(store)
+        assert report.findings == []
+
+
 # --- one runner per projection ---------------------------------------------------------------
 
 

@@ -999,29 +999,30 @@ async def _no_change(mark: int) -> None:  # every store has a fanout: never call
 
 
 class PostgresSnapshot:
-    """Reads that all see one state of the database (a repeatable-read transaction)."""
+    """Reads that all see one state of the database (a repeatable-read transaction). Its
+    tasks may read at once (audit reads the next page of the log while it compares a table),
+    and a connection runs one statement at a time: they take turns."""
 
     def __init__(self, conn: Any, db: Database) -> None:
         self._conn = conn
         self._db = db
+        self._turn = anyio.Lock()
 
     async def read_rows(self, after: int = 0, limit: int = 1000) -> list[StoredRow]:
-        with self._db.translated("reading the store"):
-            rows = await self._conn.fetch(
-                f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2",
-                after,
-                limit,
-            )
-        return stored_rows(rows)
+        sql = f"SELECT {COLUMNS} FROM events WHERE position > $1 ORDER BY position LIMIT $2"
+        return stored_rows(await self._fetch(sql, after, limit))
 
     async def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._db.translated("reading the store"):
-            rows = await self._conn.fetch(dollar_placeholders(sql), *params)
-        return [tuple(row) for row in rows]
+        return [tuple(row) for row in await self._fetch(dollar_placeholders(sql), *params)]
 
     async def exists(self, table: str) -> bool:
-        with self._db.translated("reading the store"):
-            return await self._conn.fetchval("SELECT to_regclass($1)", table) is not None
+        [(found,)] = await self._fetch("SELECT to_regclass($1) IS NOT NULL", table)
+        return bool(found)
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async with self._turn:
+            with self._db.translated("reading the store"):
+                return list(await self._conn.fetch(sql, *args))
 
 
 async def _importable(
