@@ -99,7 +99,9 @@ async def settle(
     """Wait until every session of the batches has ended, with ``workers`` more workers of an
     executor of its own beside the service's. Like ``tests.test_executor.settle``, but each
     ending is waited for in the projections before the counts are read: on PostgreSQL a
-    subscriber may see an event before the projections' runner has folded it."""
+    subscriber may see an event before the projections' runner has folded it. At the end
+    every projection has folded the log that far (the queue may show an ending the others
+    have not folded yet: each runner folds at its own pace)."""
     with anyio.fail_after(30):
         async with anyio.create_task_group() as tg:
             after = await service.store.head()
@@ -113,6 +115,7 @@ async def settle(
                 while not await settled(service, batch_ids):
                     await service.wait_for((await anext(events)).position)
             tg.cancel_scope.cancel()
+    await service.wait_for(await service.store.head())
 
 
 async def settled(service: Service, batch_ids: Sequence[str]) -> bool:

@@ -76,10 +76,10 @@ class StoreOptions:
     sealer_lease: float = 5.0
     # PostgreSQL: while events keep coming, a projection's runner starts a page at most this
     # often, in seconds, so a page holds the events of that while (a page costs its runner a
-    # few statements however few events it holds); a caller in the runner's process that waits
-    # for the projection starts the next page at once, one in another process may wait this
-    # much longer. Capped at a third of the lease, which every page renews.
-    projection_page_interval: float = 0.02
+    # few statements however few events it holds); a caller that waits for the projection, in
+    # any process, starts the next page at once. Reads that do not wait may see the
+    # projection this much behind. Capped at a third of the lease, which every page renews.
+    projection_page_interval: float = 0.05
 
 
 class EventStore(Protocol):

@@ -46,8 +46,9 @@ def add_batch(batch_id: str, count: int) -> dict[str, Any]:
 
 
 async def settle(service: Service, batch_ids: list[str]) -> None:
-    """Run workers until every session of the batches has ended and the projections show it
-    (on PostgreSQL they fold after the event is delivered)."""
+    """Run workers until every session of the batches has ended and every projection has
+    folded the log that far (on PostgreSQL they fold after the event is delivered, each at
+    its own pace: the queue may show an ending the others have not folded yet)."""
     ended = frozenset({"session.completed", "session.failed", "session.canceled"})
     with anyio.fail_after(60):
         async with anyio.create_task_group() as tg:
@@ -59,6 +60,7 @@ async def settle(service: Service, batch_ids: list[str]) -> None:
                     if not any(c.uninitialized or c.in_progress for c in counts):
                         break
             tg.cancel_scope.cancel()
+    await service.wait_for(await service.store.head())
 
 
 @pytest.fixture

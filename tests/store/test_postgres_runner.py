@@ -147,6 +147,12 @@ async def test_a_nonblocking_fold_runs_on_the_loop_until_it_reads_and_folds_each
         ]
 
 
+# A page interval no test run outlasts (a third of the lease caps it).
+PACED = StoreOptions(
+    sealer_lease=60, poll_interval=0.02, seal_timeout=10, projection_page_interval=20
+)
+
+
 class PagesSeen(Seen):
     """``Seen``, noting the positions of each page it folds."""
 
@@ -162,12 +168,8 @@ class PagesSeen(Seen):
 async def test_a_runner_gathers_a_trickle_of_events_into_one_page_until_a_caller_here_waits(
     schema: PostgresBackend,
 ) -> None:
-    # A page interval no test run outlasts (a third of the lease caps it).
-    paced = StoreOptions(
-        sealer_lease=60, poll_interval=0.02, seal_timeout=10, projection_page_interval=20
-    )
     seen = PagesSeen()
-    async with projected_store(schema, paced, projections=[seen]) as store:
+    async with projected_store(schema, PACED, projections=[seen]) as store:
         first = await enqueue(store, "first")  # an idle runner folds it at once
         await store.wait_for_projections(first)
         trickle = [await enqueue(store, f"trickle-{n}") for n in range(3)]
@@ -175,13 +177,25 @@ async def test_a_runner_gathers_a_trickle_of_events_into_one_page_until_a_caller
         assert seen.pages == [[first], trickle]
 
 
+async def test_a_caller_in_another_process_starts_a_pacing_runners_next_page_at_once(
+    schema: PostgresBackend,
+) -> None:
+    seen = PagesSeen()
+    async with projected_store(schema, PACED, projections=[seen]) as runner:
+        first = await enqueue(runner, "first")
+        await runner.wait_for_projections(first)  # this store holds the runner's lease
+        async with projected_store(schema, PACED, projections=[Seen()]) as other:
+            trickle = [await enqueue(runner, f"trickle-{n}") for n in range(3)]
+            # Paced for a third of a minute, unless the other process's notice wakes it.
+            with anyio.fail_after(10):
+                await other.wait_for_projections(trickle[-1])
+        assert seen.pages == [[first], trickle]
+
+
 async def test_an_audit_compares_a_projection_that_lags_behind_the_head_while_it_reads_on(
     schema: PostgresBackend,
 ) -> None:
-    paced = StoreOptions(
-        sealer_lease=60, poll_interval=0.02, seal_timeout=10, projection_page_interval=20
-    )
-    async with projected_store(schema, paced) as store:
+    async with projected_store(schema, PACED) as store:
         first = await enqueue(store, "first")
         await store.wait_for_projections(first)
         await enqueue(store, "unfolded")  # the runner paces itself: nobody waits for it

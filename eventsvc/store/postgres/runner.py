@@ -29,9 +29,10 @@ one the first would have been.
 A page costs its runner those round trips however few events it holds, so a runner that has
 caught up with the head paces itself while events keep coming: it starts its next page only
 ``projection_page_interval`` (``StoreOptions``) after the last one started, and that page holds
-the events of the while. A caller in the runner's own process that waits for the projection
-(``wait_for``) starts the next page at once; one in another process may wait up to the interval
-longer. The first event after a quiet while is folded at once.
+the events of the while. A caller that waits for the projection (``wait_for``) starts the next
+page at once: in the runner's own process directly, from any other by a notice on the
+checkpoints channel (``name?position``, sent once per position asked for). The first event
+after a quiet while is folded at once; what the pace delays is only what nobody waits for.
 
 A page the fold cannot take (a data error of the database, a defect) is folded event by event
 to find the very event; the projection then stalls at the position before it, recorded in
@@ -243,10 +244,14 @@ class PostgresProjections:
         self._known: dict[str, int] = {}
         self._stalls: dict[str, ProjectionStall] = {}
         self._changed = anyio.Event()
-        # The highest position a caller in this process waits for, by projection; a paced
-        # runner is woken (``_wanted_more``) when it rises past what it has folded.
+        # The highest position a caller waits for, by projection (asked here or in another
+        # process); a paced runner is woken (``_wanted_more``) when it rises past its page.
         self._wanted: dict[str, int] = {}
         self._wanted_more = anyio.Event()
+        # The projections whose runner is in this process, and the positions this process
+        # asked the runners of the others for.
+        self._here: set[str] = set()
+        self._asked: dict[str, int] = {}
         # The projections whose last page read: their next goes straight to a worker thread.
         self._reading: set[str] = set()
 
@@ -279,7 +284,12 @@ class PostgresProjections:
 
     def on_checkpoint(self, payload: str) -> None:
         """A runner (in any process) committed ``name:position``, or stalled at an event
-        (``name!position!reason``), or got past its stall (``name!``)."""
+        (``name!position!reason``), or got past its stall (``name!``); or a caller waits for
+        ``name`` to fold ``position`` (``name?position``)."""
+        if "?" in payload:
+            name, _, position = payload.rpartition("?")
+            self._want(name, int(position))
+            return
         if "!" in payload:
             name, _, rest = payload.partition("!")
             position, _, reason = rest.partition("!")
@@ -327,7 +337,7 @@ class PostgresProjections:
         stalled before it."""
         for name in self.names:
             while self._known.get(name, 0) < position:
-                self._want(name, position)
+                await self._ask_for(name, position)
                 stall = self._stalls.get(name)
                 if stall is not None and position >= stall.position:
                     # The runner may have got past it, its notice still on the way: the
@@ -343,8 +353,19 @@ class PostgresProjections:
                     await self.checkpoint(name)
                     await self.read_stall(name)
 
+    async def _ask_for(self, name: str, position: int) -> None:
+        """Have the runner of ``name`` fold ``position`` without pacing itself: here at
+        once, in another process by a notice (once per position)."""
+        self._want(name, position)
+        if name not in self._here and self._asked.get(name, 0) < position:
+            self._asked[name] = position
+            channel = self._db.channel("checkpoints")
+            await self._db.execute(
+                "SELECT pg_notify($1::text, $2::text)", channel, f"{name}?{position}"
+            )
+
     def _want(self, name: str, position: int) -> None:
-        """A caller here waits for ``name`` to fold ``position``: its runner, if pacing, goes on."""
+        """A caller waits for ``name`` to fold ``position``: its runner, if pacing, goes on."""
         if self._wanted.get(name, 0) < position:
             self._wanted[name] = position
             self._wanted_more.set()
@@ -360,9 +381,11 @@ class PostgresProjections:
                 async with self._db.pool.acquire() as conn:
                     if await lease.acquire(conn):
                         log.info("running projection %s", name)
+                        self._here.add(name)
                         try:
                             await self._follow(conn, lease, self._projections[name])
                         finally:
+                            self._here.discard(name)
                             await _reset_idle_timeout(conn)
             except FoldError as exc:
                 if not _transient(exc.__cause__):
