@@ -25,7 +25,8 @@ log = logging.getLogger("eventsvc.store")
 
 
 class Request(Protocol):
-    wakeup: anyio.Event
+    # Made only by a request that has to wait: one that leads at once never needs it.
+    wakeup: anyio.Event | None
     # Set by the group commit once the commit that took the request has finished.
     settled: bool
     error: BaseException | None
@@ -51,8 +52,8 @@ class GroupCommit(Generic[_R]):
             self._queue.append(request)
             while not request.settled:
                 if self._busy:
-                    await request.wakeup.wait()
                     request.wakeup = anyio.Event()
+                    await request.wakeup.wait()
                 else:
                     await self._lead()
 
@@ -80,14 +81,15 @@ class GroupCommit(Generic[_R]):
         finally:
             for request in group:
                 request.settled = True
-                request.wakeup.set()
+                if request.wakeup is not None:
+                    request.wakeup.set()
             self._hand_on()
 
     def _hand_on(self) -> None:
         """Step down: wake the next queued request and any work waiting to run alone."""
         self._busy = False
-        if self._queue:
-            self._queue[0].wakeup.set()
+        if self._queue and (first := self._queue[0].wakeup) is not None:
+            first.set()
         if self._idle is not None:
             self._idle.set()
             self._idle = None

@@ -42,7 +42,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO, TypeVar
 from urllib.parse import parse_qsl
@@ -224,7 +224,7 @@ class _Append:
     expected: ExpectedVersion
     # (event_id, tag, schema_version, data, metadata, event) per event.
     items: list[tuple[str, str, int, str, str, Event]]
-    wakeup: anyio.Event = field(default_factory=anyio.Event)
+    wakeup: anyio.Event | None = None
     settled: bool = False
     result: AppendResult | None = None
     error: BaseException | None = None

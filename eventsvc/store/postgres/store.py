@@ -49,7 +49,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -183,7 +183,7 @@ class _Append:
     stream: str
     expected: ExpectedVersion
     items: list[Item]
-    wakeup: anyio.Event = field(default_factory=anyio.Event)
+    wakeup: anyio.Event | None = None
     settled: bool = False
     # Set by the leader: the append is inserted (waits for its seal), conflicted, or a
     # repeat of stored ids; or it failed.
@@ -434,11 +434,16 @@ class PostgresEventStore:
             stream, expected_version, prepare(stream, events, self._options.max_event_bytes)
         )
         outcome = None
-        with anyio.CancelScope(shield=True):
+        # Waiting for the seal too: a canceled caller's append is still read back at once.
+        # The same scope times the wait for the seal (one scope an append, not two).
+        with anyio.CancelScope(shield=True) as scope:
             await self._group.submit(request)
-            # Waiting for the seal too: a canceled caller's append is still read back at once.
+            if request.pending is not None:
+                scope.deadline = anyio.current_time() + self._options.seal_timeout
             outcome = await self._outcome(request)
-        assert outcome is not None
+        if outcome is None:
+            assert request.pending is not None
+            raise await self._unsealed(request.pending)
         instruments.appended(events, time.perf_counter() - started)
         return outcome
 
@@ -829,22 +834,25 @@ class PostgresEventStore:
         return await self._resolve_stored(request)
 
     async def _sealed(self, pending: Pending) -> AppendResult:
-        timeout = self._options.seal_timeout
-        with anyio.move_on_after(timeout):
-            await pending.sealed.wait()
+        """The sealed append's result (the caller's scope times the wait, see ``append``)."""
+        await pending.sealed.wait()
         if pending.last_position is None:
-            if self._waiting.stopped:
-                raise StoreError(
-                    f"{self._waiting.stopped} before an append to stream {pending.stream!r} "
-                    "was sealed; it will be sealed by another process or on reopening, and "
-                    "retrying it with the same event ids is safe"
-                )
-            raise StoreError(
-                f"append to stream {pending.stream!r} was committed but not sealed within "
-                f"{timeout:g} s: {await self._lag()}; it will be sealed once a sealer runs, "
-                "and retrying it with the same event ids is safe"
-            )
+            raise await self._unsealed(pending)
         return pending.result()
+
+    async def _unsealed(self, pending: Pending) -> StoreError:
+        """Why ``pending`` is not sealed: the store stopped, or the seal timeout passed."""
+        if self._waiting.stopped:
+            return StoreError(
+                f"{self._waiting.stopped} before an append to stream {pending.stream!r} "
+                "was sealed; it will be sealed by another process or on reopening, and "
+                "retrying it with the same event ids is safe"
+            )
+        return StoreError(
+            f"append to stream {pending.stream!r} was committed but not sealed within "
+            f"{self._options.seal_timeout:g} s: {await self._lag()}; it will be sealed once a "
+            "sealer runs, and retrying it with the same event ids is safe"
+        )
 
     async def _lag(self) -> str:
         """The sealing lag, in words: rows waiting and the state of the sealer lease."""
