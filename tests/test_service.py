@@ -20,7 +20,7 @@ from eventsvc.graph import parse_graph
 from eventsvc.ids import session_stream
 from eventsvc.projections.runner import checkpoint
 from eventsvc.service import Service
-from eventsvc.sessions import Command, Complete, Fail, Start, decide
+from eventsvc.sessions import Command, Complete, Fail, Retry, Start, decide
 from eventsvc.testing import FakeClock
 
 pytestmark = pytest.mark.anyio
@@ -133,6 +133,17 @@ async def test_pause_stops_and_resume_restarts_the_queue(service: Service) -> No
     assert await service.queue.next_session("q") is None
     await service.resume_queue("q")
     assert (await service.queue.next_session("q")) is not None
+
+
+async def test_a_paused_queue_offers_neither_new_nor_retried_sessions(service: Service) -> None:
+    await service.enqueue_batch("q", batch("b1", [1, 2]))
+    for command in (Start("w1"), Fail("ValueError", "boom"), Retry()):
+        await act(service, "b1.0", command)
+    await service.pause_queue("q")
+    assert await service.queue.next_sessions("q", 4) == []
+    await service.resume_queue("q")
+    offered = await service.queue.next_sessions("q", 4)
+    assert [(s.session_id, s.attempt) for s in offered] == [("b1.0", 2), ("b1.1", 1)]
 
 
 async def test_prune_removes_finished_batches_from_listings(service: Service) -> None:

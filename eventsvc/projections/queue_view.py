@@ -30,10 +30,17 @@ _SESSION_COLUMNS = (
     "error_message, started_at, finished_at"
 )
 
+# A queue that is not paused, for a table with a queue_id column (``{table}``): each query for
+# the next sessions asks it in the same statement, instead of a statement of its own first.
+_NOT_PAUSED = (
+    "AND NOT EXISTS (SELECT 1 FROM queue_state s "
+    "WHERE s.queue_id = {table}.queue_id AND s.paused <> 0) "
+)
 # Batches with sessions to start, best first; _AFTER continues past a (priority, position).
 _RUNNABLE_WHERE = (
     f"SELECT {_BATCH_COLUMNS} FROM queue_batches WHERE queue_id = ? "
     "AND canceled_at IS NULL AND cursor < session_count "
+    + _NOT_PAUSED.format(table="queue_batches")
 )
 _RUNNABLE_ORDER = "ORDER BY priority DESC, position LIMIT ?"
 _RUNNABLE = _RUNNABLE_WHERE + _RUNNABLE_ORDER
@@ -125,15 +132,13 @@ class QueueView:
         return best[0] if best else None
 
     async def next_sessions(self, queue_id: str, limit: int) -> list[SessionView]:
-        """The first ``limit`` sessions to start, best first: priority, batch, then index."""
-        paused = await self._store.query(
-            "SELECT paused FROM queue_state WHERE queue_id = ?", (queue_id,)
-        )
-        if paused and paused[0][0]:
-            return []
+        """The first ``limit`` sessions to start, best first: priority, batch, then index
+        (none while the queue is paused)."""
         retried = await self._store.query(
             f"SELECT {_SESSION_COLUMNS}, batch_position FROM queue_sessions WHERE queue_id = ? "
-            "AND status = 'uninitialized' ORDER BY priority DESC, batch_position, idx LIMIT ?",
+            "AND status = 'uninitialized' "
+            + _NOT_PAUSED.format(table="queue_sessions")
+            + "ORDER BY priority DESC, batch_position, idx LIMIT ?",
             (queue_id, limit),
         )
         candidates: list[tuple[tuple[int, int, int], tuple[Any, ...] | None, int, Any]] = []
