@@ -66,8 +66,7 @@ from eventsvc.sessions import (
     decide,
     evolve,
 )
-from eventsvc.store import NO_STREAM, EventFilter, EventStore
-from eventsvc.store.protocols import ExpectedVersion
+from eventsvc.store import NO_STREAM, EventFilter, EventStore, ExpectedVersion
 from eventsvc.views import SessionView
 
 log = logging.getLogger("eventsvc.executor")

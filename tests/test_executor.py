@@ -313,15 +313,18 @@ async def test_a_session_guessed_fresh_that_another_worker_started_is_left_to_it
     ]
 
 
+async def enqueue_two_sessions(service: Service, batch_id: str) -> int:
+    """A batch of two one-node sessions; the head after its enqueue."""
+    batch = Batch(batch_id=batch_id, graph=graph({"a": {"type": "add"}}), runs=2)
+    await service.enqueue_batch("default", batch)
+    return await service.store.head()
+
+
 async def test_a_worker_passes_over_the_sessions_this_process_claimed_and_the_queue_still_shows(
     service: Service,
 ) -> None:
-    await service.enqueue_batch(
-        "default",
-        Batch(batch_id="shown", graph=graph({"a": {"type": "add"}}), runs=2),
-    )
+    head = await enqueue_two_sessions(service, "shown")
     executor = service.executor()
-    head = await service.store.head()
     executor._remember("shown.0", 1, head)  # as if claimed here, the projection not told yet
     await executor._work_once("w1", 0)
     assert await stream(service, "shown.0") == []
@@ -331,12 +334,8 @@ async def test_a_worker_passes_over_the_sessions_this_process_claimed_and_the_qu
 async def test_a_worker_shown_only_sessions_this_process_claimed_waits_for_the_projection(
     service: Service,
 ) -> None:
-    await service.enqueue_batch(
-        "default",
-        Batch(batch_id="mine", graph=graph({"a": {"type": "add"}}), runs=2),
-    )
+    head = await enqueue_two_sessions(service, "mine")
     executor = service.executor()
-    head = await service.store.head()
     for session_id in ("mine.0", "mine.1"):
         executor._remember(session_id, 1, head)
     # It asks the projection to fold those claims (folded already here) and picks again,

@@ -453,8 +453,8 @@ class PostgresProjections:
                 await self._pace(projection.name, checkpoint, renewed + self._page_interval)
 
     async def _pace(self, name: str, checkpoint: int, deadline: float) -> None:
-        """Wait until ``deadline``, or until a caller in this process waits for a position
-        past ``checkpoint``."""
+        """Wait until ``deadline``, or until a caller (here, or in another process by its
+        notice) waits for a position past ``checkpoint``."""
         with anyio.CancelScope(deadline=deadline):
             while self._wanted.get(name, 0) <= checkpoint:
                 await self._wanted_more.wait()
